@@ -1,0 +1,13 @@
+//! sea-orm entities: one module per table. The schema itself lives in the
+//! `migration` crate; these structs mirror it.
+pub mod api_key;
+pub mod balance;
+pub mod bank_account;
+pub mod idempotency_key;
+pub mod job;
+pub mod ledger_entry;
+pub mod ledger_transaction;
+pub mod organization;
+pub mod payout;
+pub mod payout_account;
+pub mod provider_event;

@@ -1,0 +1,31 @@
+use sea_orm::entity::prelude::*;
+
+#[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
+#[sea_orm(table_name = "payouts")]
+pub struct Model {
+    #[sea_orm(primary_key, auto_increment = false)]
+    pub id: String,
+    pub organization_id: String,
+    pub bank_account_id: String,
+    pub status: String,
+    pub amount: i64,
+    pub fee: i64,
+    pub net_amount: i64,
+    pub currency: String,
+    pub description: Option<String>,
+    pub provider: String,
+    pub provider_transfer_id: Option<String>,
+    pub failure_code: Option<String>,
+    pub failure_message: Option<String>,
+    /// Provider calls tried so far; the retry job gives up after a bound.
+    pub provider_attempts: i32,
+    pub created_at: DateTimeUtc,
+    pub updated_at: DateTimeUtc,
+    pub paid_at: Option<DateTimeUtc>,
+    pub failed_at: Option<DateTimeUtc>,
+}
+
+#[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
+pub enum Relation {}
+
+impl ActiveModelBehavior for ActiveModel {}

@@ -1,0 +1,175 @@
+//! HTTP: routes, middleware and the OpenAPI document.
+pub mod endpoints;
+pub mod error;
+pub mod models;
+pub mod validate;
+
+use std::sync::RwLock;
+
+use poem::{
+    endpoint::make_sync, get, http::Method, web::Redirect, Endpoint, EndpointExt, IntoResponse,
+    Request, Response, Route,
+};
+use poem_openapi::{OpenApiService, ServerObject};
+use tracing::Instrument;
+
+use crate::service::App;
+
+pub const API_BASE: &str = "/api/v1";
+
+static PUBLIC_URL: RwLock<String> = RwLock::new(String::new());
+static MAX_BODY_BYTES: RwLock<usize> = RwLock::new(1024 * 1024);
+
+/// Base URL for links in responses (`doc_url`).
+pub fn public_url() -> String {
+    PUBLIC_URL.read().map(|u| u.clone()).unwrap_or_default()
+}
+
+pub fn max_body_bytes() -> usize {
+    MAX_BODY_BYTES.read().map(|n| *n).unwrap_or(1024 * 1024)
+}
+
+pub fn api_service() -> OpenApiService<(endpoints::PayoutsApi, endpoints::WebhooksApi), ()> {
+    OpenApiService::new(
+        (endpoints::PayoutsApi, endpoints::WebhooksApi),
+        "Payouts API",
+        env!("CARGO_PKG_VERSION"),
+    )
+    .description(
+        "Self-hostable payouts API, wire-compatible with the Commet payouts API. \
+         Amounts are integer cents; every failure answers with the error envelope \
+         `{success: false, error: {type, code, message, param, details, doc_url}}`.",
+    )
+    .server(ServerObject::new(API_BASE))
+}
+
+/// The OpenAPI document as committed in `openapi.yaml`.
+pub fn spec_yaml() -> String {
+    api_service().spec_yaml()
+}
+
+/// Paths of the spec as (regex, methods), to answer 405 with `Allow`.
+struct AllowTable(Vec<(regex::Regex, String)>);
+
+impl AllowTable {
+    fn from_spec(spec_json: &str) -> Self {
+        let spec: serde_json::Value =
+            serde_json::from_str(spec_json).expect("the generated spec is JSON");
+        let mut rows = Vec::new();
+        let param = regex::Regex::new(r"\{[^}]+\}").expect("static regex");
+        if let Some(paths) = spec["paths"].as_object() {
+            for (path, item) in paths {
+                let pattern = param
+                    .replace_all(
+                        &regex::escape(&format!("{API_BASE}{path}"))
+                            .replace(r"\{", "{")
+                            .replace(r"\}", "}"),
+                        "[^/]+",
+                    )
+                    .to_string();
+                let methods: Vec<String> = item
+                    .as_object()
+                    .map(|ops| ops.keys().map(|m| m.to_uppercase()).collect())
+                    .unwrap_or_default();
+                rows.push((
+                    regex::Regex::new(&format!("^{pattern}$")).expect("path regex"),
+                    methods.join(", "),
+                ));
+            }
+        }
+        for path in ["/openapi.json", "/openapi.yaml", "/docs", "/healthz"] {
+            rows.push((
+                regex::Regex::new(&format!("^{}$", regex::escape(path))).expect("path regex"),
+                "GET".into(),
+            ));
+        }
+        Self(rows)
+    }
+
+    fn allow(&self, path: &str) -> Option<&str> {
+        self.0
+            .iter()
+            .find(|(re, _)| re.is_match(path))
+            .map(|(_, methods)| methods.as_str())
+    }
+}
+
+fn sane_request_id(value: &str) -> bool {
+    (1..=128).contains(&value.len())
+        && value
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b"-_.:".contains(&b))
+}
+
+/// All routes, with the error envelope, `x-request-id` and `Allow` applied
+/// to every response.
+pub fn routes(app: App) -> impl Endpoint {
+    if let Ok(mut url) = PUBLIC_URL.write() {
+        *url = app.config.public_url.clone();
+    }
+    if let Ok(mut max) = MAX_BODY_BYTES.write() {
+        *max = app.config.max_body_bytes;
+    }
+    let api = api_service();
+    let spec_json = api.spec();
+    let spec_yaml = api.spec_yaml();
+    let allow = std::sync::Arc::new(AllowTable::from_spec(&spec_json));
+    let swagger = api.swagger_ui();
+
+    Route::new()
+        .nest(API_BASE, api)
+        .at(
+            "/openapi.json",
+            get(make_sync(move |_| {
+                spec_json.clone().with_content_type("application/json")
+            })),
+        )
+        .at(
+            "/openapi.yaml",
+            get(make_sync(move |_| {
+                spec_yaml.clone().with_content_type("application/yaml")
+            })),
+        )
+        .at("/", get(make_sync(|_| Redirect::see_other("/docs"))))
+        .at("/healthz", get(make_sync(|_| "ok")))
+        .nest("/docs", swagger)
+        .data(app)
+        .catch_all_error(|err| async move { error::render(err) })
+        .around(move |next, req: Request| {
+            let allow = allow.clone();
+            async move { Ok(finish_response(next, req, &allow).await) }
+        })
+}
+
+async fn finish_response<E: Endpoint>(next: E, req: Request, allow: &AllowTable) -> Response {
+    let request_id = req
+        .headers()
+        .get("x-request-id")
+        .and_then(|v| v.to_str().ok())
+        .filter(|v| sane_request_id(v))
+        .map(str::to_string)
+        .unwrap_or_else(|| crate::ids::new_id("req"));
+    let path = req.uri().path().to_string();
+    let method = req.method().clone();
+    let span = tracing::info_span!("request", request_id = %request_id, %method, %path);
+    let started = std::time::Instant::now();
+    let mut response = next.get_response(req).instrument(span.clone()).await;
+    if response.status() == 405 && method != Method::OPTIONS {
+        if let Some(methods) = allow.allow(&path) {
+            if let Ok(value) = methods.parse() {
+                response.headers_mut().insert("allow", value);
+            }
+        }
+    }
+    if let Ok(value) = request_id.parse() {
+        response.headers_mut().insert("x-request-id", value);
+    }
+    span.in_scope(|| {
+        tracing::info!(
+            status = response.status().as_u16(),
+            elapsed_ms = started.elapsed().as_millis() as u64,
+            "request"
+        )
+    });
+    response
+}

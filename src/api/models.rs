@@ -1,0 +1,387 @@
+//! Wire shapes: request bodies and response objects, camelCase on the wire.
+//! The OpenAPI schema is derived from these; validation rules live in the
+//! `validator(...)` attributes and are enforced by `validate::ValidJson`.
+use chrono::{DateTime, NaiveDate, SecondsFormat, Utc};
+use poem_openapi::{
+    registry::{MetaSchema, MetaSchemaRef},
+    types::{Email, ParseFromJSON, ParseResult, ToJSON, Type},
+    Enum, Object,
+};
+use serde_json::Value;
+
+// ---------- common ----------
+
+/// Declares a newtype as a `string` of the given OpenAPI `format`.
+macro_rules! string_with_format {
+    ($ty:ident, $format:literal) => {
+        impl Type for $ty {
+            const IS_REQUIRED: bool = true;
+            type RawValueType = Self;
+            type RawElementValueType = Self;
+
+            fn name() -> std::borrow::Cow<'static, str> {
+                concat!("string_", $format).into()
+            }
+
+            fn schema_ref() -> MetaSchemaRef {
+                MetaSchemaRef::Inline(Box::new(MetaSchema::new_with_format("string", $format)))
+            }
+
+            fn as_raw_value(&self) -> Option<&Self::RawValueType> {
+                Some(self)
+            }
+
+            fn raw_element_iter<'a>(
+                &'a self,
+            ) -> Box<dyn Iterator<Item = &'a Self::RawElementValueType> + 'a> {
+                Box::new(self.as_raw_value().into_iter())
+            }
+        }
+    };
+}
+
+fn json_str(value: &Option<Value>) -> Result<&str, &'static str> {
+    value
+        .as_ref()
+        .and_then(Value::as_str)
+        .ok_or("expected a string")
+}
+
+/// RFC 3339 UTC with milliseconds: `2026-06-12T10:00:00.000Z`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Timestamp(pub DateTime<Utc>);
+string_with_format!(Timestamp, "date-time");
+
+impl ToJSON for Timestamp {
+    fn to_json(&self) -> Option<Value> {
+        Some(Value::String(
+            self.0.to_rfc3339_opts(SecondsFormat::Millis, true),
+        ))
+    }
+}
+
+impl ParseFromJSON for Timestamp {
+    fn parse_from_json(value: Option<Value>) -> ParseResult<Self> {
+        Ok(Self(
+            DateTime::parse_from_rfc3339(json_str(&value)?)?.with_timezone(&Utc),
+        ))
+    }
+}
+
+impl From<DateTime<Utc>> for Timestamp {
+    fn from(value: DateTime<Utc>) -> Self {
+        Self(value)
+    }
+}
+
+/// A calendar date, `YYYY-MM-DD`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Date(pub NaiveDate);
+string_with_format!(Date, "date");
+
+impl ToJSON for Date {
+    fn to_json(&self) -> Option<Value> {
+        Some(Value::String(self.0.format("%Y-%m-%d").to_string()))
+    }
+}
+
+impl ParseFromJSON for Date {
+    fn parse_from_json(value: Option<Value>) -> ParseResult<Self> {
+        Ok(Self(NaiveDate::parse_from_str(
+            json_str(&value)?,
+            "%Y-%m-%d",
+        )?))
+    }
+}
+
+/// `{"success": true, "data": …}`
+#[derive(Object, Debug)]
+pub struct Success<T: ParseFromJSON + ToJSON> {
+    pub success: bool,
+    pub data: T,
+}
+
+impl<T: ParseFromJSON + ToJSON> Success<T> {
+    pub fn new(data: T) -> Self {
+        Self {
+            success: true,
+            data,
+        }
+    }
+}
+
+#[derive(Enum, Debug, Clone, Copy, PartialEq, Eq)]
+#[oai(rename_all = "snake_case")]
+pub enum BankAccountType {
+    Checking,
+    Savings,
+}
+
+impl BankAccountType {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Checking => "checking",
+            Self::Savings => "savings",
+        }
+    }
+
+    pub fn parse(value: &str) -> Option<Self> {
+        [Self::Checking, Self::Savings]
+            .into_iter()
+            .find(|t| t.as_str() == value)
+    }
+}
+
+// ---------- verification ----------
+
+#[derive(Enum, Debug, Clone, Copy, PartialEq, Eq)]
+#[oai(rename_all = "snake_case")]
+pub enum BusinessType {
+    Individual,
+    Company,
+}
+
+impl BusinessType {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Individual => "individual",
+            Self::Company => "company",
+        }
+    }
+}
+
+#[derive(Object, Debug)]
+#[oai(rename_all = "camelCase")]
+pub struct Address {
+    #[oai(validator(min_length = 1, max_length = 200, pattern = r"\S"))]
+    pub line1: String,
+    #[oai(validator(max_length = 200))]
+    pub line2: Option<String>,
+    #[oai(validator(min_length = 1, max_length = 100, pattern = r"\S"))]
+    pub city: String,
+    #[oai(validator(max_length = 100))]
+    pub state: Option<String>,
+    #[oai(validator(min_length = 1, max_length = 20, pattern = r"\S"))]
+    pub postal_code: String,
+    /// ISO 3166-1 alpha-2, upper case.
+    #[oai(validator(pattern = "^[A-Z]{2}$"))]
+    pub country: String,
+}
+
+#[derive(Object, Debug)]
+#[oai(rename_all = "camelCase")]
+pub struct Individual {
+    #[oai(validator(min_length = 1, max_length = 100, pattern = r"\S"))]
+    pub first_name: String,
+    #[oai(validator(min_length = 1, max_length = 100, pattern = r"\S"))]
+    pub last_name: String,
+    #[oai(validator(min_length = 1, max_length = 40, pattern = r"\S"))]
+    pub phone: String,
+    /// YYYY-MM-DD
+    pub date_of_birth: Date,
+    #[oai(validator(pattern = "^[0-9]{4}$"))]
+    pub ssn_last4: Option<String>,
+    #[oai(validator(min_length = 1, max_length = 100))]
+    pub id_number: Option<String>,
+    pub address: Address,
+}
+
+#[derive(Object, Debug)]
+#[oai(rename_all = "camelCase")]
+pub struct Representative {
+    #[oai(validator(min_length = 1, max_length = 100, pattern = r"\S"))]
+    pub first_name: String,
+    #[oai(validator(min_length = 1, max_length = 100, pattern = r"\S"))]
+    pub last_name: String,
+    #[oai(validator(max_length = 40))]
+    pub phone: Option<String>,
+    pub email: Option<Email>,
+}
+
+#[derive(Object, Debug)]
+#[oai(rename_all = "camelCase")]
+pub struct Company {
+    #[oai(validator(min_length = 1, max_length = 200, pattern = r"\S"))]
+    pub name: String,
+    #[oai(validator(min_length = 1, max_length = 50, pattern = r"\S"))]
+    pub tax_id: String,
+    pub address: Address,
+    pub representative: Representative,
+}
+
+#[derive(Object, Debug)]
+#[oai(rename_all = "camelCase")]
+pub struct VerificationBank {
+    /// The full account number. Stored encrypted; never returned.
+    #[oai(validator(pattern = "^[0-9A-Za-z]{1,34}$"))]
+    pub account_number: String,
+    #[oai(validator(min_length = 1, max_length = 200, pattern = r"\S"))]
+    pub account_holder_name: String,
+    #[oai(validator(pattern = "^[0-9A-Za-z]{1,34}$"))]
+    pub routing_number: Option<String>,
+    pub account_type: Option<BankAccountType>,
+}
+
+#[derive(Object, Debug)]
+#[oai(rename_all = "camelCase")]
+pub struct VerificationRequest {
+    pub email: Email,
+    pub business_type: BusinessType,
+    #[oai(validator(max_length = 2048, pattern = r"^https?://[^\s/?#]+[^\s]*$"))]
+    pub business_url: String,
+    /// Public https URL of the identity document (image or PDF).
+    #[oai(validator(max_length = 2048, pattern = r"^https?://[^\s/?#]+[^\s]*$"))]
+    pub document_url: String,
+    pub bank: VerificationBank,
+    /// Required when `businessType` is `individual`.
+    pub individual: Option<Individual>,
+    /// Required when `businessType` is `company`.
+    pub company: Option<Company>,
+}
+
+#[derive(Enum, Debug, Clone, Copy, PartialEq, Eq)]
+#[oai(rename_all = "snake_case")]
+pub enum PayoutAccountStatus {
+    PendingVerification,
+    Verified,
+    Restricted,
+    Disabled,
+}
+
+#[derive(Object, Debug)]
+#[oai(rename_all = "camelCase")]
+pub struct PayoutAccount {
+    /// Always `payout_account`.
+    pub object: String,
+    pub livemode: bool,
+    pub id: String,
+    pub provider_account_id: String,
+    pub status: PayoutAccountStatus,
+    pub transfers_enabled: bool,
+    pub already_exists: bool,
+    pub business_type: BusinessType,
+    pub country: String,
+    pub created_at: Timestamp,
+}
+
+// ---------- bank accounts ----------
+
+#[derive(Object, Debug)]
+#[oai(rename_all = "camelCase")]
+pub struct BankAccountCreateRequest {
+    /// The full account number. Stored encrypted; never returned.
+    #[oai(validator(pattern = "^[0-9A-Za-z]{1,34}$"))]
+    pub account_number: String,
+    #[oai(validator(min_length = 1, max_length = 200, pattern = r"\S"))]
+    pub account_holder_name: String,
+    #[oai(validator(pattern = "^[0-9A-Za-z]{1,34}$"))]
+    pub routing_number: Option<String>,
+    pub account_type: Option<BankAccountType>,
+    /// Make this the default bank account (the old default stops being one).
+    pub set_default: Option<bool>,
+}
+
+#[derive(Enum, Debug, Clone, Copy, PartialEq, Eq)]
+#[oai(rename_all = "snake_case")]
+pub enum BankAccountStatus {
+    Active,
+    Errored,
+}
+
+#[derive(Object, Debug)]
+#[oai(rename_all = "camelCase")]
+pub struct PayoutBankAccount {
+    /// Always `payout_bank_account`.
+    pub object: String,
+    pub livemode: bool,
+    pub id: String,
+    #[oai(nullable)]
+    pub provider_external_account_id: Option<String>,
+    pub holder_name: String,
+    pub last4: String,
+    #[oai(nullable)]
+    pub bank_name: Option<String>,
+    pub country: String,
+    pub currency: String,
+    #[oai(nullable)]
+    pub account_type: Option<BankAccountType>,
+    pub is_default: bool,
+    pub status: BankAccountStatus,
+    pub created_at: Timestamp,
+}
+
+// ---------- payouts ----------
+
+#[derive(Object, Debug)]
+#[oai(rename_all = "camelCase")]
+pub struct PayoutCreateRequest {
+    /// Payout amount in cents. Minimum 1000 ($10).
+    #[oai(validator(minimum(value = "1000"), maximum(value = "100000000000")))]
+    pub amount: i64,
+    #[oai(validator(max_length = 500))]
+    pub description: Option<String>,
+}
+
+#[derive(Enum, Debug, Clone, Copy, PartialEq, Eq)]
+#[oai(rename_all = "snake_case")]
+pub enum PayoutStatus {
+    Pending,
+    InTransit,
+    Paid,
+    Failed,
+    Canceled,
+}
+
+#[derive(Object, Debug)]
+#[oai(rename_all = "camelCase")]
+pub struct Payout {
+    /// Always `payout`.
+    pub object: String,
+    pub livemode: bool,
+    pub id: String,
+    pub status: PayoutStatus,
+    pub amount: i64,
+    pub fee: i64,
+    pub net_amount: i64,
+    pub currency: String,
+    #[oai(nullable)]
+    pub description: Option<String>,
+    /// Null until the provider has accepted the payout.
+    #[oai(nullable)]
+    pub provider_transfer_id: Option<String>,
+    /// Set when `status` is `failed` (e.g. `no_account`).
+    #[oai(nullable)]
+    pub failure_code: Option<String>,
+    #[oai(nullable)]
+    pub failure_message: Option<String>,
+    pub created_at: Timestamp,
+}
+
+// ---------- balance ----------
+
+#[derive(Object, Debug)]
+#[oai(rename_all = "camelCase")]
+pub struct Balance {
+    /// Always `balance`.
+    pub object: String,
+    pub livemode: bool,
+    /// Can be paid out now.
+    pub available: i64,
+    /// Credited but not yet released.
+    pub pending: i64,
+    /// Reserved by payouts not final yet.
+    pub in_payout: i64,
+    /// Paid out, net of fees.
+    pub paid_out: i64,
+    pub currency: String,
+}
+
+// ---------- webhooks ----------
+
+#[derive(Object, Debug)]
+#[oai(rename_all = "camelCase")]
+pub struct WebhookReceipt {
+    pub received: bool,
+    /// `applied`, `ignored` (stale or not applicable) or `duplicate`.
+    pub result: String,
+}

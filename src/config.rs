@@ -1,0 +1,157 @@
+//! Runtime configuration, from environment variables (and `serve` flags).
+use std::time::Duration;
+
+use crate::{crypto::Cipher, domain::fees::FeeSchedule};
+
+pub const DEFAULT_DATABASE_URL: &str = "sqlite://payouts.db?mode=rwc";
+
+#[derive(Clone, Debug)]
+pub struct Config {
+    pub database_url: String,
+    pub bind: String,
+    /// Base URL others reach this service at (webhook callbacks, `doc_url`).
+    pub public_url: String,
+    pub sandbox_delay: Duration,
+    /// `host:port` entries exempt from the public-address rule for identity
+    /// documents. For development and tests only.
+    pub document_allow_hosts: Vec<String>,
+    pub document_max_bytes: usize,
+    pub document_timeout: Duration,
+    pub cipher: Cipher,
+    /// Secret the sandbox provider signs its webhooks with.
+    pub sandbox_webhook_secret: String,
+    pub fees: FeeSchedule,
+    pub max_body_bytes: usize,
+    pub job_poll_interval: Duration,
+}
+
+fn env(name: &str) -> Option<String> {
+    std::env::var(name).ok().filter(|v| !v.trim().is_empty())
+}
+
+fn env_parse<T: std::str::FromStr>(name: &str, default: T) -> anyhow::Result<T> {
+    match env(name) {
+        None => Ok(default),
+        Some(raw) => raw
+            .trim()
+            .parse()
+            .map_err(|_| anyhow::anyhow!("{name}={raw:?} is not a valid value")),
+    }
+}
+
+impl Config {
+    /// Reads the environment. `bind` overrides `PAYOUTS_BIND` when given.
+    pub fn from_env(bind: Option<String>) -> anyhow::Result<Self> {
+        let database_url = env("DATABASE_URL").unwrap_or_else(|| DEFAULT_DATABASE_URL.into());
+        let bind = bind
+            .or_else(|| env("PAYOUTS_BIND"))
+            .unwrap_or_else(|| "127.0.0.1:8080".into());
+        let public_url = env("PAYOUTS_PUBLIC_URL").unwrap_or_else(|| format!("http://{bind}"));
+        let cipher = load_cipher(&database_url)?;
+        let sandbox_webhook_secret = env("PAYOUTS_SANDBOX_WEBHOOK_SECRET")
+            // Every instance that shares the database shares the key, so
+            // deriving the secret from it keeps them in agreement.
+            .unwrap_or_else(|| cipher.derive_secret("sandbox-webhook-secret"));
+        let fees = FeeSchedule {
+            fixed_cents: env_parse("PAYOUTS_PAYOUT_FEE_FIXED_CENTS", 0)?,
+            basis_points: env_parse("PAYOUTS_PAYOUT_FEE_BPS", 0)?,
+        };
+        fees.validate().map_err(anyhow::Error::msg)?;
+        let config = Config {
+            database_url,
+            bind,
+            public_url: public_url.trim_end_matches('/').to_string(),
+            sandbox_delay: Duration::from_millis(env_parse("PAYOUTS_SANDBOX_DELAY_MS", 2000)?),
+            document_allow_hosts: env("PAYOUTS_DOCUMENT_ALLOW_HOSTS")
+                .map(|v| {
+                    v.split(',')
+                        .map(|h| h.trim().to_string())
+                        .filter(|h| !h.is_empty())
+                        .collect()
+                })
+                .unwrap_or_default(),
+            document_max_bytes: env_parse("PAYOUTS_DOCUMENT_MAX_BYTES", 10 * 1024 * 1024)?,
+            document_timeout: Duration::from_millis(env_parse(
+                "PAYOUTS_DOCUMENT_TIMEOUT_MS",
+                10_000,
+            )?),
+            cipher,
+            sandbox_webhook_secret,
+            fees,
+            max_body_bytes: env_parse("PAYOUTS_MAX_BODY_BYTES", 1024 * 1024)?,
+            job_poll_interval: Duration::from_millis(env_parse("PAYOUTS_JOB_POLL_MS", 200)?),
+        };
+        url::Url::parse(&config.public_url)
+            .map_err(|e| anyhow::anyhow!("PAYOUTS_PUBLIC_URL is not a URL: {e}"))?;
+        Ok(config)
+    }
+}
+
+/// `PAYOUTS_ENCRYPTION_KEY`, or for SQLite a development key generated once
+/// and kept in a file beside the database.
+fn load_cipher(database_url: &str) -> anyhow::Result<Cipher> {
+    if let Some(key) = env("PAYOUTS_ENCRYPTION_KEY") {
+        return Cipher::from_encoded_key(&key)
+            .map_err(|e| anyhow::anyhow!("PAYOUTS_ENCRYPTION_KEY: {e}"));
+    }
+    let Some(path) = sqlite_file(database_url) else {
+        anyhow::bail!(
+            "PAYOUTS_ENCRYPTION_KEY must be set (64 hex characters) for a non-SQLite database"
+        );
+    };
+    let key_path = format!("{path}.key");
+    let key = match std::fs::read_to_string(&key_path) {
+        Ok(key) => key,
+        Err(_) => {
+            let key = Cipher::generate_key_hex();
+            write_private(&key_path, &key)?;
+            tracing::warn!(
+                key_file = %key_path,
+                "PAYOUTS_ENCRYPTION_KEY is not set: generated a development key; set the variable in production"
+            );
+            key
+        }
+    };
+    Cipher::from_encoded_key(&key).map_err(|e| anyhow::anyhow!("{key_path}: {e}"))
+}
+
+fn write_private(path: &str, contents: &str) -> anyhow::Result<()> {
+    use std::io::Write;
+    let mut options = std::fs::OpenOptions::new();
+    options.write(true).create_new(true);
+    #[cfg(unix)]
+    std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
+    let mut file = options
+        .open(path)
+        .map_err(|e| anyhow::anyhow!("cannot create key file {path}: {e}"))?;
+    file.write_all(contents.as_bytes())?;
+    Ok(())
+}
+
+/// The file path of a `sqlite://` URL (`None` for in-memory or other engines).
+pub fn sqlite_file(database_url: &str) -> Option<String> {
+    let rest = database_url
+        .strip_prefix("sqlite://")
+        .or_else(|| database_url.strip_prefix("sqlite:"))?;
+    let path = rest.split('?').next().unwrap_or_default();
+    (!path.is_empty() && path != ":memory:").then(|| path.to_string())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn sqlite_file_paths() {
+        assert_eq!(
+            sqlite_file("sqlite://payouts.db?mode=rwc").as_deref(),
+            Some("payouts.db")
+        );
+        assert_eq!(
+            sqlite_file("sqlite:///tmp/x.db").as_deref(),
+            Some("/tmp/x.db")
+        );
+        assert_eq!(sqlite_file("sqlite::memory:"), None);
+        assert_eq!(sqlite_file("postgres://localhost/x"), None);
+    }
+}

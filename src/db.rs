@@ -1,0 +1,58 @@
+//! Database connection, migrations and transaction helpers shared by both
+//! engines (SQLite embedded, PostgreSQL for production and scale-out).
+use std::time::Duration;
+
+use migration::{Migrator, MigratorTrait};
+use sea_orm::{
+    sqlx::sqlite::{SqliteJournalMode, SqliteSynchronous},
+    ConnectOptions, Database, DatabaseConnection, DatabaseTransaction, DbBackend, DbErr,
+    SqliteTransactionMode, TransactionOptions, TransactionTrait,
+};
+
+pub async fn connect(url: &str) -> anyhow::Result<DatabaseConnection> {
+    let mut options = ConnectOptions::new(url.to_string());
+    options
+        .sqlx_logging(false)
+        .max_connections(if url.starts_with("sqlite") { 8 } else { 20 })
+        .acquire_timeout(Duration::from_secs(10))
+        .map_sqlx_sqlite_opts(|o| {
+            o.journal_mode(SqliteJournalMode::Wal)
+                .synchronous(SqliteSynchronous::Normal)
+                .busy_timeout(Duration::from_secs(10))
+                .foreign_keys(true)
+        });
+    Database::connect(options)
+        .await
+        .map_err(|e| anyhow::anyhow!("cannot connect to the database: {e}"))
+}
+
+pub async fn migrate(db: &DatabaseConnection) -> anyhow::Result<()> {
+    Migrator::up(db, None)
+        .await
+        .map_err(|e| anyhow::anyhow!("migration failed: {e}"))
+}
+
+/// Begins a transaction that will write. On SQLite it takes the write lock
+/// up front (`BEGIN IMMEDIATE`): a deferred transaction that reads and then
+/// writes fails at once with SQLITE_BUSY when another writer got in between,
+/// while an immediate one waits for the busy timeout like any lock.
+pub async fn begin_write(db: &DatabaseConnection) -> Result<DatabaseTransaction, DbErr> {
+    db.begin_with_options(TransactionOptions {
+        sqlite_transaction_mode: Some(SqliteTransactionMode::Immediate),
+        ..Default::default()
+    })
+    .await
+}
+
+pub fn is_postgres(db: &DatabaseConnection) -> bool {
+    db.get_database_backend() == DbBackend::Postgres
+}
+
+/// True when the error is a unique-constraint violation (a concurrent
+/// request inserted the same key first).
+pub fn is_unique_violation(err: &DbErr) -> bool {
+    matches!(
+        err.sql_err(),
+        Some(sea_orm::SqlErr::UniqueConstraintViolation(_))
+    )
+}

@@ -1,0 +1,191 @@
+//! Double-entry postings. Each movement of money is a set of legs over the
+//! organization's ledger accounts that sums to zero; `external` stands for
+//! the world outside the service (money credited in is taken from it).
+use super::payout_status::PayoutStatus;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Account {
+    Available,
+    Pending,
+    InPayout,
+    PaidOut,
+    Fees,
+    External,
+}
+
+impl Account {
+    pub const ALL: [Account; 6] = [
+        Self::Available,
+        Self::Pending,
+        Self::InPayout,
+        Self::PaidOut,
+        Self::Fees,
+        Self::External,
+    ];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Available => "available",
+            Self::Pending => "pending",
+            Self::InPayout => "in_payout",
+            Self::PaidOut => "paid_out",
+            Self::Fees => "fees",
+            Self::External => "external",
+        }
+    }
+}
+
+/// One leg: a signed amount on one account.
+pub type Leg = (Account, i64);
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Posting {
+    pub kind: &'static str,
+    pub legs: Vec<Leg>,
+}
+
+impl Posting {
+    pub fn is_balanced(&self) -> bool {
+        self.legs
+            .iter()
+            .map(|(_, amount)| *amount as i128)
+            .sum::<i128>()
+            == 0
+    }
+}
+
+/// Funds arriving from outside, into `pending` or straight to `available`.
+pub fn credit(amount: i64, pending: bool) -> Posting {
+    let to = if pending {
+        Account::Pending
+    } else {
+        Account::Available
+    };
+    Posting {
+        kind: "credit",
+        legs: vec![(Account::External, -amount), (to, amount)],
+    }
+}
+
+/// Pending funds become available.
+pub fn release(amount: i64) -> Posting {
+    Posting {
+        kind: "release",
+        legs: vec![(Account::Pending, -amount), (Account::Available, amount)],
+    }
+}
+
+/// A payout request reserves its whole amount.
+pub fn payout_reserve(amount: i64) -> Posting {
+    Posting {
+        kind: "payout",
+        legs: vec![(Account::Available, -amount), (Account::InPayout, amount)],
+    }
+}
+
+/// The ledger effect of a payout moving `from → to` (a move the state
+/// machine allowed), or `None` when the money does not move.
+pub fn payout_transition(
+    from: PayoutStatus,
+    to: PayoutStatus,
+    amount: i64,
+    fee: i64,
+) -> Option<Posting> {
+    use PayoutStatus::*;
+    let net = amount - fee;
+    match (from, to) {
+        // Still reserved, only the provider's progress changed.
+        (Pending, InTransit) => None,
+        (Pending | InTransit, Paid) => Some(Posting {
+            kind: "payout_paid",
+            legs: vec![
+                (Account::InPayout, -amount),
+                (Account::PaidOut, net),
+                (Account::Fees, fee),
+            ],
+        }),
+        (Pending | InTransit, Failed | Canceled) => Some(Posting {
+            kind: if to == Failed {
+                "payout_failed"
+            } else {
+                "payout_canceled"
+            },
+            legs: vec![(Account::InPayout, -amount), (Account::Available, amount)],
+        }),
+        // The bank returned a payout already reported paid: fee refunded too.
+        (Paid, Failed) => Some(Posting {
+            kind: "payout_returned",
+            legs: vec![
+                (Account::PaidOut, -net),
+                (Account::Fees, -fee),
+                (Account::Available, amount),
+            ],
+        }),
+        _ => None,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::domain::payout_status::Transition;
+
+    #[test]
+    fn every_posting_balances() {
+        assert!(credit(500, true).is_balanced());
+        assert!(credit(500, false).is_balanced());
+        assert!(release(500).is_balanced());
+        assert!(payout_reserve(1000).is_balanced());
+        for from in PayoutStatus::ALL {
+            for to in PayoutStatus::ALL {
+                if let Some(posting) = payout_transition(from, to, 1000, 28) {
+                    assert!(posting.is_balanced(), "{from} -> {to}");
+                }
+            }
+        }
+    }
+
+    /// Walking any allowed path from `pending`, the reservation is released
+    /// exactly once and ends where the final status says.
+    #[test]
+    fn payout_paths_end_in_the_right_accounts() {
+        use PayoutStatus::*;
+        let paths: &[&[PayoutStatus]] = &[
+            &[Pending, InTransit, Paid],
+            &[Pending, Paid],
+            &[Pending, InTransit, Failed],
+            &[Pending, Failed],
+            &[Pending, Canceled],
+            &[Pending, InTransit, Paid, Failed],
+            &[Pending, Paid, Failed],
+        ];
+        for path in paths {
+            let mut totals = std::collections::HashMap::<Account, i64>::new();
+            for (account, amount) in payout_reserve(1000).legs {
+                *totals.entry(account).or_default() += amount;
+            }
+            for step in path.windows(2) {
+                assert_eq!(step[0].transition(step[1]), Transition::Move);
+                if let Some(posting) = payout_transition(step[0], step[1], 1000, 28) {
+                    for (account, amount) in posting.legs {
+                        *totals.entry(account).or_default() += amount;
+                    }
+                }
+            }
+            let get = |a| totals.get(&a).copied().unwrap_or(0);
+            assert_eq!(get(Account::InPayout), 0, "{path:?}");
+            match path.last().unwrap() {
+                Paid => {
+                    assert_eq!(get(Account::Available), -1000);
+                    assert_eq!(get(Account::PaidOut), 972);
+                    assert_eq!(get(Account::Fees), 28);
+                }
+                _ => {
+                    assert_eq!(get(Account::Available), 0, "{path:?}");
+                    assert_eq!(get(Account::PaidOut), 0);
+                    assert_eq!(get(Account::Fees), 0);
+                }
+            }
+        }
+    }
+}

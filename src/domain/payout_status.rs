@@ -1,0 +1,144 @@
+//! The payout lifecycle. Provider events may arrive twice or out of order;
+//! this decides which of them still move a payout.
+use std::{fmt, str::FromStr};
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum PayoutStatus {
+    Pending,
+    InTransit,
+    Paid,
+    Failed,
+    Canceled,
+}
+
+/// What applying an event to a payout does.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Transition {
+    /// Move to the new status.
+    Move,
+    /// Already there (a duplicate): nothing to do.
+    Same,
+    /// Not allowed from here (stale or out of order): ignored.
+    Refused,
+}
+
+impl PayoutStatus {
+    pub const ALL: [PayoutStatus; 5] = [
+        Self::Pending,
+        Self::InTransit,
+        Self::Paid,
+        Self::Failed,
+        Self::Canceled,
+    ];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Pending => "pending",
+            Self::InTransit => "in_transit",
+            Self::Paid => "paid",
+            Self::Failed => "failed",
+            Self::Canceled => "canceled",
+        }
+    }
+
+    /// `failed` and `canceled` never change again.
+    pub fn is_final(self) -> bool {
+        matches!(self, Self::Failed | Self::Canceled)
+    }
+
+    /// Forward moves only: `pending → in_transit → paid | failed`,
+    /// `pending → canceled`, and `paid → failed` (a bank returned the money).
+    /// Skipping a step (`pending → paid`) is a forward move: the
+    /// `in_transit` event may simply arrive late, and is then refused.
+    pub fn transition(self, to: PayoutStatus) -> Transition {
+        use PayoutStatus::*;
+        if self == to {
+            return Transition::Same;
+        }
+        match (self, to) {
+            (Pending, InTransit | Paid | Failed | Canceled)
+            | (InTransit, Paid | Failed)
+            | (Paid, Failed) => Transition::Move,
+            _ => Transition::Refused,
+        }
+    }
+
+    /// True while the amount is still reserved in `in_payout`.
+    pub fn holds_reservation(self) -> bool {
+        matches!(self, Self::Pending | Self::InTransit)
+    }
+}
+
+impl fmt::Display for PayoutStatus {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl FromStr for PayoutStatus {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        Self::ALL
+            .into_iter()
+            .find(|status| status.as_str() == s)
+            .ok_or_else(|| format!("unknown payout status {s:?}"))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::{PayoutStatus::*, *};
+
+    #[test]
+    fn every_pair_of_statuses() {
+        let allowed = [
+            (Pending, InTransit),
+            (Pending, Paid),
+            (Pending, Failed),
+            (Pending, Canceled),
+            (InTransit, Paid),
+            (InTransit, Failed),
+            (Paid, Failed),
+        ];
+        for from in PayoutStatus::ALL {
+            for to in PayoutStatus::ALL {
+                let expected = if from == to {
+                    Transition::Same
+                } else if allowed.contains(&(from, to)) {
+                    Transition::Move
+                } else {
+                    Transition::Refused
+                };
+                assert_eq!(from.transition(to), expected, "{from} -> {to}");
+            }
+        }
+    }
+
+    #[test]
+    fn final_statuses_never_move() {
+        for from in [Failed, Canceled] {
+            assert!(from.is_final());
+            for to in PayoutStatus::ALL.into_iter().filter(|to| *to != from) {
+                assert_eq!(from.transition(to), Transition::Refused);
+            }
+        }
+        assert!(!Paid.is_final(), "a paid payout can still be returned");
+    }
+
+    #[test]
+    fn no_move_backwards_whatever_the_order() {
+        assert_eq!(Paid.transition(InTransit), Transition::Refused);
+        assert_eq!(Paid.transition(Pending), Transition::Refused);
+        assert_eq!(InTransit.transition(Pending), Transition::Refused);
+        assert_eq!(InTransit.transition(Canceled), Transition::Refused);
+        assert_eq!(Paid.transition(Canceled), Transition::Refused);
+    }
+
+    #[test]
+    fn parses_its_wire_names() {
+        for status in PayoutStatus::ALL {
+            assert_eq!(status.as_str().parse::<PayoutStatus>(), Ok(status));
+        }
+        assert!("PAID".parse::<PayoutStatus>().is_err());
+    }
+}

@@ -1,0 +1,13 @@
+//! A self-hostable payouts API, wire-compatible with Commet's.
+pub mod api;
+pub mod config;
+pub mod crypto;
+pub mod db;
+pub mod document;
+pub mod domain;
+pub mod error;
+pub mod ids;
+pub mod jobs;
+pub mod provider;
+pub mod server;
+pub mod service;

@@ -1,0 +1,163 @@
+//! `payouts`: the service and its operator commands. Each command prints JSON.
+use clap::{Parser, Subcommand};
+use payouts::{
+    config::Config,
+    db, server,
+    service::{ledger, orgs},
+};
+use serde_json::json;
+
+#[derive(Parser)]
+#[command(name = "payouts", version, about = "Self-hostable payouts API")]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Apply pending migrations and serve the API.
+    Serve {
+        /// Address to listen on (default: PAYOUTS_BIND or 127.0.0.1:8080).
+        #[arg(long)]
+        bind: Option<String>,
+    },
+    /// Apply pending migrations.
+    Migrate,
+    /// Organizations.
+    Org {
+        #[command(subcommand)]
+        command: OrgCommand,
+    },
+    /// Balances.
+    Balance {
+        #[command(subcommand)]
+        command: BalanceCommand,
+    },
+    /// Print the OpenAPI document (YAML), as committed in openapi.yaml.
+    Spec,
+}
+
+#[derive(Subcommand)]
+enum OrgCommand {
+    /// Create an organization and its first API key (shown only here).
+    Create {
+        #[arg(long)]
+        name: String,
+        #[arg(long, default_value = "US")]
+        country: String,
+        #[arg(long, default_value = "usd")]
+        currency: String,
+        /// A live organization (default: sandbox).
+        #[arg(long)]
+        live: bool,
+    },
+}
+
+#[derive(Subcommand)]
+enum BalanceCommand {
+    /// Credit funds that arrived from outside (customer payments).
+    Credit {
+        #[arg(long)]
+        org: String,
+        /// Amount in cents.
+        #[arg(long)]
+        amount: i64,
+        /// Credit to pending instead of available.
+        #[arg(long)]
+        pending: bool,
+    },
+}
+
+fn init_tracing() {
+    let filter = tracing_subscriber::EnvFilter::try_from_env("PAYOUTS_LOG")
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+    // Logs go to stderr: stdout is for the commands' JSON.
+    tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .init();
+}
+
+#[tokio::main]
+async fn main() {
+    init_tracing();
+    if let Err(err) = run(Cli::parse()).await {
+        eprintln!("error: {err:#}");
+        std::process::exit(1);
+    }
+}
+
+async fn run(cli: Cli) -> anyhow::Result<()> {
+    match cli.command {
+        Command::Spec => print!("{}", payouts::api::spec_yaml()),
+        Command::Serve { bind } => {
+            let config = Config::from_env(bind)?;
+            let listener = std::net::TcpListener::bind(&config.bind)
+                .map_err(|e| anyhow::anyhow!("cannot listen on {}: {e}", config.bind))?;
+            let public_url = config.public_url.clone();
+            let running = server::start(config, listener).await?;
+            tracing::info!(url = %public_url, docs = %format!("{public_url}/docs"), "payouts API listening");
+            println!(
+                "{}",
+                json!({"listening": public_url, "docs": format!("{public_url}/docs")})
+            );
+            running.wait().await?;
+        }
+        Command::Migrate => {
+            let config = Config::from_env(None)?;
+            let conn = db::connect(&config.database_url).await?;
+            db::migrate(&conn).await?;
+            println!("{}", json!({"migrated": true}));
+        }
+        Command::Org {
+            command:
+                OrgCommand::Create {
+                    name,
+                    country,
+                    currency,
+                    live,
+                },
+        } => {
+            if country.len() != 2 || !country.chars().all(|c| c.is_ascii_alphabetic()) {
+                anyhow::bail!("--country must be an ISO 3166-1 alpha-2 code such as US");
+            }
+            if currency.len() != 3 || !currency.chars().all(|c| c.is_ascii_alphabetic()) {
+                anyhow::bail!("--currency must be an ISO 4217 code such as usd");
+            }
+            let conn = connect_migrated().await?;
+            let created = orgs::create(&conn, &name, &country, &currency, live).await?;
+            println!(
+                "{}",
+                json!({"organizationId": created.organization.id, "apiKey": created.api_key, "mode": created.organization.mode})
+            );
+        }
+        Command::Balance {
+            command:
+                BalanceCommand::Credit {
+                    org,
+                    amount,
+                    pending,
+                },
+        } => {
+            let conn = connect_migrated().await?;
+            let org = orgs::find(&conn, &org)
+                .await?
+                .ok_or_else(|| anyhow::anyhow!("no organization {org}"))?;
+            let balance = ledger::credit(&conn, &org, amount, pending).await?;
+            println!(
+                "{}",
+                json!({"organizationId": org.id, "available": balance.available, "pending": balance.pending,
+                       "inPayout": balance.in_payout, "paidOut": balance.paid_out, "currency": balance.currency})
+            );
+        }
+    }
+    Ok(())
+}
+
+async fn connect_migrated() -> anyhow::Result<sea_orm::DatabaseConnection> {
+    let config = Config::from_env(None)?;
+    let conn = db::connect(&config.database_url).await?;
+    db::migrate(&conn).await?;
+    Ok(conn)
+}

@@ -1,0 +1,263 @@
+//! The sandbox provider: answers at once with provider ids, then delivers
+//! signed events (Stripe's scheme) to this service's own webhook endpoint
+//! after a delay, through the durable job queue, like a real provider would.
+//! Outcomes follow Stripe's test numbers (see CONTRACT.md).
+use chrono::{DateTime, NaiveDate, Utc};
+use sea_orm::DatabaseConnection;
+use serde_json::{json, Value};
+
+use super::*;
+use crate::{crypto, ids, jobs};
+
+pub const NAME: &str = "sandbox";
+pub const DELIVERY_JOB: &str = "sandbox_webhook";
+const SIGNATURE_TOLERANCE_SECS: i64 = 300;
+
+/// Stripe's failing test account numbers and the failure each produces.
+const FAILING_ACCOUNTS: [(&str, &str, &str); 5] = [
+    (
+        "000111111116",
+        "no_account",
+        "No bank account could be located with the details provided.",
+    ),
+    (
+        "000111111113",
+        "account_closed",
+        "The bank account has been closed.",
+    ),
+    (
+        "000222222227",
+        "insufficient_funds",
+        "The bank account has insufficient funds.",
+    ),
+    (
+        "000333333335",
+        "debit_not_authorized",
+        "Debit transactions are not approved on the bank account.",
+    ),
+    (
+        "000444444440",
+        "invalid_currency",
+        "The bank was unable to process this payout because of its currency.",
+    ),
+];
+const TEST_ROUTING_NUMBER: &str = "110000000";
+/// Born on this day, an individual matches the watch list and is restricted.
+const WATCH_LIST_BIRTH_DATE: (i32, u32, u32) = (1900, 1, 1);
+
+pub struct SandboxProvider {
+    db: DatabaseConnection,
+    delay: std::time::Duration,
+    secret: String,
+}
+
+/// Ids derived from the caller's idempotency key, so repeating a call gives
+/// back the same object and schedules no second set of events.
+fn derived_id(prefix: &str, key: &str) -> String {
+    format!("{prefix}_{}", &crypto::sha256_hex(key.as_bytes())[..24])
+}
+
+fn failure_for(code: &str) -> Option<(&'static str, &'static str)> {
+    FAILING_ACCOUNTS
+        .iter()
+        .find(|(_, c, _)| *c == code)
+        .map(|(_, c, m)| (*c, *m))
+}
+
+impl SandboxProvider {
+    pub fn new(db: DatabaseConnection, delay: std::time::Duration, secret: String) -> Self {
+        Self { db, delay, secret }
+    }
+
+    /// Queues one event for delivery `steps` delays from now.
+    async fn schedule(
+        &self,
+        event_type: &str,
+        object: Value,
+        steps: u32,
+    ) -> Result<(), ProviderError> {
+        let object_id = object["id"].as_str().unwrap_or_default().to_string();
+        let id = derived_id("evt", &format!("{object_id}:{event_type}"));
+        let created = Utc::now() + self.delay * steps;
+        let body = json!({
+            "id": id,
+            "object": "event",
+            "type": event_type,
+            "created": created.timestamp(),
+            "data": {"object": object},
+        });
+        jobs::enqueue(&self.db, &id, DELIVERY_JOB, body.to_string(), created)
+            .await
+            .map_err(|e| ProviderError::Unavailable(format!("sandbox queue: {e}")))
+    }
+
+    /// The `Stripe-Signature` header for a body, signed now.
+    pub fn sign(&self, body: &[u8]) -> String {
+        crypto::stripe_signature::header(&self.secret, Utc::now().timestamp(), body)
+    }
+}
+
+#[async_trait::async_trait]
+impl PayoutProvider for SandboxProvider {
+    fn name(&self) -> &'static str {
+        NAME
+    }
+
+    async fn upload_document(&self, document: &Document) -> Result<String, ProviderError> {
+        if document.bytes.is_empty() {
+            return Err(ProviderError::Refused(
+                "the identity document is empty".into(),
+            ));
+        }
+        Ok(ids::new_id("file"))
+    }
+
+    async fn create_account(&self, request: &AccountRequest<'_>) -> Result<String, ProviderError> {
+        let account_id = derived_id("acct", request.idempotency_key);
+        let (y, m, d) = WATCH_LIST_BIRTH_DATE;
+        let on_watch_list = request.date_of_birth == NaiveDate::from_ymd_opt(y, m, d);
+        let status = if on_watch_list {
+            "restricted"
+        } else {
+            "verified"
+        };
+        self.schedule(
+            "account.updated",
+            json!({"id": account_id, "status": status}),
+            1,
+        )
+        .await?;
+        Ok(account_id)
+    }
+
+    async fn add_external_account(
+        &self,
+        _account_id: &str,
+        bank: &BankDetails<'_>,
+    ) -> Result<ExternalAccount, ProviderError> {
+        // The sandbox remembers a bank account's fate in its own opaque id.
+        let outcome = FAILING_ACCOUNTS
+            .iter()
+            .find(|(number, _, _)| *number == bank.account_number)
+            .map_or("ok", |(_, code, _)| *code);
+        Ok(ExternalAccount {
+            id: format!("ba_{}_{outcome}", &ids::new_id("x")[2..]),
+            bank_name: (bank.routing_number == Some(TEST_ROUTING_NUMBER))
+                .then(|| "STRIPE TEST BANK".to_string()),
+        })
+    }
+
+    async fn create_payout(&self, request: &PayoutRequest<'_>) -> Result<String, ProviderError> {
+        let transfer_id = derived_id("tr", request.payout_id);
+        let outcome = request
+            .external_account_id
+            .split_once('_')
+            .and_then(|(_, rest)| rest.split_once('_'))
+            .map_or("ok", |(_, outcome)| outcome);
+        let metadata = json!({"payout_id": request.payout_id});
+        let object = |status: &str| json!({"id": transfer_id, "status": status, "amount": request.amount, "currency": request.currency, "metadata": metadata});
+        self.schedule("payout.updated", object("in_transit"), 1)
+            .await?;
+        match failure_for(outcome) {
+            None => self.schedule("payout.paid", object("paid"), 2).await?,
+            Some((code, message)) => {
+                let mut failed = object("failed");
+                failed["failure_code"] = json!(code);
+                failed["failure_message"] = json!(message);
+                self.schedule("payout.failed", failed, 2).await?
+            }
+        }
+        Ok(transfer_id)
+    }
+
+    fn parse_webhook(
+        &self,
+        signature: Option<&str>,
+        body: &[u8],
+        now: DateTime<Utc>,
+    ) -> Result<ProviderEvent, String> {
+        let signature = signature.ok_or("missing Stripe-Signature header")?;
+        crypto::stripe_signature::verify(
+            &self.secret,
+            signature,
+            body,
+            now.timestamp(),
+            SIGNATURE_TOLERANCE_SECS,
+        )?;
+        parse_event(body)
+    }
+}
+
+/// Parses a Stripe-shaped event body.
+pub fn parse_event(body: &[u8]) -> Result<ProviderEvent, String> {
+    let value: Value = serde_json::from_slice(body).map_err(|_| "body is not JSON")?;
+    let text = |v: &Value| v.as_str().map(str::to_string);
+    let id = text(&value["id"]).ok_or("event has no id")?;
+    let event_type = text(&value["type"]).ok_or("event has no type")?;
+    let created = value["created"]
+        .as_i64()
+        .and_then(|t| DateTime::from_timestamp(t, 0))
+        .ok_or("event has no created time")?;
+    let object = &value["data"]["object"];
+    let status = object["status"].as_str().unwrap_or_default();
+    let object = match event_type.split('.').next() {
+        Some("account") => EventObject::Account {
+            account_id: text(&object["id"]).ok_or("account event without id")?,
+            status: status.parse()?,
+        },
+        Some("payout") => EventObject::Payout {
+            transfer_id: text(&object["id"]).ok_or("payout event without id")?,
+            payout_id: text(&object["metadata"]["payout_id"]),
+            status: status.parse()?,
+            failure_code: text(&object["failure_code"]),
+            failure_message: text(&object["failure_message"]),
+        },
+        _ => EventObject::Other,
+    };
+    Ok(ProviderEvent {
+        id,
+        event_type,
+        created,
+        object,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn parses_payout_and_account_events() {
+        let body = br#"{"id":"evt_1","type":"payout.failed","created":1700000000,
+            "data":{"object":{"id":"tr_1","status":"failed","metadata":{"payout_id":"po_1"},
+            "failure_code":"no_account","failure_message":"gone"}}}"#;
+        let event = parse_event(body).unwrap();
+        assert_eq!(event.id, "evt_1");
+        assert_eq!(
+            event.object,
+            EventObject::Payout {
+                transfer_id: "tr_1".into(),
+                payout_id: Some("po_1".into()),
+                status: PayoutStatus::Failed,
+                failure_code: Some("no_account".into()),
+                failure_message: Some("gone".into()),
+            }
+        );
+        let body = br#"{"id":"evt_2","type":"account.updated","created":1,"data":{"object":{"id":"acct_1","status":"restricted"}}}"#;
+        assert!(matches!(
+            parse_event(body).unwrap().object,
+            EventObject::Account {
+                status: AccountStatus::Restricted,
+                ..
+            }
+        ));
+        assert!(parse_event(b"{}").is_err());
+        assert!(parse_event(br#"{"id":"e","type":"payout.paid","created":1,"data":{"object":{"id":"t","status":"sent"}}}"#).is_err());
+    }
+
+    #[test]
+    fn derived_ids_are_stable_per_key() {
+        assert_eq!(derived_id("tr", "po_1"), derived_id("tr", "po_1"));
+        assert_ne!(derived_id("tr", "po_1"), derived_id("tr", "po_2"));
+    }
+}

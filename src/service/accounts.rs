@@ -1,0 +1,243 @@
+//! The payout account (verification) and its bank accounts.
+use chrono::{NaiveDate, Utc};
+use entity::{bank_account, organization, payout_account};
+use sea_orm::{sea_query::Expr, ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter};
+
+use super::App;
+use crate::{
+    db,
+    document::DocumentError,
+    domain::account_status::AccountStatus,
+    error::{Error, Result},
+    ids,
+    provider::{AccountRequest, BankDetails, ExternalAccount, PayoutProvider, ProviderError},
+};
+
+pub struct BankInput {
+    pub account_number: String,
+    pub holder_name: String,
+    pub routing_number: Option<String>,
+    pub account_type: Option<String>,
+}
+
+pub struct VerificationInput {
+    pub email: String,
+    pub business_type: String,
+    pub business_url: String,
+    pub document_url: String,
+    /// The country of the individual's or company's address.
+    pub country: String,
+    pub date_of_birth: Option<NaiveDate>,
+    pub bank: BankInput,
+}
+
+pub struct Verification {
+    pub account: payout_account::Model,
+    pub already_existed: bool,
+}
+
+impl From<ProviderError> for Error {
+    fn from(err: ProviderError) -> Self {
+        match err {
+            ProviderError::Refused(reason) | ProviderError::Unavailable(reason) => {
+                Error::Provider(reason)
+            }
+        }
+    }
+}
+
+impl From<DocumentError> for Error {
+    fn from(err: DocumentError) -> Self {
+        Error::field("documentUrl", err.to_string())
+    }
+}
+
+pub async fn find_account<C: ConnectionTrait>(
+    conn: &C,
+    org_id: &str,
+) -> Result<Option<payout_account::Model>> {
+    Ok(payout_account::Entity::find()
+        .filter(payout_account::Column::OrganizationId.eq(org_id))
+        .one(conn)
+        .await?)
+}
+
+/// Provisions the organization's payout account: fetch the identity
+/// document, upload it, create the connected account, register the bank
+/// account as the default. Returns the existing account untouched if there
+/// is one.
+pub async fn verify(
+    app: &App,
+    org: &organization::Model,
+    input: VerificationInput,
+) -> Result<Verification> {
+    if let Some(account) = find_account(&app.db, &org.id).await? {
+        return Ok(Verification {
+            account,
+            already_existed: true,
+        });
+    }
+    let document = app.documents.fetch(&input.document_url).await?;
+    let provider = app.provider_for(org);
+    let account_id = ids::new_id("pacct");
+    let file_id = provider.upload_document(&document).await?;
+    let provider_account_id = provider
+        .create_account(&AccountRequest {
+            idempotency_key: &account_id,
+            email: &input.email,
+            business_type: &input.business_type,
+            country: &input.country,
+            date_of_birth: input.date_of_birth,
+            document_file_id: &file_id,
+        })
+        .await?;
+    let external = register_bank(provider.as_ref(), &provider_account_id, org, &input.bank).await?;
+
+    let now = Utc::now();
+    let account = payout_account::Model {
+        id: account_id,
+        organization_id: org.id.clone(),
+        provider: provider.name().to_string(),
+        provider_account_id,
+        status: AccountStatus::PendingVerification.as_str().to_string(),
+        transfers_enabled: false,
+        business_type: input.business_type,
+        country: input.country,
+        email: input.email,
+        business_url: input.business_url,
+        last_event_at: None,
+        created_at: now,
+        updated_at: now,
+    };
+    let bank = new_bank_row(app, org, &account.id, &input.bank, external, true);
+    let txn = db::begin_write(&app.db).await?;
+    let inserted =
+        payout_account::Entity::insert(payout_account::ActiveModel::from(account.clone()))
+            .exec_without_returning(&txn)
+            .await;
+    match inserted {
+        Ok(_) => {}
+        // A concurrent verification of the same organization won the race.
+        Err(err) if db::is_unique_violation(&err) => {
+            drop(txn);
+            let account = find_account(&app.db, &org.id)
+                .await?
+                .ok_or_else(|| Error::internal(err))?;
+            return Ok(Verification {
+                account,
+                already_existed: true,
+            });
+        }
+        Err(err) => return Err(err.into()),
+    }
+    bank_account::Entity::insert(bank_account::ActiveModel::from(bank))
+        .exec_without_returning(&txn)
+        .await?;
+    txn.commit().await?;
+    Ok(Verification {
+        account,
+        already_existed: false,
+    })
+}
+
+async fn register_bank(
+    provider: &dyn PayoutProvider,
+    provider_account_id: &str,
+    org: &organization::Model,
+    bank: &BankInput,
+) -> Result<ExternalAccount> {
+    Ok(provider
+        .add_external_account(
+            provider_account_id,
+            &BankDetails {
+                account_number: &bank.account_number,
+                routing_number: bank.routing_number.as_deref(),
+                holder_name: &bank.holder_name,
+                account_type: bank.account_type.as_deref(),
+                country: &org.country,
+                currency: &org.currency,
+            },
+        )
+        .await?)
+}
+
+fn last4(account_number: &str) -> String {
+    let chars: Vec<char> = account_number.chars().collect();
+    chars[chars.len().saturating_sub(4)..].iter().collect()
+}
+
+fn new_bank_row(
+    app: &App,
+    org: &organization::Model,
+    payout_account_id: &str,
+    bank: &BankInput,
+    external: ExternalAccount,
+    is_default: bool,
+) -> bank_account::Model {
+    bank_account::Model {
+        id: ids::new_id("pba"),
+        organization_id: org.id.clone(),
+        payout_account_id: payout_account_id.to_string(),
+        provider_external_account_id: Some(external.id),
+        holder_name: bank.holder_name.clone(),
+        last4: last4(&bank.account_number),
+        account_number_encrypted: app.config.cipher.encrypt(&bank.account_number),
+        routing_number: bank.routing_number.clone(),
+        bank_name: external.bank_name,
+        account_type: bank.account_type.clone(),
+        country: org.country.clone(),
+        currency: org.currency.clone(),
+        is_default,
+        status: "active".to_string(),
+        created_at: Utc::now(),
+    }
+}
+
+/// Adds a bank account to the organization's payout account. It becomes the
+/// default when asked to, or when there is no default yet.
+pub async fn add_bank_account(
+    app: &App,
+    org: &organization::Model,
+    bank: BankInput,
+    set_default: bool,
+) -> Result<bank_account::Model> {
+    let account = find_account(&app.db, &org.id)
+        .await?
+        .ok_or(Error::PayoutAccountRequired)?;
+    let provider = app.provider_for(org);
+    let external =
+        register_bank(provider.as_ref(), &account.provider_account_id, org, &bank).await?;
+    let mut row = new_bank_row(app, org, &account.id, &bank, external, false);
+
+    let txn = db::begin_write(&app.db).await?;
+    let has_default = bank_account::Entity::find()
+        .filter(bank_account::Column::OrganizationId.eq(org.id.clone()))
+        .filter(bank_account::Column::IsDefault.eq(true))
+        .one(&txn)
+        .await?
+        .is_some();
+    if set_default || !has_default {
+        // Clear the old default first: the unique index allows one per org.
+        bank_account::Entity::update_many()
+            .col_expr(bank_account::Column::IsDefault, Expr::value(false))
+            .filter(bank_account::Column::OrganizationId.eq(org.id.clone()))
+            .filter(bank_account::Column::IsDefault.eq(true))
+            .exec(&txn)
+            .await?;
+        row.is_default = true;
+    }
+    bank_account::Entity::insert(bank_account::ActiveModel::from(row.clone()))
+        .exec_without_returning(&txn)
+        .await?;
+    txn.commit().await?;
+    Ok(row)
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn last4_keeps_only_the_end() {
+        assert_eq!(super::last4("000123456789"), "6789");
+        assert_eq!(super::last4("12"), "12");
+    }
+}

@@ -1,0 +1,77 @@
+//! The service layer: business operations over the database and the
+//! provider. No HTTP types here; the API layer calls these.
+pub mod accounts;
+pub mod ledger;
+pub mod orgs;
+pub mod payouts;
+pub mod webhooks;
+
+use std::{ops::Deref, sync::Arc};
+
+use sea_orm::DatabaseConnection;
+
+use crate::{
+    config::Config,
+    document::DocumentFetcher,
+    provider::{sandbox::SandboxProvider, PayoutProvider},
+};
+
+pub struct AppInner {
+    pub db: DatabaseConnection,
+    pub config: Config,
+    pub documents: DocumentFetcher,
+    pub sandbox: Arc<SandboxProvider>,
+    /// Client for outgoing calls (webhook deliveries).
+    pub http: reqwest::Client,
+    /// Names this process as a job lease owner.
+    pub instance_id: String,
+}
+
+/// Shared, cheaply cloned application state.
+#[derive(Clone)]
+pub struct App(Arc<AppInner>);
+
+impl Deref for App {
+    type Target = AppInner;
+    fn deref(&self) -> &AppInner {
+        &self.0
+    }
+}
+
+impl App {
+    pub fn new(db: DatabaseConnection, config: Config) -> Self {
+        let sandbox = Arc::new(SandboxProvider::new(
+            db.clone(),
+            config.sandbox_delay,
+            config.sandbox_webhook_secret.clone(),
+        ));
+        let documents = DocumentFetcher::new(
+            config.document_allow_hosts.clone(),
+            config.document_max_bytes,
+            config.document_timeout,
+        );
+        let http = reqwest::Client::builder()
+            .timeout(std::time::Duration::from_secs(10))
+            .build()
+            .expect("an HTTP client with default TLS settings builds");
+        Self(Arc::new(AppInner {
+            db,
+            config,
+            documents,
+            sandbox,
+            http,
+            instance_id: crate::ids::new_id("inst"),
+        }))
+    }
+
+    /// The provider that serves an organization. Only the sandbox provider
+    /// exists so far, so live organizations use it too.
+    pub fn provider_for(&self, _org: &entity::organization::Model) -> Arc<dyn PayoutProvider> {
+        self.sandbox.clone()
+    }
+
+    /// The provider named in a webhook path.
+    pub fn provider_named(&self, name: &str) -> Option<Arc<dyn PayoutProvider>> {
+        (name == self.sandbox.name()).then(|| self.sandbox.clone() as Arc<dyn PayoutProvider>)
+    }
+}

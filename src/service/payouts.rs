@@ -1,0 +1,281 @@
+//! Payouts: request, submit to the provider, and move through the lifecycle.
+use chrono::{DateTime, Utc};
+use entity::{bank_account, organization, payout, payout_account};
+use sea_orm::{
+    sea_query::Expr, ColumnTrait, ConnectionTrait, DatabaseConnection, EntityTrait, ExprTrait,
+    QueryFilter,
+};
+use serde::{Deserialize, Serialize};
+
+use super::{ledger, App};
+use crate::{
+    db,
+    domain::{
+        account_status::AccountStatus,
+        ledger::{payout_reserve, payout_transition},
+        payout_status::{PayoutStatus, Transition},
+    },
+    error::{Error, Result},
+    ids, jobs,
+    jobs::Outcome,
+    provider::{PayoutRequest, ProviderError},
+};
+
+pub const SUBMIT_JOB: &str = "payout_submit";
+/// The request answers after one provider call; the job is the safety net
+/// for a crash or a provider outage, so it waits a little before its first run.
+const SUBMIT_JOB_DELAY: chrono::Duration = chrono::Duration::seconds(30);
+/// After this many failed tries the payout is failed and the money returned.
+const MAX_SUBMIT_ATTEMPTS: i32 = 10;
+
+pub const MIN_AMOUNT: i64 = 1000;
+pub const MAX_DESCRIPTION_CHARS: usize = 500;
+
+#[derive(Serialize, Deserialize)]
+struct SubmitJob {
+    payout_id: String,
+}
+
+/// Requests a payout of `amount` cents to the default bank account.
+pub async fn create(
+    app: &App,
+    org: &organization::Model,
+    amount: i64,
+    description: Option<String>,
+) -> Result<payout::Model> {
+    let account = payout_account::Entity::find()
+        .filter(payout_account::Column::OrganizationId.eq(org.id.clone()))
+        .one(&app.db)
+        .await?
+        .ok_or(Error::PayoutAccountRequired)?;
+    if account.status != AccountStatus::Verified.as_str() {
+        return Err(Error::PayoutAccountNotVerified(account.status));
+    }
+    let bank = bank_account::Entity::find()
+        .filter(bank_account::Column::OrganizationId.eq(org.id.clone()))
+        .filter(bank_account::Column::IsDefault.eq(true))
+        .filter(bank_account::Column::Status.eq("active"))
+        .one(&app.db)
+        .await?
+        .ok_or(Error::NoDefaultBankAccount)?;
+    let fee = app.config.fees.apply(amount);
+    let now = Utc::now();
+    let row = payout::Model {
+        id: ids::new_id("po"),
+        organization_id: org.id.clone(),
+        bank_account_id: bank.id.clone(),
+        status: PayoutStatus::Pending.as_str().to_string(),
+        amount,
+        fee: fee.fee,
+        net_amount: fee.net_amount,
+        currency: org.currency.clone(),
+        description,
+        provider: app.provider_for(org).name().to_string(),
+        provider_transfer_id: None,
+        failure_code: None,
+        failure_message: None,
+        provider_attempts: 0,
+        created_at: now,
+        updated_at: now,
+        paid_at: None,
+        failed_at: None,
+    };
+
+    // The reservation, the payout and its submit job commit together before
+    // the provider hears of it: a crash after this point leaves a payout the
+    // job will submit, never money reserved for nothing.
+    let txn = db::begin_write(&app.db).await?;
+    ledger::post(
+        &txn,
+        &org.id,
+        &org.currency,
+        &payout_reserve(amount),
+        Some(&row.id),
+    )
+    .await?;
+    payout::Entity::insert(payout::ActiveModel::from(row.clone()))
+        .exec_without_returning(&txn)
+        .await?;
+    let job = serde_json::to_string(&SubmitJob {
+        payout_id: row.id.clone(),
+    })
+    .map_err(Error::internal)?;
+    jobs::enqueue(
+        &txn,
+        &format!("submit_{}", row.id),
+        SUBMIT_JOB,
+        job,
+        now + SUBMIT_JOB_DELAY,
+    )
+    .await?;
+    txn.commit().await?;
+
+    match submit(app, &row).await {
+        Ok(()) | Err(ProviderError::Unavailable(_)) => {}
+        Err(ProviderError::Refused(reason)) => {
+            fail_unsubmitted(&app.db, &row.id, &reason).await?;
+            return Err(Error::Provider(reason));
+        }
+    }
+    find(&app.db, &org.id, &row.id).await
+}
+
+/// Sends a payout to the provider (idempotent: keyed by the payout id) and
+/// records the transfer id.
+async fn submit(app: &App, payout: &payout::Model) -> std::result::Result<(), ProviderError> {
+    let unavailable = |e: sea_orm::DbErr| ProviderError::Unavailable(e.to_string());
+    let org = organization::Entity::find_by_id(payout.organization_id.clone())
+        .one(&app.db)
+        .await
+        .map_err(unavailable)?
+        .ok_or_else(|| ProviderError::Refused("organization is gone".into()))?;
+    let bank = bank_account::Entity::find_by_id(payout.bank_account_id.clone())
+        .one(&app.db)
+        .await
+        .map_err(unavailable)?
+        .ok_or_else(|| ProviderError::Refused("bank account is gone".into()))?;
+    let account = payout_account::Entity::find_by_id(bank.payout_account_id.clone())
+        .one(&app.db)
+        .await
+        .map_err(unavailable)?
+        .ok_or_else(|| ProviderError::Refused("payout account is gone".into()))?;
+    let external_account_id = bank
+        .provider_external_account_id
+        .as_deref()
+        .ok_or_else(|| {
+            ProviderError::Refused("bank account is not registered with the provider".into())
+        })?;
+    let transfer_id = app
+        .provider_for(&org)
+        .create_payout(&PayoutRequest {
+            payout_id: &payout.id,
+            account_id: &account.provider_account_id,
+            external_account_id,
+            amount: payout.amount,
+            currency: &payout.currency,
+        })
+        .await?;
+    payout::Entity::update_many()
+        .col_expr(payout::Column::ProviderTransferId, Expr::value(transfer_id))
+        .col_expr(
+            payout::Column::ProviderAttempts,
+            Expr::col(payout::Column::ProviderAttempts).add(1),
+        )
+        .filter(payout::Column::Id.eq(payout.id.clone()))
+        .filter(payout::Column::ProviderTransferId.is_null())
+        .exec(&app.db)
+        .await
+        .map_err(unavailable)?;
+    Ok(())
+}
+
+/// The background retry of a payout that has no provider transfer yet.
+pub async fn submit_job(app: &App, payload: &str, attempts: i32) -> Outcome {
+    let Ok(job) = serde_json::from_str::<SubmitJob>(payload) else {
+        return Outcome::Done;
+    };
+    let payout = match payout::Entity::find_by_id(job.payout_id.clone())
+        .one(&app.db)
+        .await
+    {
+        Ok(Some(payout)) => payout,
+        Ok(None) => return Outcome::Done,
+        Err(err) => return Outcome::Retry(err.to_string()),
+    };
+    if payout.provider_transfer_id.is_some() || payout.status != PayoutStatus::Pending.as_str() {
+        return Outcome::Done;
+    }
+    let refused = match submit(app, &payout).await {
+        Ok(()) => return Outcome::Done,
+        Err(ProviderError::Refused(reason)) => reason,
+        Err(ProviderError::Unavailable(reason)) if attempts < MAX_SUBMIT_ATTEMPTS => {
+            return Outcome::Retry(reason)
+        }
+        Err(ProviderError::Unavailable(reason)) => format!("provider unavailable: {reason}"),
+    };
+    match fail_unsubmitted(&app.db, &payout.id, &refused).await {
+        Ok(()) => Outcome::Done,
+        Err(err) => Outcome::Retry(err.to_string()),
+    }
+}
+
+/// A payout the provider never accepted: failed, money back.
+async fn fail_unsubmitted(conn: &DatabaseConnection, payout_id: &str, reason: &str) -> Result<()> {
+    let txn = db::begin_write(conn).await?;
+    apply_status(
+        &txn,
+        payout_id,
+        PayoutStatus::Failed,
+        Some(("provider_error", reason)),
+        Utc::now(),
+    )
+    .await?;
+    txn.commit().await?;
+    Ok(())
+}
+
+/// Moves a payout to `to` if the lifecycle allows it, with its ledger
+/// posting, inside the caller's transaction. The update is conditional on
+/// the status read, so a concurrent move is detected and re-evaluated.
+/// Returns whether the payout moved.
+pub async fn apply_status<C: ConnectionTrait>(
+    conn: &C,
+    payout_id: &str,
+    to: PayoutStatus,
+    failure: Option<(&str, &str)>,
+    at: DateTime<Utc>,
+) -> Result<bool> {
+    for _ in 0..5 {
+        let Some(current) = payout::Entity::find_by_id(payout_id).one(conn).await? else {
+            return Ok(false);
+        };
+        let from: PayoutStatus = current.status.parse().map_err(Error::internal)?;
+        if from.transition(to) != Transition::Move {
+            return Ok(false);
+        }
+        let mut update = payout::Entity::update_many()
+            .col_expr(payout::Column::Status, Expr::value(to.as_str()))
+            .col_expr(payout::Column::UpdatedAt, Expr::value(Utc::now()))
+            .filter(payout::Column::Id.eq(payout_id))
+            .filter(payout::Column::Status.eq(from.as_str()));
+        match to {
+            PayoutStatus::Paid => update = update.col_expr(payout::Column::PaidAt, Expr::value(at)),
+            PayoutStatus::Failed => {
+                let (code, message) = failure.unwrap_or(("unknown", "The payout failed."));
+                update = update
+                    .col_expr(payout::Column::FailedAt, Expr::value(at))
+                    .col_expr(payout::Column::FailureCode, Expr::value(code))
+                    .col_expr(payout::Column::FailureMessage, Expr::value(message));
+            }
+            _ => {}
+        }
+        if update.exec(conn).await?.rows_affected == 0 {
+            continue; // moved under us: read again and re-decide
+        }
+        if let Some(posting) = payout_transition(from, to, current.amount, current.fee) {
+            ledger::post(
+                conn,
+                &current.organization_id,
+                &current.currency,
+                &posting,
+                Some(payout_id),
+            )
+            .await?;
+        }
+        return Ok(true);
+    }
+    Err(Error::internal(format!("payout {payout_id} kept changing")))
+}
+
+/// A payout of this organization, or 404 (also for another organization's).
+pub async fn find<C: ConnectionTrait>(
+    conn: &C,
+    org_id: &str,
+    payout_id: &str,
+) -> Result<payout::Model> {
+    payout::Entity::find_by_id(payout_id)
+        .filter(payout::Column::OrganizationId.eq(org_id))
+        .one(conn)
+        .await?
+        .ok_or_else(|| Error::NotFound("no such payout".into()))
+}

@@ -1,0 +1,167 @@
+//! Applies provider events: each event id once, stale or out-of-order
+//! events ignored, in one transaction with the state change it causes.
+use chrono::Utc;
+use entity::{payout, payout_account, provider_event};
+use sea_orm::{
+    sea_query::Expr, ActiveValue::Set, ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter,
+};
+
+use super::{payouts, App};
+use crate::{
+    db,
+    domain::account_status::AccountStatus,
+    error::{Error, Result},
+    provider::{EventObject, ProviderEvent},
+};
+
+/// What became of an event.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Applied {
+    /// It changed something.
+    Applied,
+    /// Seen before, stale, or a move the lifecycle refuses.
+    Ignored,
+    /// Delivered before: nothing done.
+    Duplicate,
+}
+
+pub async fn handle(
+    app: &App,
+    provider: &str,
+    signature: Option<&str>,
+    body: &[u8],
+) -> Result<Applied> {
+    let provider = app
+        .provider_named(provider)
+        .ok_or_else(|| Error::NotFound("no such webhook provider".into()))?;
+    let event = provider
+        .parse_webhook(signature, body, Utc::now())
+        .map_err(Error::InvalidSignature)?;
+    apply(app, provider.name(), &event).await
+}
+
+pub async fn apply(app: &App, provider: &str, event: &ProviderEvent) -> Result<Applied> {
+    let txn = db::begin_write(&app.db).await?;
+    // Recording the event id first makes a redelivery (even a concurrent
+    // one) a no-op: only one transaction can insert it.
+    let inserted = provider_event::Entity::insert(provider_event::ActiveModel {
+        provider: Set(provider.to_string()),
+        event_id: Set(event.id.clone()),
+        event_type: Set(event.event_type.clone()),
+        received_at: Set(Utc::now()),
+    })
+    .on_conflict_do_nothing()
+    .exec(&txn)
+    .await?;
+    if matches!(inserted, sea_orm::TryInsertResult::Conflicted) {
+        return Ok(Applied::Duplicate);
+    }
+    let applied = match &event.object {
+        EventObject::Account { account_id, status } => {
+            apply_account(&txn, provider, account_id, *status, event).await?
+        }
+        EventObject::Payout {
+            transfer_id,
+            payout_id,
+            status,
+            failure_code,
+            failure_message,
+        } => {
+            let Some(payout) =
+                find_payout(&txn, provider, transfer_id, payout_id.as_deref()).await?
+            else {
+                txn.commit().await?;
+                return Ok(Applied::Ignored);
+            };
+            let failure = match (failure_code, failure_message) {
+                (Some(code), message) => Some((
+                    code.as_str(),
+                    message.as_deref().unwrap_or("The payout failed."),
+                )),
+                _ => None,
+            };
+            payouts::apply_status(&txn, &payout.id, *status, failure, event.created).await?
+        }
+        EventObject::Other => false,
+    };
+    txn.commit().await?;
+    Ok(if applied {
+        Applied::Applied
+    } else {
+        Applied::Ignored
+    })
+}
+
+async fn find_payout<C: ConnectionTrait>(
+    conn: &C,
+    provider: &str,
+    transfer_id: &str,
+    payout_id: Option<&str>,
+) -> Result<Option<payout::Model>> {
+    // Our id in the metadata finds a payout whose transfer id we have not
+    // recorded yet (the provider answered, then we crashed).
+    if let Some(payout_id) = payout_id {
+        if let Some(found) = payout::Entity::find_by_id(payout_id)
+            .filter(payout::Column::Provider.eq(provider))
+            .one(conn)
+            .await?
+        {
+            if found
+                .provider_transfer_id
+                .as_deref()
+                .is_none_or(|id| id == transfer_id)
+            {
+                return Ok(Some(found));
+            }
+        }
+    }
+    Ok(payout::Entity::find()
+        .filter(payout::Column::Provider.eq(provider))
+        .filter(payout::Column::ProviderTransferId.eq(transfer_id))
+        .one(conn)
+        .await?)
+}
+
+async fn apply_account<C: ConnectionTrait>(
+    conn: &C,
+    provider: &str,
+    account_id: &str,
+    to: AccountStatus,
+    event: &ProviderEvent,
+) -> Result<bool> {
+    let Some(account) = payout_account::Entity::find()
+        .filter(payout_account::Column::Provider.eq(provider))
+        .filter(payout_account::Column::ProviderAccountId.eq(account_id))
+        .one(conn)
+        .await?
+    else {
+        return Ok(false);
+    };
+    // Account events are snapshots: an older one than the last applied is stale.
+    if account
+        .last_event_at
+        .is_some_and(|last| event.created < last)
+    {
+        return Ok(false);
+    }
+    let from: AccountStatus = account.status.parse().map_err(Error::internal)?;
+    if !from.can_move_to(to) {
+        return Ok(false);
+    }
+    let moved = payout_account::Entity::update_many()
+        .col_expr(payout_account::Column::Status, Expr::value(to.as_str()))
+        .col_expr(
+            payout_account::Column::TransfersEnabled,
+            Expr::value(to.transfers_enabled()),
+        )
+        .col_expr(
+            payout_account::Column::LastEventAt,
+            Expr::value(event.created),
+        )
+        .col_expr(payout_account::Column::UpdatedAt, Expr::value(Utc::now()))
+        .filter(payout_account::Column::Id.eq(account.id))
+        .filter(payout_account::Column::Status.eq(account.status))
+        .exec(conn)
+        .await?;
+    Ok(moved.rows_affected == 1)
+}
