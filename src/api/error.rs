@@ -153,7 +153,10 @@ pub fn error_response(err: Error) -> Response {
         Error::RateLimited { retry_after } => Some(*retry_after),
         _ => None,
     };
+    // 405 is not an operation's documented response, so it has no variant.
+    let status = StatusCode::from_u16(err.status()).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
     let mut response = ApiError::from(err).into_response();
+    response.set_status(status);
     if let Some(seconds) = retry_after {
         response.headers_mut().insert("retry-after", seconds.into());
     }

@@ -4,8 +4,6 @@ pub mod error;
 pub mod models;
 pub mod validate;
 
-use std::sync::RwLock;
-
 use poem::{
     endpoint::make_sync, get, http::Method, web::Redirect, Endpoint, EndpointExt, IntoResponse,
     Request, Response, Route,
@@ -17,16 +15,28 @@ use crate::service::App;
 
 pub const API_BASE: &str = "/api/v1";
 
-static PUBLIC_URL: RwLock<String> = RwLock::new(String::new());
-static MAX_BODY_BYTES: RwLock<usize> = RwLock::new(1024 * 1024);
+/// Settings the error rendering needs, scoped to each request's task.
+#[derive(Clone)]
+struct RequestSettings {
+    public_url: String,
+    max_body_bytes: usize,
+}
+
+tokio::task_local! {
+    static SETTINGS: RequestSettings;
+}
 
 /// Base URL for links in responses (`doc_url`).
 pub fn public_url() -> String {
-    PUBLIC_URL.read().map(|u| u.clone()).unwrap_or_default()
+    SETTINGS
+        .try_with(|s| s.public_url.clone())
+        .unwrap_or_default()
 }
 
 pub fn max_body_bytes() -> usize {
-    MAX_BODY_BYTES.read().map(|n| *n).unwrap_or(1024 * 1024)
+    SETTINGS
+        .try_with(|s| s.max_body_bytes)
+        .unwrap_or(1024 * 1024)
 }
 
 pub fn api_service() -> OpenApiService<(endpoints::PayoutsApi, endpoints::WebhooksApi), ()> {
@@ -104,12 +114,10 @@ fn sane_request_id(value: &str) -> bool {
 /// All routes, with the error envelope, `x-request-id` and `Allow` applied
 /// to every response.
 pub fn routes(app: App) -> impl Endpoint {
-    if let Ok(mut url) = PUBLIC_URL.write() {
-        *url = app.config.public_url.clone();
-    }
-    if let Ok(mut max) = MAX_BODY_BYTES.write() {
-        *max = app.config.max_body_bytes;
-    }
+    let settings = RequestSettings {
+        public_url: app.config.public_url.clone(),
+        max_body_bytes: app.config.max_body_bytes,
+    };
     let api = api_service();
     let spec_json = api.spec();
     let spec_yaml = api.spec_yaml();
@@ -137,7 +145,12 @@ pub fn routes(app: App) -> impl Endpoint {
         .catch_all_error(|err| async move { error::render(err) })
         .around(move |next, req: Request| {
             let allow = allow.clone();
-            async move { Ok(finish_response(next, req, &allow).await) }
+            let settings = settings.clone();
+            async move {
+                Ok(SETTINGS
+                    .scope(settings, finish_response(next, req, &allow))
+                    .await)
+            }
         })
 }
 

@@ -1,0 +1,369 @@
+//! Test harness: starts the whole service on a free loopback port against a
+//! fresh database (SQLite by default; PostgreSQL when TEST_DATABASE_URL is
+//! set, one database per test) and drives it over HTTP.
+#![allow(dead_code)]
+
+use std::{
+    sync::{
+        atomic::{AtomicUsize, Ordering},
+        Arc,
+    },
+    time::Duration,
+};
+
+use payouts::{config::Config, crypto::Cipher, domain::fees::FeeSchedule, server, service::orgs};
+use reqwest::{Method, StatusCode};
+use sea_orm::{ConnectionTrait, Database};
+use serde_json::{json, Value};
+
+pub const GOOD_ACCOUNT: &str = "000123456789";
+pub const TEST_ROUTING: &str = "110000000";
+
+pub struct TestApp {
+    pub base: String,
+    pub config: Config,
+    pub running: Option<server::Running>,
+    pub client: reqwest::Client,
+    pub documents: DocumentServer,
+    sqlite_dir: Option<std::path::PathBuf>,
+    postgres: Option<(String, String)>,
+}
+
+pub struct Org {
+    pub id: String,
+    pub key: String,
+}
+
+pub struct Reply {
+    pub status: StatusCode,
+    pub headers: reqwest::header::HeaderMap,
+    pub body: Value,
+}
+
+impl Reply {
+    pub fn data(&self) -> &Value {
+        &self.body["data"]
+    }
+    pub fn error_code(&self) -> &str {
+        self.body["error"]["code"].as_str().unwrap_or_default()
+    }
+}
+
+/// The database for one test, and how to drop it afterwards.
+async fn fresh_database() -> (String, Option<std::path::PathBuf>, Option<(String, String)>) {
+    let name = format!(
+        "payouts_t_{}",
+        payouts::ids::new_id("x")[2..].to_lowercase()
+    );
+    match std::env::var("TEST_DATABASE_URL")
+        .ok()
+        .filter(|u| !u.is_empty())
+    {
+        Some(admin_url) => {
+            let admin = Database::connect(&admin_url)
+                .await
+                .expect("connect to TEST_DATABASE_URL");
+            admin
+                .execute_unprepared(&format!("CREATE DATABASE \"{name}\""))
+                .await
+                .expect("create test database");
+            admin.close().await.ok();
+            let (prefix, _) = admin_url.rsplit_once('/').expect("database URL has a path");
+            (format!("{prefix}/{name}"), None, Some((admin_url, name)))
+        }
+        None => {
+            let dir = std::env::temp_dir().join(name);
+            std::fs::create_dir_all(&dir).unwrap();
+            let url = format!("sqlite://{}?mode=rwc", dir.join("payouts.db").display());
+            (url, Some(dir), None)
+        }
+    }
+}
+
+pub fn engine() -> &'static str {
+    if std::env::var("TEST_DATABASE_URL").is_ok_and(|u| !u.is_empty()) {
+        "postgres"
+    } else {
+        "sqlite"
+    }
+}
+
+impl TestApp {
+    pub async fn spawn() -> TestApp {
+        Self::spawn_with(|_| {}).await
+    }
+
+    pub async fn spawn_with(adjust: impl FnOnce(&mut Config)) -> TestApp {
+        let documents = DocumentServer::start().await;
+        let (database_url, sqlite_dir, postgres) = fresh_database().await;
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let base = format!("http://{}", listener.local_addr().unwrap());
+        let cipher = Cipher::from_encoded_key(&Cipher::generate_key_hex()).unwrap();
+        let mut config = Config {
+            database_url,
+            bind: base.trim_start_matches("http://").to_string(),
+            public_url: base.clone(),
+            sandbox_delay: Duration::from_millis(150),
+            document_allow_hosts: vec![documents.host.clone()],
+            document_max_bytes: 1024 * 1024,
+            document_timeout: Duration::from_secs(5),
+            sandbox_webhook_secret: cipher.derive_secret("sandbox-webhook-secret"),
+            cipher,
+            fees: FeeSchedule::default(),
+            max_body_bytes: 64 * 1024,
+            job_poll_interval: Duration::from_millis(25),
+        };
+        adjust(&mut config);
+        let running = server::start(config.clone(), listener)
+            .await
+            .expect("service starts");
+        TestApp {
+            base,
+            config,
+            running: Some(running),
+            client: reqwest::Client::new(),
+            documents,
+            sqlite_dir,
+            postgres,
+        }
+    }
+
+    pub fn db(&self) -> &sea_orm::DatabaseConnection {
+        &self.running.as_ref().unwrap().app.db
+    }
+
+    /// Stops the service and drops its database.
+    pub async fn stop(mut self) {
+        if let Some(running) = self.running.take() {
+            let db = running.app.db.clone();
+            running.stop().await;
+            db.close().await.ok();
+        }
+        if let Some((admin_url, name)) = self.postgres.take() {
+            if let Ok(admin) = Database::connect(&admin_url).await {
+                let _ = admin
+                    .execute_unprepared(&format!("DROP DATABASE IF EXISTS \"{name}\" WITH (FORCE)"))
+                    .await;
+                admin.close().await.ok();
+            }
+        }
+        if let Some(dir) = self.sqlite_dir.take() {
+            let _ = std::fs::remove_dir_all(dir);
+        }
+    }
+
+    pub async fn org(&self) -> Org {
+        self.org_with(false).await
+    }
+
+    pub async fn org_with(&self, live: bool) -> Org {
+        let created = orgs::create(self.db(), "Acme", "US", "usd", live)
+            .await
+            .unwrap();
+        Org {
+            id: created.organization.id,
+            key: created.api_key,
+        }
+    }
+
+    pub async fn credit(&self, org: &Org, amount: i64) {
+        let model = orgs::find(self.db(), &org.id).await.unwrap().unwrap();
+        payouts::service::ledger::credit(self.db(), &model, amount, false)
+            .await
+            .unwrap();
+    }
+
+    pub async fn request(
+        &self,
+        method: Method,
+        path: &str,
+        key: Option<&str>,
+        body: Option<Value>,
+    ) -> Reply {
+        let mut request = self
+            .client
+            .request(method, format!("{}/api/v1{path}", self.base));
+        if let Some(key) = key {
+            request = request.header("x-api-key", key);
+        }
+        if let Some(body) = body {
+            request = request.json(&body);
+        }
+        Self::reply(request.send().await.expect("request sent")).await
+    }
+
+    pub async fn reply(response: reqwest::Response) -> Reply {
+        let status = response.status();
+        let headers = response.headers().clone();
+        let text = response.text().await.unwrap();
+        let body =
+            serde_json::from_str(&text).unwrap_or_else(|_| panic!("not JSON ({status}): {text}"));
+        Reply {
+            status,
+            headers,
+            body,
+        }
+    }
+
+    pub async fn post(&self, path: &str, key: &str, body: Value) -> Reply {
+        self.request(Method::POST, path, Some(key), Some(body))
+            .await
+    }
+
+    pub async fn get(&self, path: &str, key: &str) -> Reply {
+        self.request(Method::GET, path, Some(key), None).await
+    }
+
+    pub fn verification_body(&self, date_of_birth: &str, account_number: &str) -> Value {
+        json!({
+            "email": "owner@acme.test",
+            "businessType": "individual",
+            "businessUrl": "https://acme.test",
+            "documentUrl": self.documents.url("/id.pdf"),
+            "bank": {"accountNumber": account_number, "accountHolderName": "Ann Lee", "routingNumber": TEST_ROUTING, "accountType": "checking"},
+            "individual": {
+                "firstName": "Ann", "lastName": "Lee", "phone": "+15550100", "dateOfBirth": date_of_birth,
+                "address": {"line1": "1 Main St", "city": "San Francisco", "state": "CA", "postalCode": "94107", "country": "US"}
+            }
+        })
+    }
+
+    /// Verification with the given bank account, waited until `verified`.
+    pub async fn verified_org(&self, account_number: &str) -> Org {
+        let org = self.org().await;
+        let reply = self
+            .post(
+                "/payouts/verification",
+                &org.key,
+                self.verification_body("1990-01-01", account_number),
+            )
+            .await;
+        assert_eq!(reply.status, 201, "{}", reply.body);
+        self.wait_for("/payouts/account", &org.key, "verified")
+            .await;
+        org
+    }
+
+    /// Polls a resource until its `status` is `want`; returns it.
+    pub async fn wait_for(&self, path: &str, key: &str, want: &str) -> Value {
+        let mut last = Value::Null;
+        for _ in 0..200 {
+            let reply = self.get(path, key).await;
+            if reply.data()["status"] == want {
+                return reply.data().clone();
+            }
+            last = reply.body;
+            tokio::time::sleep(Duration::from_millis(25)).await;
+        }
+        panic!("{path} never reached {want}: {last}");
+    }
+
+    pub async fn balance(&self, org: &Org) -> Value {
+        self.get("/balance", &org.key).await.data().clone()
+    }
+
+    /// Signs a provider event body as the sandbox provider does.
+    pub fn signed_webhook(&self, body: &str, timestamp: i64) -> String {
+        payouts::crypto::stripe_signature::header(
+            &self.config.sandbox_webhook_secret,
+            timestamp,
+            body.as_bytes(),
+        )
+    }
+
+    pub async fn send_webhook(&self, body: &str, signature: Option<String>) -> Reply {
+        let mut request = self
+            .client
+            .post(format!("{}/api/v1/webhooks/sandbox", self.base))
+            .header("content-type", "application/json")
+            .body(body.to_string());
+        if let Some(signature) = signature {
+            request = request.header("stripe-signature", signature);
+        }
+        Self::reply(request.send().await.unwrap()).await
+    }
+}
+
+/// Serves identity documents on loopback (allow-listed for the tests) and
+/// counts the requests it gets.
+pub struct DocumentServer {
+    pub host: String,
+    pub hits: Arc<AtomicUsize>,
+}
+
+impl DocumentServer {
+    pub async fn start() -> Self {
+        use poem::{
+            get, handler,
+            web::{Path, Query},
+            Endpoint, EndpointExt, IntoResponse, Response, Route,
+        };
+        #[derive(serde::Deserialize)]
+        struct Target {
+            to: Option<String>,
+        }
+        #[handler]
+        fn document(Path(name): Path<String>, Query(target): Query<Target>) -> Response {
+            match name.as_str() {
+                "id.pdf" => b"%PDF-1.4 identity document"
+                    .to_vec()
+                    .with_content_type("application/pdf")
+                    .into_response(),
+                "page.html" => "<html></html>"
+                    .with_content_type("text/html")
+                    .into_response(),
+                "redirect" => {
+                    poem::web::Redirect::temporary(target.to.unwrap_or_default()).into_response()
+                }
+                _ => poem::http::StatusCode::NOT_FOUND.into_response(),
+            }
+        }
+        let hits = Arc::new(AtomicUsize::new(0));
+        let counter = hits.clone();
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let host = listener.local_addr().unwrap().to_string();
+        listener.set_nonblocking(true).unwrap();
+        let acceptor = poem::listener::TcpAcceptor::from_std(listener).unwrap();
+        let routes = Route::new()
+            .at("/:name", get(document))
+            .around(move |next, req| {
+                let counter = counter.clone();
+                async move {
+                    counter.fetch_add(1, Ordering::SeqCst);
+                    Ok(next.get_response(req).await)
+                }
+            });
+        tokio::spawn(poem::Server::new_with_acceptor(acceptor).run(routes));
+        Self { host, hits }
+    }
+
+    pub fn url(&self, path: &str) -> String {
+        format!("http://{}{path}", self.host)
+    }
+}
+
+/// A loopback listener that is NOT allow-listed; it counts every connection
+/// so a test can prove the service never connected to it.
+pub struct Trap {
+    pub port: u16,
+    pub connections: Arc<AtomicUsize>,
+}
+
+impl Trap {
+    pub async fn start() -> Self {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let port = listener.local_addr().unwrap().port();
+        let connections = Arc::new(AtomicUsize::new(0));
+        let counter = connections.clone();
+        tokio::spawn(async move {
+            while let Ok((_socket, _)) = listener.accept().await {
+                counter.fetch_add(1, Ordering::SeqCst);
+            }
+        });
+        Self { port, connections }
+    }
+
+    pub fn count(&self) -> usize {
+        self.connections.load(Ordering::SeqCst)
+    }
+}
