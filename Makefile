@@ -1,0 +1,51 @@
+# The two commands a user needs: `make run` and `make test`.
+SHELL := /bin/bash
+CARGO ?= cargo
+# PostgreSQL for the second half of the suite (CI sets it; see .ci/run).
+TEST_DATABASE_URL ?=
+
+.PHONY: run test spec fmt fmt-check lint test-sqlite test-postgres
+
+run:
+	$(CARGO) build --release
+	@echo
+	@echo "  Swagger UI:  http://$${PAYOUTS_BIND:-127.0.0.1:8080}/docs"
+	@echo "  An organization and its API key (in another terminal):"
+	@echo "    ./target/release/payouts org create --name Acme"
+	@echo "    ./target/release/payouts balance credit --org <organizationId> --amount 50000"
+	@echo
+	./target/release/payouts serve
+
+# Everything CI runs.
+test: fmt-check lint test-sqlite test-postgres
+
+fmt:
+	$(CARGO) fmt --all
+
+fmt-check:
+	$(CARGO) fmt --all -- --check
+
+lint:
+	$(CARGO) clippy --workspace --all-targets -- -D warnings
+
+test-sqlite:
+	@echo "== tests on SQLite =="
+	TEST_DATABASE_URL= $(CARGO) test --workspace
+
+test-postgres:
+	@if [ -z "$(TEST_DATABASE_URL)" ]; then \
+	  echo; \
+	  echo "################################################################"; \
+	  echo "##  WARNING: TEST_DATABASE_URL is not set.                    ##"; \
+	  echo "##  The PostgreSQL half of the suite DID NOT RUN.             ##"; \
+	  echo "##  e.g. TEST_DATABASE_URL=postgres://postgres@127.0.0.1:5432/test make test"; \
+	  echo "################################################################"; \
+	  echo; \
+	else \
+	  echo "== tests on PostgreSQL ($(TEST_DATABASE_URL)) =="; \
+	  TEST_DATABASE_URL="$(TEST_DATABASE_URL)" $(CARGO) test --workspace --tests; \
+	fi
+
+# Rewrites the committed OpenAPI document from the handlers.
+spec:
+	$(CARGO) run --quiet -- spec > openapi.yaml
