@@ -16,18 +16,25 @@ fn committed_openapi_yaml_matches_the_handlers() {
 /// statuses it documents. A change here is a change of the contract.
 #[test]
 fn operations_snapshot() {
-    let spec: serde_json::Value = serde_json::from_str(&payouts::api::api_service().spec()).unwrap();
+    let spec: serde_json::Value =
+        serde_json::from_str(&payouts::api::api_service().spec()).unwrap();
     let mut lines = Vec::new();
     for (path, item) in spec["paths"].as_object().unwrap() {
         for (method, op) in item.as_object().unwrap() {
             let mut statuses: Vec<&String> = op["responses"].as_object().unwrap().keys().collect();
             statuses.sort();
-            let secured = op.get("security").is_some_and(|s| !s.as_array().unwrap().is_empty());
+            let secured = op
+                .get("security")
+                .is_some_and(|s| !s.as_array().unwrap().is_empty());
             lines.push(format!(
                 "{} {path} ({}) auth={secured} -> {}",
                 method.to_uppercase(),
                 op["operationId"].as_str().unwrap_or("-"),
-                statuses.iter().map(|s| s.as_str()).collect::<Vec<_>>().join(",")
+                statuses
+                    .iter()
+                    .map(|s| s.as_str())
+                    .collect::<Vec<_>>()
+                    .join(",")
             ));
         }
     }
@@ -37,13 +44,18 @@ fn operations_snapshot() {
 /// Every documented error response uses the envelope schema.
 #[test]
 fn every_error_response_is_the_envelope() {
-    let spec: serde_json::Value = serde_json::from_str(&payouts::api::api_service().spec()).unwrap();
+    let spec: serde_json::Value =
+        serde_json::from_str(&payouts::api::api_service().spec()).unwrap();
     for (path, item) in spec["paths"].as_object().unwrap() {
         for (method, op) in item.as_object().unwrap() {
             for (status, response) in op["responses"].as_object().unwrap() {
                 if status.starts_with('4') || status.starts_with('5') {
-                    let schema = &response["content"]["application/json; charset=utf-8"]["schema"]["$ref"];
-                    assert_eq!(schema, "#/components/schemas/ErrorEnvelope", "{method} {path} {status}");
+                    let schema =
+                        &response["content"]["application/json; charset=utf-8"]["schema"]["$ref"];
+                    assert_eq!(
+                        schema, "#/components/schemas/ErrorEnvelope",
+                        "{method} {path} {status}"
+                    );
                 }
             }
         }
