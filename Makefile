@@ -1,5 +1,7 @@
 # The two commands a user needs: `make run` and `make test`.
 SHELL := /bin/bash
+.SHELLFLAGS := -o pipefail -c
+TEST_LOG := target/test-output.log
 CARGO ?= cargo
 # PostgreSQL for the second half of the suite (CI sets it; see .ci/run).
 TEST_DATABASE_URL ?=
@@ -18,6 +20,7 @@ run:
 
 # Everything CI runs.
 test: fmt-check lint test-sqlite test-postgres
+	@awk '/^test result:/ { p += $$4; f += $$6 } END { printf "\nall test runs: %d passed, %d failed\n", p, f }' $(TEST_LOG)
 
 fmt:
 	$(CARGO) fmt --all
@@ -29,8 +32,9 @@ lint:
 	$(CARGO) clippy --workspace --all-targets -- -D warnings
 
 test-sqlite:
+	@mkdir -p target && : > $(TEST_LOG)
 	@echo "== tests on SQLite =="
-	TEST_DATABASE_URL= $(CARGO) test --workspace
+	TEST_DATABASE_URL= $(CARGO) test --workspace 2>&1 | tee -a $(TEST_LOG)
 
 test-postgres:
 	@if [ -z "$(TEST_DATABASE_URL)" ]; then \
@@ -43,7 +47,7 @@ test-postgres:
 	  echo; \
 	else \
 	  echo "== tests on PostgreSQL ($(TEST_DATABASE_URL)) =="; \
-	  TEST_DATABASE_URL="$(TEST_DATABASE_URL)" $(CARGO) test --workspace --tests; \
+	  TEST_DATABASE_URL="$(TEST_DATABASE_URL)" $(CARGO) test --workspace --tests 2>&1 | tee -a $(TEST_LOG); \
 	fi
 
 # Rewrites the committed OpenAPI document from the handlers.

@@ -15,6 +15,7 @@ use crate::{service::payouts, service::App};
 
 const LEASE: Duration = Duration::from_secs(60);
 const BATCH: u64 = 16;
+const PURGE_EVERY: Duration = Duration::from_secs(600);
 
 /// Queues a job; a job with the same id already queued is left as it is.
 pub async fn enqueue<C: ConnectionTrait>(
@@ -160,9 +161,19 @@ async fn deliver_sandbox_event(app: &App, body: &str) -> Outcome {
 /// Runs due jobs until `shutdown` turns true; finishes the job in hand first.
 pub async fn worker(app: App, mut shutdown: tokio::sync::watch::Receiver<bool>) {
     let owner = app.instance_id.clone();
+    let mut next_purge = std::time::Instant::now();
     loop {
         if *shutdown.borrow() {
             return;
+        }
+        if std::time::Instant::now() >= next_purge {
+            // Safe on every instance at once: deleting expired rows twice is harmless.
+            match crate::service::idempotency::purge_expired(&app.db).await {
+                Ok(0) => {}
+                Ok(purged) => tracing::info!(purged, "expired idempotency keys purged"),
+                Err(err) => tracing::warn!(error = %err, "idempotency purge failed"),
+            }
+            next_purge = std::time::Instant::now() + PURGE_EVERY;
         }
         let jobs = match claim_due(&app.db, &owner).await {
             Ok(jobs) => jobs,

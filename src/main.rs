@@ -34,8 +34,19 @@ enum Command {
         #[command(subcommand)]
         command: BalanceCommand,
     },
+    /// The ledger.
+    Ledger {
+        #[command(subcommand)]
+        command: LedgerCommand,
+    },
     /// Print the OpenAPI document (YAML), as committed in openapi.yaml.
     Spec,
+}
+
+#[derive(Subcommand)]
+enum LedgerCommand {
+    /// Check the ledger's invariants; exits 1 if any is violated.
+    Verify,
 }
 
 #[derive(Subcommand)]
@@ -131,6 +142,19 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
                 "{}",
                 json!({"organizationId": created.organization.id, "apiKey": created.api_key, "mode": created.organization.mode})
             );
+        }
+        Command::Ledger {
+            command: LedgerCommand::Verify,
+        } => {
+            let conn = connect_migrated().await?;
+            let problems = ledger::verify(&conn).await?;
+            println!(
+                "{}",
+                json!({"ok": problems.is_empty(), "problems": problems})
+            );
+            if !problems.is_empty() {
+                std::process::exit(1);
+            }
         }
         Command::Balance {
             command:

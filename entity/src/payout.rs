@@ -19,6 +19,8 @@ pub struct Model {
     pub failure_message: Option<String>,
     /// Provider calls tried so far; the retry job gives up after a bound.
     pub provider_attempts: i32,
+    /// The request's `Idempotency-Key`, if it had one.
+    pub idempotency_key: Option<String>,
     pub created_at: DateTimeUtc,
     pub updated_at: DateTimeUtc,
     pub paid_at: Option<DateTimeUtc>,

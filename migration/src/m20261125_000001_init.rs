@@ -108,6 +108,7 @@ impl MigrationTrait for Migration {
                 .col(string_null("failure_code"))
                 .col(string_null("failure_message"))
                 .col(integer("provider_attempts").default(0))
+                .col(string_len_null("idempotency_key", 255))
                 .col(timestamp_with_time_zone("created_at"))
                 .col(timestamp_with_time_zone("updated_at"))
                 .col(timestamp_with_time_zone_null("paid_at"))
@@ -121,6 +122,18 @@ impl MigrationTrait for Migration {
                 .table("payouts")
                 .col("organization_id")
                 .col("created_at")
+                .to_owned(),
+        )
+        .await?;
+        // A retried request with the same key finds its payout even when the
+        // stored idempotent answer was lost (crash after the commit).
+        m.create_index(
+            Index::create()
+                .name("payouts_org_idempotency_key")
+                .table("payouts")
+                .col("organization_id")
+                .col("idempotency_key")
+                .unique()
                 .to_owned(),
         )
         .await?;

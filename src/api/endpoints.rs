@@ -25,6 +25,12 @@ use crate::{
 
 type Result<T> = std::result::Result<T, ApiError>;
 
+/// `Idempotency-Key`: the request is applied once per organization and key
+/// for 24 hours; a repeat gets the first answer (`Idempotent-Replayed: true`).
+/// The middleware in `api::idempotency` does the work; operations declare it
+/// so the spec documents it.
+type IdempotencyKey = Header<Option<String>>;
+
 #[derive(Tags)]
 enum Tag {
     /// Payout accounts, bank accounts and payouts.
@@ -132,6 +138,8 @@ impl PayoutsApi {
         req: &Request,
         auth: ApiKeyAuth,
         body: ValidJson<VerificationRequest>,
+        #[oai(name = "Idempotency-Key", validator(min_length = 1, max_length = 255))]
+        _idempotency_key: IdempotencyKey,
     ) -> Result<VerificationResponse> {
         let org = auth.0;
         let input = verification_input(body.0)?;
@@ -177,6 +185,8 @@ impl PayoutsApi {
         req: &Request,
         auth: ApiKeyAuth,
         body: ValidJson<BankAccountCreateRequest>,
+        #[oai(name = "Idempotency-Key", validator(min_length = 1, max_length = 255))]
+        _idempotency_key: IdempotencyKey,
     ) -> Result<BankAccountCreated> {
         let body = body.0;
         let bank = BankInput {
@@ -210,9 +220,12 @@ impl PayoutsApi {
         req: &Request,
         auth: ApiKeyAuth,
         body: ValidJson<PayoutCreateRequest>,
+        #[oai(name = "Idempotency-Key", validator(min_length = 1, max_length = 255))]
+        idempotency_key: IdempotencyKey,
     ) -> Result<PayoutCreated> {
         let body = body.0;
-        let row = payouts::create(app(req)?, &auth.0, body.amount, body.description).await?;
+        let key = idempotency_key.0.as_deref();
+        let row = payouts::create(app(req)?, &auth.0, body.amount, body.description, key).await?;
         Ok(PayoutCreated::Created(Json(Success::new(payout_view(
             &auth.0, &row,
         )?))))

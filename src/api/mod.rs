@@ -1,6 +1,7 @@
 //! HTTP: routes, middleware and the OpenAPI document.
 pub mod endpoints;
 pub mod error;
+pub mod idempotency;
 pub mod models;
 pub mod validate;
 
@@ -141,8 +142,12 @@ pub fn routes(app: App) -> impl Endpoint {
         .at("/", get(make_sync(|_| Redirect::see_other("/docs"))))
         .at("/healthz", get(make_sync(|_| "ok")))
         .nest("/docs", swagger)
-        .data(app)
+        .data(app.clone())
         .catch_all_error(|err| async move { error::render(err) })
+        .around(move |next, req: Request| {
+            let app = app.clone();
+            async move { Ok(idempotency::handle(next, req, &app).await) }
+        })
         .around(move |next, req: Request| {
             let allow = allow.clone();
             let settings = settings.clone();

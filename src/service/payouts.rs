@@ -36,13 +36,20 @@ struct SubmitJob {
     payout_id: String,
 }
 
-/// Requests a payout of `amount` cents to the default bank account.
+/// Requests a payout of `amount` cents to the default bank account. With an
+/// idempotency key, a payout already made with it is returned instead.
 pub async fn create(
     app: &App,
     org: &organization::Model,
     amount: i64,
     description: Option<String>,
+    idempotency_key: Option<&str>,
 ) -> Result<payout::Model> {
+    if let Some(key) = idempotency_key {
+        if let Some(existing) = find_by_key(&app.db, &org.id, key).await? {
+            return same_request(existing, amount, &description);
+        }
+    }
     let account = payout_account::Entity::find()
         .filter(payout_account::Column::OrganizationId.eq(org.id.clone()))
         .one(&app.db)
@@ -69,12 +76,13 @@ pub async fn create(
         fee: fee.fee,
         net_amount: fee.net_amount,
         currency: org.currency.clone(),
-        description,
+        description: description.clone(),
         provider: app.provider_for(org).name().to_string(),
         provider_transfer_id: None,
         failure_code: None,
         failure_message: None,
         provider_attempts: 0,
+        idempotency_key: idempotency_key.map(str::to_string),
         created_at: now,
         updated_at: now,
         paid_at: None,
@@ -93,9 +101,20 @@ pub async fn create(
         Some(&row.id),
     )
     .await?;
-    payout::Entity::insert(payout::ActiveModel::from(row.clone()))
+    let inserted = payout::Entity::insert(payout::ActiveModel::from(row.clone()))
         .exec_without_returning(&txn)
-        .await?;
+        .await;
+    if let (Err(err), Some(key)) = (&inserted, idempotency_key) {
+        if db::is_unique_violation(err) {
+            // The same key won a race: its payout is the answer; ours rolls back.
+            drop(txn);
+            let existing = find_by_key(&app.db, &org.id, key)
+                .await?
+                .ok_or_else(|| Error::internal(err))?;
+            return same_request(existing, amount, &description);
+        }
+    }
+    inserted?;
     let job = serde_json::to_string(&SubmitJob {
         payout_id: row.id.clone(),
     })
@@ -265,6 +284,31 @@ pub async fn apply_status<C: ConnectionTrait>(
         return Ok(true);
     }
     Err(Error::internal(format!("payout {payout_id} kept changing")))
+}
+
+async fn find_by_key(
+    conn: &DatabaseConnection,
+    org_id: &str,
+    key: &str,
+) -> Result<Option<payout::Model>> {
+    Ok(payout::Entity::find()
+        .filter(payout::Column::OrganizationId.eq(org_id))
+        .filter(payout::Column::IdempotencyKey.eq(key))
+        .one(conn)
+        .await?)
+}
+
+/// A key may only ever mean one payout.
+fn same_request(
+    existing: payout::Model,
+    amount: i64,
+    description: &Option<String>,
+) -> Result<payout::Model> {
+    if existing.amount == amount && &existing.description == description {
+        Ok(existing)
+    } else {
+        Err(Error::IdempotencyKeyMismatch)
+    }
 }
 
 /// A payout of this organization, or 404 (also for another organization's).

@@ -132,13 +132,25 @@ impl TestApp {
         &self.running.as_ref().unwrap().app.db
     }
 
-    /// Stops the service and drops its database.
+    /// Stops the service, checks the ledger's invariants (every scenario
+    /// ends with the books right), and drops its database.
     pub async fn stop(mut self) {
         if let Some(running) = self.running.take() {
             let db = running.app.db.clone();
             running.stop().await;
+            let problems = payouts::service::ledger::verify(&db)
+                .await
+                .expect("ledger verify runs");
             db.close().await.ok();
+            self.drop_database().await;
+            assert!(
+                problems.is_empty(),
+                "ledger invariants violated: {problems:#?}"
+            );
         }
+    }
+
+    async fn drop_database(&mut self) {
         if let Some((admin_url, name)) = self.postgres.take() {
             if let Ok(admin) = Database::connect(&admin_url).await {
                 let _ = admin
@@ -231,14 +243,18 @@ impl TestApp {
     /// Verification with the given bank account, waited until `verified`.
     pub async fn verified_org(&self, account_number: &str) -> Org {
         let org = self.org().await;
-        let reply = self
-            .post(
-                "/payouts/verification",
-                &org.key,
-                self.verification_body("1990-01-01", account_number),
-            )
-            .await;
+        let body = self.verification_body("1990-01-01", account_number);
+        let reply = self.post("/payouts/verification", &org.key, body).await;
         assert_eq!(reply.status, 201, "{}", reply.body);
+        // Deliver the provider's verdict now rather than after the sandbox delay.
+        let now = chrono::Utc::now().timestamp();
+        let event = json!({"id": format!("evt_verify_{}", org.id), "type": "account.updated", "created": now,
+            "data": {"object": {"id": reply.data()["providerAccountId"], "status": "verified"}}})
+        .to_string();
+        let receipt = self
+            .send_webhook(&event, Some(self.signed_webhook(&event, now)))
+            .await;
+        assert_eq!(receipt.status, 200, "{}", receipt.body);
         self.wait_for("/payouts/account", &org.key, "verified")
             .await;
         org

@@ -1,0 +1,97 @@
+//! The `Idempotency-Key` middleware for POSTs under `/api/v1`: claims the
+//! key, runs the request once, stores its answer, and replays it to repeats
+//! with `Idempotent-Replayed: true`.
+use poem::{http::Method, Body, Endpoint, Request, Response};
+
+use super::{error::error_response, max_body_bytes, API_BASE};
+use crate::{
+    crypto,
+    error::Error,
+    service::{idempotency, orgs, App},
+};
+
+pub const HEADER: &str = "idempotency-key";
+
+/// Same JSON, same hash, whatever the key order or spacing.
+fn request_hash(body: &[u8]) -> String {
+    match serde_json::from_slice::<serde_json::Value>(body) {
+        Ok(value) => crypto::sha256_hex(value.to_string().as_bytes()),
+        Err(_) => crypto::sha256_hex(body),
+    }
+}
+
+fn applies_to(req: &Request) -> bool {
+    let path = req.uri().path();
+    req.method() == Method::POST
+        && path.starts_with(API_BASE)
+        && !path.starts_with(&format!("{API_BASE}/webhooks/"))
+        && req.headers().contains_key(HEADER)
+}
+
+pub async fn handle<E: Endpoint>(next: E, mut req: Request, app: &App) -> Response {
+    if !applies_to(&req) {
+        return next.get_response(req).await;
+    }
+    let key = match req.headers().get(HEADER).map(|v| v.to_str()) {
+        Some(Ok(key)) => key.to_string(),
+        _ => return error_response(Error::field("Idempotency-Key", "must be printable ASCII")),
+    };
+    if let Err(err) = idempotency::validate_key(&key) {
+        return error_response(err);
+    }
+    let api_key = req
+        .headers()
+        .get("x-api-key")
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or_default();
+    let org = match orgs::authenticate(&app.db, api_key).await {
+        Ok(Some(org)) => org,
+        // Unauthenticated: the operation itself answers 401.
+        Ok(None) => return next.get_response(req).await,
+        Err(err) => return error_response(err),
+    };
+    let limit = max_body_bytes();
+    let body = match req.take_body().into_bytes_limit(limit).await {
+        Ok(body) => body,
+        Err(poem::error::ReadBodyError::PayloadTooLarge) => {
+            return error_response(Error::PayloadTooLarge(limit))
+        }
+        Err(_) => {
+            return error_response(Error::InvalidJson("request body could not be read".into()))
+        }
+    };
+    let route = format!("POST {}", req.uri().path());
+    match idempotency::claim(&app.db, &org.id, &key, &route, &request_hash(&body)).await {
+        Err(err) => error_response(err),
+        Ok(idempotency::Claim::Replay { status, body }) => {
+            let mut response = Response::builder()
+                .status(
+                    poem::http::StatusCode::from_u16(status).unwrap_or(poem::http::StatusCode::OK),
+                )
+                .content_type("application/json; charset=utf-8")
+                .header("idempotent-replayed", "true")
+                .body(body);
+            response.headers_mut().remove("content-length");
+            response
+        }
+        Ok(idempotency::Claim::Run) => {
+            req.set_body(Body::from(body));
+            let mut response = next.get_response(req).await;
+            let status = response.status().as_u16();
+            if idempotency::should_store(status) {
+                let bytes = response.take_body().into_bytes().await.unwrap_or_default();
+                let text = String::from_utf8_lossy(&bytes).into_owned();
+                if let Err(err) = idempotency::complete(&app.db, &org.id, &key, status, &text).await
+                {
+                    // The answer still goes out; a repeat after the lock
+                    // expires runs again, and the payout itself is keyed too.
+                    tracing::warn!(error = %err, "could not store an idempotent response");
+                }
+                response.set_body(bytes);
+            } else if let Err(err) = idempotency::release(&app.db, &org.id, &key).await {
+                tracing::warn!(error = %err, "could not release an idempotency key");
+            }
+            response
+        }
+    }
+}

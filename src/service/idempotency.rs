@@ -1,0 +1,184 @@
+//! Idempotency keys: a POST with `Idempotency-Key` is applied once per
+//! organization and key for 24 hours; a repeat gets the stored answer.
+use chrono::{Duration, Utc};
+use entity::idempotency_key;
+use sea_orm::{
+    sea_query::Expr, ActiveValue::Set, ColumnTrait, DatabaseConnection, EntityTrait, QueryFilter,
+};
+
+use crate::error::{Error, Result};
+
+pub const MAX_KEY_LENGTH: usize = 255;
+const RETENTION: Duration = Duration::hours(24);
+/// How long a request may hold its key before another may take it over
+/// (its instance is then presumed dead).
+const LOCK: Duration = Duration::seconds(90);
+
+/// The outcome of presenting a key.
+#[derive(Debug, PartialEq, Eq)]
+pub enum Claim {
+    /// First use (or a takeover of an abandoned one): run the request.
+    Run,
+    /// Seen and finished: answer with the stored status and body.
+    Replay { status: u16, body: String },
+}
+
+/// Answers worth storing: the request ran and its result is the result.
+/// Requests refused before they started (malformed, unauthenticated, rate
+/// limited) and server errors store nothing, so a retry really retries.
+pub fn should_store(status: u16) -> bool {
+    (200..300).contains(&status) || matches!(status, 402 | 404 | 409)
+}
+
+pub fn validate_key(key: &str) -> Result<()> {
+    if key.is_empty() || key.chars().count() > MAX_KEY_LENGTH {
+        return Err(Error::field(
+            "Idempotency-Key",
+            format!("must be 1 to {MAX_KEY_LENGTH} characters long"),
+        ));
+    }
+    if key.chars().any(|c| c.is_control()) {
+        return Err(Error::field(
+            "Idempotency-Key",
+            "must not contain control characters",
+        ));
+    }
+    Ok(())
+}
+
+/// Claims `key` for a request of `route` whose body hashes to `request_hash`.
+pub async fn claim(
+    db: &DatabaseConnection,
+    org_id: &str,
+    key: &str,
+    route: &str,
+    request_hash: &str,
+) -> Result<Claim> {
+    for _ in 0..3 {
+        let now = Utc::now();
+        let inserted = idempotency_key::Entity::insert(idempotency_key::ActiveModel {
+            organization_id: Set(org_id.to_string()),
+            key: Set(key.to_string()),
+            route: Set(route.to_string()),
+            request_hash: Set(request_hash.to_string()),
+            response_status: Set(None),
+            response_body: Set(None),
+            locked_until: Set(now + LOCK),
+            created_at: Set(now),
+            expires_at: Set(now + RETENTION),
+        })
+        .on_conflict_do_nothing()
+        .exec(db)
+        .await?;
+        if !matches!(inserted, sea_orm::TryInsertResult::Conflicted) {
+            return Ok(Claim::Run);
+        }
+        let Some(existing) =
+            idempotency_key::Entity::find_by_id((org_id.to_string(), key.to_string()))
+                .one(db)
+                .await?
+        else {
+            continue; // purged in between: try again
+        };
+        if existing.expires_at <= now {
+            release(db, org_id, key).await?;
+            continue;
+        }
+        if existing.route != route || existing.request_hash != request_hash {
+            return Err(Error::IdempotencyKeyMismatch);
+        }
+        if let (Some(status), Some(body)) = (existing.response_status, existing.response_body) {
+            return Ok(Claim::Replay {
+                status: status as u16,
+                body,
+            });
+        }
+        if existing.locked_until > now {
+            return Err(Error::IdempotencyInProgress);
+        }
+        // Abandoned by a crashed request: take it over, unless someone else
+        // just did.
+        let taken = idempotency_key::Entity::update_many()
+            .col_expr(
+                idempotency_key::Column::LockedUntil,
+                Expr::value(now + LOCK),
+            )
+            .filter(idempotency_key::Column::OrganizationId.eq(org_id))
+            .filter(idempotency_key::Column::Key.eq(key))
+            .filter(idempotency_key::Column::LockedUntil.eq(existing.locked_until))
+            .filter(idempotency_key::Column::ResponseStatus.is_null())
+            .exec(db)
+            .await?;
+        return if taken.rows_affected == 1 {
+            Ok(Claim::Run)
+        } else {
+            Err(Error::IdempotencyInProgress)
+        };
+    }
+    Err(Error::IdempotencyInProgress)
+}
+
+/// Stores the answer of a claimed key.
+pub async fn complete(
+    db: &DatabaseConnection,
+    org_id: &str,
+    key: &str,
+    status: u16,
+    body: &str,
+) -> Result<()> {
+    idempotency_key::Entity::update_many()
+        .col_expr(
+            idempotency_key::Column::ResponseStatus,
+            Expr::value(status as i32),
+        )
+        .col_expr(idempotency_key::Column::ResponseBody, Expr::value(body))
+        .filter(idempotency_key::Column::OrganizationId.eq(org_id))
+        .filter(idempotency_key::Column::Key.eq(key))
+        .exec(db)
+        .await?;
+    Ok(())
+}
+
+/// Forgets a claimed key whose request stored nothing.
+pub async fn release(db: &DatabaseConnection, org_id: &str, key: &str) -> Result<()> {
+    idempotency_key::Entity::delete_many()
+        .filter(idempotency_key::Column::OrganizationId.eq(org_id))
+        .filter(idempotency_key::Column::Key.eq(key))
+        .filter(idempotency_key::Column::ResponseStatus.is_null())
+        .exec(db)
+        .await?;
+    Ok(())
+}
+
+/// Deletes expired keys; returns how many.
+pub async fn purge_expired(db: &DatabaseConnection) -> Result<u64> {
+    let result = idempotency_key::Entity::delete_many()
+        .filter(idempotency_key::Column::ExpiresAt.lt(Utc::now()))
+        .exec(db)
+        .await?;
+    Ok(result.rows_affected)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn what_is_stored() {
+        for status in [200, 201, 402, 404, 409] {
+            assert!(should_store(status), "{status}");
+        }
+        for status in [400, 401, 413, 415, 422, 429, 500, 502, 503] {
+            assert!(!should_store(status), "{status}");
+        }
+    }
+
+    #[test]
+    fn key_rules() {
+        assert!(validate_key("a").is_ok());
+        assert!(validate_key(&"k".repeat(255)).is_ok());
+        assert!(validate_key(&"k".repeat(256)).is_err());
+        assert!(validate_key("").is_err());
+        assert!(validate_key("a\nb").is_err());
+    }
+}

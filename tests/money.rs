@@ -1,0 +1,248 @@
+//! Money correctness over HTTP: no overspend under concurrency, and
+//! Idempotency-Key semantics.
+mod common;
+
+use std::collections::HashSet;
+
+use common::*;
+use serde_json::{json, Value};
+
+async fn post_with_key(app: &TestApp, org: &Org, path: &str, key: &str, body: Value) -> Reply {
+    let response = app
+        .client
+        .post(format!("{}/api/v1{path}", app.base))
+        .header("x-api-key", &org.key)
+        .header("idempotency-key", key)
+        .json(&body)
+        .send()
+        .await
+        .unwrap();
+    TestApp::reply(response).await
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn concurrent_payouts_never_overspend() {
+    let app = TestApp::spawn_with(|c| c.sandbox_delay = std::time::Duration::from_secs(3600)).await;
+    let org = app.verified_org(GOOD_ACCOUNT).await;
+    app.credit(&org, 50_000).await;
+    // 50 requests of 3000: three times the balance; 16 fit (48,000).
+    let requests = (0..50).map(|_| app.post("/payouts", &org.key, json!({"amount": 3000})));
+    let replies = futures_join_all(requests).await;
+    let created = replies.iter().filter(|r| r.status == 201).count();
+    let refused = replies.iter().filter(|r| r.status == 402).count();
+    assert_eq!(
+        (created, refused),
+        (16, 34),
+        "{:?}",
+        replies.iter().map(|r| r.status).collect::<Vec<_>>()
+    );
+    assert!(replies
+        .iter()
+        .filter(|r| r.status == 402)
+        .all(|r| r.error_code() == "insufficient_balance"));
+    let balance = app.balance(&org).await;
+    assert_eq!(
+        (balance["available"].as_i64(), balance["inPayout"].as_i64()),
+        (Some(2000), Some(48_000))
+    );
+    app.stop().await;
+}
+
+/// Runs futures concurrently on the runtime and collects them in order.
+async fn futures_join_all<F: std::future::Future<Output = Reply>>(
+    futures: impl Iterator<Item = F>,
+) -> Vec<Reply> {
+    let mut set = Vec::new();
+    for future in futures {
+        set.push(future);
+    }
+    let mut out = Vec::new();
+    let results = join_all(set).await;
+    out.extend(results);
+    out
+}
+
+async fn join_all<F: std::future::Future>(futures: Vec<F>) -> Vec<F::Output> {
+    use std::pin::Pin;
+    let mut pinned: Vec<Pin<Box<F>>> = futures.into_iter().map(Box::pin).collect();
+    let mut outputs: Vec<Option<F::Output>> = (0..pinned.len()).map(|_| None).collect();
+    std::future::poll_fn(|cx| {
+        let mut pending = false;
+        for (i, future) in pinned.iter_mut().enumerate() {
+            if outputs[i].is_none() {
+                match future.as_mut().poll(cx) {
+                    std::task::Poll::Ready(value) => outputs[i] = Some(value),
+                    std::task::Poll::Pending => pending = true,
+                }
+            }
+        }
+        if pending {
+            std::task::Poll::Pending
+        } else {
+            std::task::Poll::Ready(())
+        }
+    })
+    .await;
+    outputs.into_iter().map(|o| o.unwrap()).collect()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn the_same_key_twenty_times_at_once_makes_one_payout() {
+    let app = TestApp::spawn_with(|c| c.sandbox_delay = std::time::Duration::from_secs(3600)).await;
+    let org = app.verified_org(GOOD_ACCOUNT).await;
+    app.credit(&org, 50_000).await;
+    let body = json!({"amount": 1500, "description": "once"});
+    let replies = join_all(
+        (0..20)
+            .map(|_| post_with_key(&app, &org, "/payouts", "key-20", body.clone()))
+            .collect(),
+    )
+    .await;
+    let mut ids = HashSet::new();
+    for reply in &replies {
+        match reply.status.as_u16() {
+            201 => {
+                ids.insert(reply.data()["id"].as_str().unwrap().to_string());
+            }
+            409 => assert_eq!(reply.error_code(), "idempotency_in_progress"),
+            other => panic!("unexpected {other}: {}", reply.body),
+        }
+    }
+    assert_eq!(ids.len(), 1, "every success carries the same payout");
+    // After the first finished, a repeat replays it.
+    let replay = post_with_key(&app, &org, "/payouts", "key-20", body.clone()).await;
+    assert_eq!(replay.status, 201);
+    assert_eq!(replay.headers["idempotent-replayed"], "true");
+    assert!(ids.contains(replay.data()["id"].as_str().unwrap()));
+    let balance = app.balance(&org).await;
+    assert_eq!(
+        balance["inPayout"], 1500,
+        "exactly one payout reserved money"
+    );
+    app.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn idempotency_key_rules() {
+    let app = TestApp::spawn_with(|c| c.sandbox_delay = std::time::Duration::from_secs(3600)).await;
+    let org = app.verified_org(GOOD_ACCOUNT).await;
+    app.credit(&org, 50_000).await;
+
+    // A request that fails validation stores nothing: the key stays usable.
+    let reply = post_with_key(&app, &org, "/payouts", "k1", json!({"amount": 999})).await;
+    assert_eq!(reply.status, 422);
+    let first = post_with_key(&app, &org, "/payouts", "k1", json!({"amount": 1000})).await;
+    assert_eq!(first.status, 201);
+    assert!(!first.headers.contains_key("idempotent-replayed"));
+
+    // Same body (other key order and spacing): replayed byte for byte.
+    let again = app
+        .client
+        .post(format!("{}/api/v1/payouts", app.base))
+        .header("x-api-key", &org.key)
+        .header("idempotency-key", "k1")
+        .header("content-type", "application/json")
+        .body("{ \"amount\" : 1000 }")
+        .send()
+        .await
+        .unwrap();
+    let again = TestApp::reply(again).await;
+    assert_eq!((again.status.as_u16(), &again.body), (201, &first.body));
+
+    // Another body or another route: mismatch, nothing created.
+    let reply = post_with_key(&app, &org, "/payouts", "k1", json!({"amount": 2000})).await;
+    assert_eq!(
+        (reply.status.as_u16(), reply.error_code()),
+        (409, "idempotency_key_mismatch")
+    );
+    let reply = post_with_key(
+        &app,
+        &org,
+        "/payouts/bank-accounts",
+        "k1",
+        json!({"amount": 1000}),
+    )
+    .await;
+    assert_eq!(reply.error_code(), "idempotency_key_mismatch");
+
+    // Keys are per organization.
+    let other = app.verified_org(GOOD_ACCOUNT).await;
+    app.credit(&other, 5000).await;
+    let reply = post_with_key(&app, &other, "/payouts", "k1", json!({"amount": 1000})).await;
+    assert_eq!(reply.status, 201);
+    assert_ne!(reply.data()["id"], first.data()["id"]);
+
+    // Too long.
+    let reply = post_with_key(
+        &app,
+        &org,
+        "/payouts",
+        &"k".repeat(256),
+        json!({"amount": 1000}),
+    )
+    .await;
+    assert_eq!(
+        (reply.status.as_u16(), reply.body["error"]["param"].as_str()),
+        (422, Some("Idempotency-Key"))
+    );
+
+    // A stored business refusal is replayed too (as Stripe does).
+    let reply = post_with_key(&app, &org, "/payouts", "big", json!({"amount": 1_000_000})).await;
+    assert_eq!(reply.status, 402);
+    app.credit(&org, 1_000_000).await;
+    let reply = post_with_key(&app, &org, "/payouts", "big", json!({"amount": 1_000_000})).await;
+    assert_eq!(
+        (
+            reply.status.as_u16(),
+            reply.headers.get("idempotent-replayed").is_some()
+        ),
+        (402, true)
+    );
+
+    assert_eq!(app.balance(&org).await["inPayout"], 1000);
+    app.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn expired_keys_are_forgotten_and_purged() {
+    use entity::idempotency_key::{Column, Entity};
+    use sea_orm::{sea_query::Expr, ColumnTrait, EntityTrait, QueryFilter};
+    let app = TestApp::spawn_with(|c| c.sandbox_delay = std::time::Duration::from_secs(3600)).await;
+    let org = app.verified_org(GOOD_ACCOUNT).await;
+    app.credit(&org, 10_000).await;
+    assert_eq!(
+        post_with_key(&app, &org, "/payouts", "old", json!({"amount": 1000}))
+            .await
+            .status,
+        201
+    );
+    assert_eq!(
+        post_with_key(&app, &org, "/payouts", "kept", json!({"amount": 1000}))
+            .await
+            .status,
+        201
+    );
+    // Age "old" past its 24 hours.
+    Entity::update_many()
+        .col_expr(
+            Column::ExpiresAt,
+            Expr::value(chrono::Utc::now() - chrono::Duration::hours(1)),
+        )
+        .filter(Column::Key.eq("old"))
+        .exec(app.db())
+        .await
+        .unwrap();
+    let purged = payouts::service::idempotency::purge_expired(app.db())
+        .await
+        .unwrap();
+    assert_eq!(purged, 1);
+    let left: Vec<String> = Entity::find()
+        .all(app.db())
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|k| k.key)
+        .collect();
+    assert_eq!(left, ["kept"]);
+    app.stop().await;
+}
