@@ -23,6 +23,13 @@ pub struct Config {
     pub fees: FeeSchedule,
     pub max_body_bytes: usize,
     pub job_poll_interval: Duration,
+    /// First retry of a failed job; doubles on each further attempt.
+    pub job_retry_base: Duration,
+    /// How long a new payout waits before the safety-net job submits it,
+    /// should the request's own provider call not have gone through.
+    pub provider_retry_delay: Duration,
+    /// Provider calls tried for a payout before it is failed and refunded.
+    pub provider_max_attempts: i32,
 }
 
 fn env(name: &str) -> Option<String> {
@@ -80,6 +87,12 @@ impl Config {
             fees,
             max_body_bytes: env_parse("PAYOUTS_MAX_BODY_BYTES", 1024 * 1024)?,
             job_poll_interval: Duration::from_millis(env_parse("PAYOUTS_JOB_POLL_MS", 200)?),
+            job_retry_base: Duration::from_millis(env_parse("PAYOUTS_JOB_RETRY_BASE_MS", 500)?),
+            provider_retry_delay: Duration::from_millis(env_parse(
+                "PAYOUTS_PROVIDER_RETRY_DELAY_MS",
+                30_000,
+            )?),
+            provider_max_attempts: env_parse("PAYOUTS_PROVIDER_MAX_ATTEMPTS", 10)?,
         };
         url::Url::parse(&config.public_url)
             .map_err(|e| anyhow::anyhow!("PAYOUTS_PUBLIC_URL is not a URL: {e}"))?;

@@ -104,9 +104,10 @@ pub async fn retry_later<C: ConnectionTrait>(
     job: &job::Model,
     owner: &str,
     error: &str,
+    base: Duration,
 ) -> Result<(), DbErr> {
-    let backoff = Duration::from_millis(500 * 2u64.pow(job.attempts.clamp(0, 10) as u32))
-        .min(Duration::from_secs(600));
+    let backoff =
+        (base * 2u32.pow(job.attempts.clamp(1, 11) as u32 - 1)).min(Duration::from_secs(600));
     job::Entity::update_many()
         .col_expr(job::Column::RunAt, Expr::value(Utc::now() + backoff))
         .col_expr(
@@ -134,6 +135,9 @@ async fn run_one(app: &App, job: &job::Model) -> Outcome {
     match job.kind.as_str() {
         crate::provider::sandbox::DELIVERY_JOB => deliver_sandbox_event(app, &job.payload).await,
         payouts::SUBMIT_JOB => payouts::submit_job(app, &job.payload, job.attempts).await,
+        crate::service::funds::RELEASE_JOB => {
+            crate::service::funds::release_job(app, &job.payload).await
+        }
         other => Outcome::Retry(format!("unknown job kind {other}")),
     }
 }
@@ -188,7 +192,7 @@ pub async fn worker(app: App, mut shutdown: tokio::sync::watch::Receiver<bool>) 
                 Outcome::Done => finish(&app.db, &job.id, &owner).await,
                 Outcome::Retry(error) => {
                     tracing::debug!(job = %job.id, kind = %job.kind, %error, "job will be retried");
-                    retry_later(&app.db, &job, &owner, &error).await
+                    retry_later(&app.db, &job, &owner, &error, app.config.job_retry_base).await
                 }
             };
             if let Err(err) = result {

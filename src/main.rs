@@ -3,7 +3,7 @@ use clap::{Parser, Subcommand};
 use payouts::{
     config::Config,
     db, server,
-    service::{ledger, orgs},
+    service::{funds, ledger, orgs},
 };
 use serde_json::json;
 
@@ -77,7 +77,23 @@ enum BalanceCommand {
         /// Credit to pending instead of available.
         #[arg(long)]
         pending: bool,
+        /// Credit to pending, released to available on this date (YYYY-MM-DD, UTC).
+        #[arg(long)]
+        available_on: Option<chrono::NaiveDate>,
     },
+    /// Release pending funds to available.
+    Release {
+        #[arg(long)]
+        org: String,
+        /// Amount in cents (default: all pending funds).
+        #[arg(long)]
+        amount: Option<i64>,
+    },
+}
+
+fn balance_json(balance: &entity::balance::Model) -> serde_json::Value {
+    json!({"organizationId": balance.organization_id, "available": balance.available, "pending": balance.pending,
+           "inPayout": balance.in_payout, "paidOut": balance.paid_out, "currency": balance.currency})
 }
 
 fn init_tracing() {
@@ -162,18 +178,31 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
                     org,
                     amount,
                     pending,
+                    available_on,
                 },
         } => {
             let conn = connect_migrated().await?;
             let org = orgs::find(&conn, &org)
                 .await?
                 .ok_or_else(|| anyhow::anyhow!("no organization {org}"))?;
-            let balance = ledger::credit(&conn, &org, amount, pending).await?;
-            println!(
-                "{}",
-                json!({"organizationId": org.id, "available": balance.available, "pending": balance.pending,
-                       "inPayout": balance.in_payout, "paidOut": balance.paid_out, "currency": balance.currency})
-            );
+            let available_on = available_on.map(|d| d.and_time(chrono::NaiveTime::MIN).and_utc());
+            let balance = funds::credit(&conn, &org, amount, pending, available_on).await?;
+            println!("{}", balance_json(&balance));
+        }
+        Command::Balance {
+            command: BalanceCommand::Release { org, amount },
+        } => {
+            if amount.is_some_and(|a| a <= 0) {
+                anyhow::bail!("--amount must be a positive number of cents");
+            }
+            let conn = connect_migrated().await?;
+            let org = orgs::find(&conn, &org)
+                .await?
+                .ok_or_else(|| anyhow::anyhow!("no organization {org}"))?;
+            let txn = db::begin_write(&conn).await?;
+            let balance = funds::release(&txn, &org.id, amount).await?;
+            txn.commit().await?;
+            println!("{}", balance_json(&balance));
         }
     }
     Ok(())

@@ -4,7 +4,7 @@ use entity::{bank_account, organization, payout, payout_account};
 use poem::Request;
 use poem_openapi::{
     auth::ApiKey,
-    param::{Header, Path},
+    param::{Header, Path, Query},
     payload::Json,
     ApiResponse, OpenApi, SecurityScheme, Tags,
 };
@@ -19,7 +19,7 @@ use crate::{
     error::{Error, FieldError},
     service::{
         accounts::{self, BankInput, VerificationInput},
-        ledger, orgs, payouts, webhooks, App,
+        funds, ledger, orgs, payouts, webhooks, App,
     },
 };
 
@@ -107,6 +107,12 @@ enum PayoutResponse {
 enum BalanceResponse {
     #[oai(status = 200)]
     Ok(Json<Success<Balance>>),
+}
+
+#[derive(ApiResponse)]
+enum BalanceTransactionsResponse {
+    #[oai(status = 200)]
+    Ok(Json<BalanceTransactionList>),
 }
 
 #[derive(ApiResponse)]
@@ -270,6 +276,62 @@ impl PayoutsApi {
             paid_out: balance.paid_out,
             currency: balance.currency,
         }))))
+    }
+
+    /// List balance transactions
+    ///
+    /// The ledger transactions behind the balance, newest first. Pass the
+    /// previous page's `nextCursor` as `cursor` for the next page.
+    #[oai(
+        path = "/balance/transactions",
+        method = "get",
+        tag = "Tag::Balance",
+        operation_id = "listBalanceTransactions"
+    )]
+    async fn list_balance_transactions(
+        &self,
+        req: &Request,
+        auth: ApiKeyAuth,
+        /// Page size, 1 to 100 (default 20).
+        #[oai(validator(minimum(value = "1"), maximum(value = "100")))]
+        limit: Query<Option<i64>>,
+        /// The `nextCursor` of the previous page.
+        #[oai(validator(min_length = 1, max_length = 64))]
+        cursor: Query<Option<String>>,
+    ) -> Result<BalanceTransactionsResponse> {
+        let limit = limit.0.unwrap_or(20) as u64;
+        let page =
+            funds::transactions(&app(req)?.db, &auth.0.id, limit, cursor.0.as_deref()).await?;
+        let next_cursor = if page.has_more {
+            page.items.last().map(|t| t.id.clone())
+        } else {
+            None
+        };
+        let data = page
+            .items
+            .into_iter()
+            .map(|t| {
+                Ok(BalanceTransaction {
+                    object: "balance_transaction".into(),
+                    kind: BalanceTransactionType::parse(&t.kind).ok_or_else(|| {
+                        Error::internal(format!("unknown ledger kind {}", t.kind))
+                    })?,
+                    id: t.id,
+                    amount: t.amount,
+                    currency: t.currency,
+                    payout_id: t.payout_id,
+                    created_at: t.created_at.into(),
+                })
+            })
+            .collect::<std::result::Result<Vec<_>, Error>>()?;
+        Ok(BalanceTransactionsResponse::Ok(Json(
+            BalanceTransactionList {
+                success: true,
+                data,
+                has_more: page.has_more,
+                next_cursor,
+            },
+        )))
     }
 }
 

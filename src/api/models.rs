@@ -376,6 +376,66 @@ pub struct Balance {
     pub currency: String,
 }
 
+#[derive(Enum, Debug, Clone, Copy, PartialEq, Eq)]
+#[oai(rename_all = "snake_case")]
+pub enum BalanceTransactionType {
+    /// Funds credited from outside.
+    Credit,
+    /// Pending funds became available.
+    Release,
+    /// A payout reserved its amount.
+    Payout,
+    PayoutPaid,
+    /// A payout failed; its amount is available again.
+    PayoutFailed,
+    PayoutCanceled,
+    /// A paid payout came back from the bank; its amount is available again.
+    PayoutReturned,
+}
+
+impl BalanceTransactionType {
+    pub fn parse(kind: &str) -> Option<Self> {
+        Some(match kind {
+            "credit" => Self::Credit,
+            "release" => Self::Release,
+            "payout" => Self::Payout,
+            "payout_paid" => Self::PayoutPaid,
+            "payout_failed" => Self::PayoutFailed,
+            "payout_canceled" => Self::PayoutCanceled,
+            "payout_returned" => Self::PayoutReturned,
+            _ => return None,
+        })
+    }
+}
+
+#[derive(Object, Debug)]
+#[oai(rename_all = "camelCase")]
+pub struct BalanceTransaction {
+    /// Always `balance_transaction`.
+    pub object: String,
+    pub id: String,
+    #[oai(rename = "type")]
+    pub kind: BalanceTransactionType,
+    /// Cents moved.
+    pub amount: i64,
+    pub currency: String,
+    #[oai(nullable)]
+    pub payout_id: Option<String>,
+    pub created_at: Timestamp,
+}
+
+/// `{"success": true, "data": [...], "hasMore": …, "nextCursor": …}`
+#[derive(Object, Debug)]
+#[oai(rename_all = "camelCase")]
+pub struct BalanceTransactionList {
+    pub success: bool,
+    pub data: Vec<BalanceTransaction>,
+    pub has_more: bool,
+    /// Pass as `cursor` to get the next page; null on the last page.
+    #[oai(nullable)]
+    pub next_cursor: Option<String>,
+}
+
 // ---------- webhooks ----------
 
 #[derive(Object, Debug)]

@@ -49,6 +49,18 @@ pub struct SandboxProvider {
     db: DatabaseConnection,
     delay: std::time::Duration,
     secret: String,
+    /// Failures to answer the next payout calls with, on demand (tests,
+    /// demos): the sandbox can be down or say no like a real provider.
+    faults: std::sync::Mutex<std::collections::VecDeque<Fault>>,
+}
+
+/// A failure the sandbox can be told to produce.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Fault {
+    /// A timeout or 5xx: the call may be retried.
+    Unavailable,
+    /// A definitive refusal.
+    Refused,
 }
 
 /// Ids derived from the caller's idempotency key, so repeating a call gives
@@ -66,7 +78,22 @@ fn failure_for(code: &str) -> Option<(&'static str, &'static str)> {
 
 impl SandboxProvider {
     pub fn new(db: DatabaseConnection, delay: std::time::Duration, secret: String) -> Self {
-        Self { db, delay, secret }
+        Self {
+            db,
+            delay,
+            secret,
+            faults: Default::default(),
+        }
+    }
+
+    /// Makes the next `count` payout calls fail with `fault`.
+    pub fn inject(&self, fault: Fault, count: usize) {
+        let mut faults = self.faults.lock().expect("faults lock");
+        faults.extend(std::iter::repeat_n(fault, count));
+    }
+
+    fn next_fault(&self) -> Option<Fault> {
+        self.faults.lock().expect("faults lock").pop_front()
     }
 
     /// Queues one event for delivery `steps` delays from now.
@@ -148,6 +175,19 @@ impl PayoutProvider for SandboxProvider {
     }
 
     async fn create_payout(&self, request: &PayoutRequest<'_>) -> Result<String, ProviderError> {
+        match self.next_fault() {
+            Some(Fault::Unavailable) => {
+                return Err(ProviderError::Unavailable(
+                    "sandbox: service unavailable (injected)".into(),
+                ))
+            }
+            Some(Fault::Refused) => {
+                return Err(ProviderError::Refused(
+                    "sandbox: payout refused (injected)".into(),
+                ))
+            }
+            None => {}
+        }
         let transfer_id = derived_id("tr", request.payout_id);
         let outcome = request
             .external_account_id

@@ -122,25 +122,6 @@ pub async fn get_balance<C: ConnectionTrait>(
         .ok_or_else(|| Error::internal(format!("no balance row for {organization_id}")))
 }
 
-/// Funds that arrived from outside (customer payments), credited by an
-/// operator or an upstream system. Returns the new balance.
-pub async fn credit(
-    conn: &sea_orm::DatabaseConnection,
-    org: &entity::organization::Model,
-    amount: i64,
-    pending: bool,
-) -> Result<balance::Model> {
-    if amount <= 0 {
-        return Err(Error::field("amount", "must be a positive number of cents"));
-    }
-    let txn = crate::db::begin_write(conn).await?;
-    let posting = crate::domain::ledger::credit(amount, pending);
-    post(&txn, &org.id, &org.currency, &posting, None).await?;
-    let balance = get_balance(&txn, &org.id).await?;
-    txn.commit().await?;
-    Ok(balance)
-}
-
 /// Checks the ledger's invariants and returns every violation found (none
 /// means the books are right): each transaction balances; each running
 /// balance equals the sum of its entries; no balance that must stay

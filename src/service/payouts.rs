@@ -22,11 +22,6 @@ use crate::{
 };
 
 pub const SUBMIT_JOB: &str = "payout_submit";
-/// The request answers after one provider call; the job is the safety net
-/// for a crash or a provider outage, so it waits a little before its first run.
-const SUBMIT_JOB_DELAY: chrono::Duration = chrono::Duration::seconds(30);
-/// After this many failed tries the payout is failed and the money returned.
-const MAX_SUBMIT_ATTEMPTS: i32 = 10;
 
 pub const MIN_AMOUNT: i64 = 1000;
 pub const MAX_DESCRIPTION_CHARS: usize = 500;
@@ -124,7 +119,9 @@ pub async fn create(
         &format!("submit_{}", row.id),
         SUBMIT_JOB,
         job,
-        now + SUBMIT_JOB_DELAY,
+        // The request makes one provider call itself; this job is the safety
+        // net for a crash or an outage, so it waits before its first run.
+        now + app.config.provider_retry_delay,
     )
     .await?;
     txn.commit().await?;
@@ -207,7 +204,7 @@ pub async fn submit_job(app: &App, payload: &str, attempts: i32) -> Outcome {
     let refused = match submit(app, &payout).await {
         Ok(()) => return Outcome::Done,
         Err(ProviderError::Refused(reason)) => reason,
-        Err(ProviderError::Unavailable(reason)) if attempts < MAX_SUBMIT_ATTEMPTS => {
+        Err(ProviderError::Unavailable(reason)) if attempts < app.config.provider_max_attempts => {
             return Outcome::Retry(reason)
         }
         Err(ProviderError::Unavailable(reason)) => format!("provider unavailable: {reason}"),

@@ -112,6 +112,9 @@ impl TestApp {
             fees: FeeSchedule::default(),
             max_body_bytes: 64 * 1024,
             job_poll_interval: Duration::from_millis(25),
+            job_retry_base: Duration::from_millis(50),
+            provider_retry_delay: Duration::from_millis(200),
+            provider_max_attempts: 10,
         };
         adjust(&mut config);
         let running = server::start(config.clone(), listener)
@@ -126,6 +129,32 @@ impl TestApp {
             sqlite_dir,
             postgres,
         }
+    }
+
+    /// A second instance of the service on the same database (as behind a
+    /// load balancer): same keys and secrets, its own port and worker.
+    pub async fn spawn_peer(&self) -> TestApp {
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let base = format!("http://{}", listener.local_addr().unwrap());
+        let mut config = self.config.clone();
+        config.bind = base.trim_start_matches("http://").to_string();
+        config.public_url = base.clone();
+        let running = server::start(config.clone(), listener)
+            .await
+            .expect("peer starts");
+        TestApp {
+            base,
+            config,
+            running: Some(running),
+            client: reqwest::Client::new(),
+            documents: DocumentServer::start().await,
+            sqlite_dir: None,
+            postgres: None,
+        }
+    }
+
+    pub fn sandbox(&self) -> &payouts::provider::sandbox::SandboxProvider {
+        &self.running.as_ref().unwrap().app.sandbox
     }
 
     pub fn db(&self) -> &sea_orm::DatabaseConnection {
@@ -180,7 +209,7 @@ impl TestApp {
 
     pub async fn credit(&self, org: &Org, amount: i64) {
         let model = orgs::find(self.db(), &org.id).await.unwrap().unwrap();
-        payouts::service::ledger::credit(self.db(), &model, amount, false)
+        payouts::service::funds::credit(self.db(), &model, amount, false, None)
             .await
             .unwrap();
     }

@@ -1,0 +1,152 @@
+//! Funds in: credits from outside, pending funds released to available, and
+//! the list of ledger transactions an organization can read.
+use chrono::{DateTime, Utc};
+use entity::{balance, ledger_transaction, organization};
+use sea_orm::{
+    sea_query::Expr, ColumnTrait, Condition, ConnectionTrait, DatabaseConnection, EntityTrait,
+    ExprTrait, QueryFilter, QueryOrder, QuerySelect,
+};
+use serde::{Deserialize, Serialize};
+
+use super::{
+    ledger::{get_balance, post},
+    App,
+};
+use crate::{
+    db,
+    domain::ledger,
+    error::{Error, Result},
+    jobs::{self, Outcome},
+};
+
+pub const RELEASE_JOB: &str = "release_funds";
+
+#[derive(Serialize, Deserialize)]
+struct ReleaseJob {
+    organization_id: String,
+    amount: i64,
+}
+
+/// Credits funds that arrived from outside (customer payments). They land
+/// in `available`, or in `pending` when `pending` is set; with
+/// `available_on`, a job releases them on that date.
+pub async fn credit(
+    conn: &DatabaseConnection,
+    org: &organization::Model,
+    amount: i64,
+    pending: bool,
+    available_on: Option<DateTime<Utc>>,
+) -> Result<balance::Model> {
+    if amount <= 0 {
+        return Err(Error::field("amount", "must be a positive number of cents"));
+    }
+    let pending = pending || available_on.is_some();
+    let txn = db::begin_write(conn).await?;
+    let transaction_id = post(
+        &txn,
+        &org.id,
+        &org.currency,
+        &ledger::credit(amount, pending),
+        None,
+    )
+    .await?;
+    if let Some(at) = available_on {
+        let job = ReleaseJob {
+            organization_id: org.id.clone(),
+            amount,
+        };
+        let payload = serde_json::to_string(&job).map_err(Error::internal)?;
+        jobs::enqueue(
+            &txn,
+            &format!("release_{transaction_id}"),
+            RELEASE_JOB,
+            payload,
+            at,
+        )
+        .await?;
+    }
+    let balance = get_balance(&txn, &org.id).await?;
+    txn.commit().await?;
+    Ok(balance)
+}
+
+/// Moves pending funds to available: `amount`, or all of them. Releasing
+/// more than is pending releases what there is.
+pub async fn release<C: ConnectionTrait>(
+    conn: &C,
+    org_id: &str,
+    amount: Option<i64>,
+) -> Result<balance::Model> {
+    let current = get_balance(conn, org_id).await?;
+    let amount = std::cmp::min(amount.unwrap_or(current.pending), current.pending);
+    if amount > 0 {
+        post(
+            conn,
+            org_id,
+            &current.currency,
+            &ledger::release(amount),
+            None,
+        )
+        .await?;
+    }
+    get_balance(conn, org_id).await
+}
+
+/// Releases funds credited with an `available_on` date.
+pub async fn release_job(app: &App, payload: &str) -> Outcome {
+    let Ok(job) = serde_json::from_str::<ReleaseJob>(payload) else {
+        return Outcome::Done;
+    };
+    let result = async {
+        let txn = db::begin_write(&app.db).await?;
+        release(&txn, &job.organization_id, Some(job.amount)).await?;
+        txn.commit().await?;
+        Ok::<_, Error>(())
+    }
+    .await;
+    match result {
+        Ok(()) => Outcome::Done,
+        Err(err) => Outcome::Retry(err.to_string()),
+    }
+}
+
+/// One page of an organization's ledger transactions, newest first.
+pub struct Page {
+    pub items: Vec<ledger_transaction::Model>,
+    pub has_more: bool,
+}
+
+/// Keyset pagination: `cursor` is the id of the last transaction of the
+/// previous page (scoped to the organization: another's id is not found).
+pub async fn transactions(
+    conn: &DatabaseConnection,
+    org_id: &str,
+    limit: u64,
+    cursor: Option<&str>,
+) -> Result<Page> {
+    let mut query = ledger_transaction::Entity::find()
+        .filter(ledger_transaction::Column::OrganizationId.eq(org_id))
+        .order_by_desc(ledger_transaction::Column::CreatedAt)
+        .order_by_desc(ledger_transaction::Column::Id)
+        .limit(limit + 1);
+    if let Some(cursor) = cursor {
+        let after = ledger_transaction::Entity::find_by_id(cursor)
+            .filter(ledger_transaction::Column::OrganizationId.eq(org_id))
+            .one(conn)
+            .await?
+            .ok_or_else(|| Error::field("cursor", "is not a transaction of this organization"))?;
+        query = query.filter(
+            Condition::any()
+                .add(ledger_transaction::Column::CreatedAt.lt(after.created_at))
+                .add(
+                    Expr::col(ledger_transaction::Column::CreatedAt)
+                        .eq(after.created_at)
+                        .and(Expr::col(ledger_transaction::Column::Id).lt(after.id)),
+                ),
+        );
+    }
+    let mut items = query.all(conn).await?;
+    let has_more = items.len() as u64 > limit;
+    items.truncate(limit as usize);
+    Ok(Page { items, has_more })
+}

@@ -1,0 +1,260 @@
+//! Provider outages and refusals, funds that arrive pending, the balance
+//! transaction list, and several instances on one database.
+mod common;
+
+use std::collections::HashSet;
+
+use common::*;
+use payouts::provider::sandbox::Fault;
+use serde_json::json;
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_provider_outage_is_retried_by_the_job() {
+    let app = TestApp::spawn().await;
+    let org = app.verified_org(GOOD_ACCOUNT).await;
+    app.credit(&org, 10_000).await;
+    // Down for the request's own call and the job's first retry.
+    app.sandbox().inject(Fault::Unavailable, 2);
+    let reply = app
+        .post("/payouts", &org.key, json!({"amount": 2000}))
+        .await;
+    assert_eq!(reply.status, 201, "{}", reply.body);
+    assert_eq!(reply.data()["status"], "pending");
+    assert_eq!(reply.data()["providerTransferId"], serde_json::Value::Null);
+    let id = reply.data()["id"].as_str().unwrap().to_string();
+    let paid = app
+        .wait_for(&format!("/payouts/{id}"), &org.key, "paid")
+        .await;
+    assert!(paid["providerTransferId"].is_string());
+    let balance = app.balance(&org).await;
+    assert_eq!(
+        (balance["available"].as_i64(), balance["paidOut"].as_i64()),
+        (Some(8000), Some(2000))
+    );
+    app.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_long_outage_fails_the_payout_and_returns_the_money() {
+    let app = TestApp::spawn_with(|c| c.provider_max_attempts = 2).await;
+    let org = app.verified_org(GOOD_ACCOUNT).await;
+    app.credit(&org, 10_000).await;
+    app.sandbox().inject(Fault::Unavailable, 100);
+    let reply = app
+        .post("/payouts", &org.key, json!({"amount": 2000}))
+        .await;
+    assert_eq!(reply.status, 201);
+    let id = reply.data()["id"].as_str().unwrap().to_string();
+    let failed = app
+        .wait_for(&format!("/payouts/{id}"), &org.key, "failed")
+        .await;
+    assert_eq!(failed["failureCode"], "provider_error");
+    let balance = app.balance(&org).await;
+    assert_eq!(
+        (balance["available"].as_i64(), balance["inPayout"].as_i64()),
+        (Some(10_000), Some(0))
+    );
+    app.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_provider_refusal_is_a_502_and_changes_no_balance() {
+    let app = TestApp::spawn().await;
+    let org = app.verified_org(GOOD_ACCOUNT).await;
+    app.credit(&org, 10_000).await;
+    app.sandbox().inject(Fault::Refused, 1);
+    let reply = app
+        .post("/payouts", &org.key, json!({"amount": 2000}))
+        .await;
+    assert_eq!(
+        (reply.status.as_u16(), reply.error_code()),
+        (502, "provider_error")
+    );
+    assert_eq!(reply.body["error"]["type"], "provider_error");
+    let balance = app.balance(&org).await;
+    assert_eq!(
+        (balance["available"].as_i64(), balance["inPayout"].as_i64()),
+        (Some(10_000), Some(0))
+    );
+    // The next one goes through.
+    assert_eq!(
+        app.post("/payouts", &org.key, json!({"amount": 2000}))
+            .await
+            .status,
+        201
+    );
+    app.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn pending_funds_are_released() {
+    use payouts::service::{funds, orgs};
+    let app = TestApp::spawn().await;
+    let org = app.verified_org(GOOD_ACCOUNT).await;
+    let model = orgs::find(app.db(), &org.id).await.unwrap().unwrap();
+    funds::credit(app.db(), &model, 5000, true, None)
+        .await
+        .unwrap();
+    let balance = app.balance(&org).await;
+    assert_eq!(
+        (balance["available"].as_i64(), balance["pending"].as_i64()),
+        (Some(0), Some(5000))
+    );
+    let reply = app
+        .post("/payouts", &org.key, json!({"amount": 1000}))
+        .await;
+    assert_eq!(reply.status, 402, "pending funds cannot be paid out");
+
+    let txn = payouts::db::begin_write(app.db()).await.unwrap();
+    funds::release(&txn, &org.id, Some(2000)).await.unwrap();
+    txn.commit().await.unwrap();
+    let balance = app.balance(&org).await;
+    assert_eq!(
+        (balance["available"].as_i64(), balance["pending"].as_i64()),
+        (Some(2000), Some(3000))
+    );
+
+    // Funds with a release date: the job makes them available when it comes.
+    let due = chrono::Utc::now() - chrono::Duration::seconds(1);
+    funds::credit(app.db(), &model, 4000, false, Some(due))
+        .await
+        .unwrap();
+    for _ in 0..200 {
+        if app.balance(&org).await["available"] == 6000 {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(25)).await;
+    }
+    let balance = app.balance(&org).await;
+    assert_eq!(
+        (balance["available"].as_i64(), balance["pending"].as_i64()),
+        (Some(6000), Some(3000))
+    );
+    app.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn balance_transactions_are_paginated() {
+    let app = TestApp::spawn_with(|c| c.sandbox_delay = std::time::Duration::from_secs(3600)).await;
+    let org = app.verified_org(GOOD_ACCOUNT).await;
+    for _ in 0..3 {
+        app.credit(&org, 5000).await;
+    }
+    for amount in [1000, 1100] {
+        assert_eq!(
+            app.post("/payouts", &org.key, json!({"amount": amount}))
+                .await
+                .status,
+            201
+        );
+    }
+    let mut seen = Vec::new();
+    let mut cursor: Option<String> = None;
+    loop {
+        let path = match &cursor {
+            Some(c) => format!("/balance/transactions?limit=2&cursor={c}"),
+            None => "/balance/transactions?limit=2".to_string(),
+        };
+        let page = app.get(&path, &org.key).await;
+        assert_eq!(page.status, 200, "{}", page.body);
+        let items = page.body["data"].as_array().unwrap().clone();
+        assert!(items.len() <= 2);
+        seen.extend(items);
+        if page.body["hasMore"] == false {
+            assert_eq!(page.body["nextCursor"], serde_json::Value::Null);
+            break;
+        }
+        cursor = Some(page.body["nextCursor"].as_str().unwrap().to_string());
+    }
+    let kinds: Vec<&str> = seen.iter().map(|t| t["type"].as_str().unwrap()).collect();
+    assert_eq!(
+        kinds,
+        ["payout", "payout", "credit", "credit", "credit"],
+        "newest first"
+    );
+    let ids: HashSet<&str> = seen.iter().map(|t| t["id"].as_str().unwrap()).collect();
+    assert_eq!(ids.len(), 5, "no transaction twice");
+    assert_eq!(seen[0]["amount"], 1100);
+    assert!(seen[0]["payoutId"].as_str().unwrap().starts_with("po_"));
+    assert_eq!(seen[4]["payoutId"], serde_json::Value::Null);
+
+    // Bad parameters, and a cursor of another organization.
+    let reply = app.get("/balance/transactions?limit=0", &org.key).await;
+    assert_eq!(
+        (reply.status.as_u16(), reply.body["error"]["param"].as_str()),
+        (422, Some("limit"))
+    );
+    let other = app.org().await;
+    let reply = app
+        .get(
+            &format!(
+                "/balance/transactions?cursor={}",
+                seen[0]["id"].as_str().unwrap()
+            ),
+            &other.key,
+        )
+        .await;
+    assert_eq!(
+        (reply.status.as_u16(), reply.body["error"]["param"].as_str()),
+        (422, Some("cursor"))
+    );
+    app.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn two_instances_settle_each_payout_exactly_once() {
+    let first =
+        TestApp::spawn_with(|c| c.sandbox_delay = std::time::Duration::from_millis(100)).await;
+    let second = first.spawn_peer().await;
+    let org = first.verified_org(GOOD_ACCOUNT).await;
+    first.credit(&org, 100_000).await;
+    let mut ids = Vec::new();
+    for i in 0..20 {
+        let app = if i % 2 == 0 { &first } else { &second };
+        let reply = app
+            .post("/payouts", &org.key, json!({"amount": 1000 + i}))
+            .await;
+        assert_eq!(reply.status, 201, "{}", reply.body);
+        ids.push(reply.data()["id"].as_str().unwrap().to_string());
+    }
+    for id in &ids {
+        second
+            .wait_for(&format!("/payouts/{id}"), &org.key, "paid")
+            .await;
+    }
+    let total: i64 = (0..20).map(|i| 1000 + i).sum();
+    let balance = first.balance(&org).await;
+    assert_eq!(
+        balance["paidOut"].as_i64(),
+        Some(total),
+        "each payout paid once"
+    );
+    assert_eq!(balance["available"].as_i64(), Some(100_000 - total));
+    // Every sandbox event was delivered and applied once, by one instance or the other.
+    use sea_orm::{EntityTrait, PaginatorTrait};
+    let mut deliveries = Vec::new();
+    for _ in 0..200 {
+        deliveries = entity::job::Entity::find().all(first.db()).await.unwrap();
+        deliveries.retain(|j| j.kind == "sandbox_webhook");
+        if deliveries.iter().all(|j| j.done_at.is_some()) {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(25)).await;
+    }
+    assert!(
+        deliveries.iter().all(|j| j.done_at.is_some()),
+        "every event delivered"
+    );
+    let deliveries = deliveries.len() as u64;
+    let applied = entity::provider_event::Entity::find()
+        .count(first.db())
+        .await
+        .unwrap();
+    assert_eq!(
+        applied,
+        deliveries + 1,
+        "one event per delivery job, plus the test's verification"
+    );
+    second.stop().await;
+    first.stop().await;
+}
