@@ -30,6 +30,9 @@ pub struct Config {
     pub provider_retry_delay: Duration,
     /// Provider calls tried for a payout before it is failed and refunded.
     pub provider_max_attempts: i32,
+    /// How long a request holds its Idempotency-Key before a repeat may take
+    /// it over (its instance is then presumed dead).
+    pub idempotency_lock: Duration,
 }
 
 fn env(name: &str) -> Option<String> {
@@ -93,6 +96,10 @@ impl Config {
                 30_000,
             )?),
             provider_max_attempts: env_parse("PAYOUTS_PROVIDER_MAX_ATTEMPTS", 10)?,
+            idempotency_lock: Duration::from_millis(env_parse(
+                "PAYOUTS_IDEMPOTENCY_LOCK_MS",
+                90_000,
+            )?),
         };
         url::Url::parse(&config.public_url)
             .map_err(|e| anyhow::anyhow!("PAYOUTS_PUBLIC_URL is not a URL: {e}"))?;

@@ -61,7 +61,16 @@ pub async fn handle<E: Endpoint>(next: E, mut req: Request, app: &App) -> Respon
         }
     };
     let route = format!("POST {}", req.uri().path());
-    match idempotency::claim(&app.db, &org.id, &key, &route, &request_hash(&body)).await {
+    match idempotency::claim(
+        &app.db,
+        &org.id,
+        &key,
+        &route,
+        &request_hash(&body),
+        app.config.idempotency_lock,
+    )
+    .await
+    {
         Err(err) => error_response(err),
         Ok(idempotency::Claim::Replay { status, body }) => {
             let mut response = Response::builder()

@@ -1,7 +1,9 @@
 //! The payout account (verification) and its bank accounts.
 use chrono::{NaiveDate, Utc};
 use entity::{bank_account, organization, payout_account};
-use sea_orm::{sea_query::Expr, ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter};
+use sea_orm::{
+    sea_query::Expr, ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QuerySelect,
+};
 
 use super::App;
 use crate::{
@@ -210,6 +212,11 @@ pub async fn add_bank_account(
     let mut row = new_bank_row(app, org, &account.id, &bank, external, false);
 
     let txn = db::begin_write(&app.db).await?;
+    // One bank-account change per organization at a time.
+    payout_account::Entity::find_by_id(account.id.clone())
+        .lock_exclusive()
+        .one(&txn)
+        .await?;
     let has_default = bank_account::Entity::find()
         .filter(bank_account::Column::OrganizationId.eq(org.id.clone()))
         .filter(bank_account::Column::IsDefault.eq(true))

@@ -9,7 +9,7 @@ use sea_orm::{
 use serde::{Deserialize, Serialize};
 
 use super::{
-    ledger::{get_balance, post},
+    ledger::{get_balance, lock_balance, post},
     App,
 };
 use crate::{
@@ -77,7 +77,7 @@ pub async fn release<C: ConnectionTrait>(
     org_id: &str,
     amount: Option<i64>,
 ) -> Result<balance::Model> {
-    let current = get_balance(conn, org_id).await?;
+    let current = lock_balance(conn, org_id).await?;
     let amount = std::cmp::min(amount.unwrap_or(current.pending), current.pending);
     if amount > 0 {
         post(

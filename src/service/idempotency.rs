@@ -10,9 +10,6 @@ use crate::error::{Error, Result};
 
 pub const MAX_KEY_LENGTH: usize = 255;
 const RETENTION: Duration = Duration::hours(24);
-/// How long a request may hold its key before another may take it over
-/// (its instance is then presumed dead).
-const LOCK: Duration = Duration::seconds(90);
 
 /// The outcome of presenting a key.
 #[derive(Debug, PartialEq, Eq)]
@@ -53,7 +50,9 @@ pub async fn claim(
     key: &str,
     route: &str,
     request_hash: &str,
+    lock: std::time::Duration,
 ) -> Result<Claim> {
+    let lock = Duration::from_std(lock).map_err(Error::internal)?;
     for _ in 0..3 {
         let now = Utc::now();
         let inserted = idempotency_key::Entity::insert(idempotency_key::ActiveModel {
@@ -63,7 +62,7 @@ pub async fn claim(
             request_hash: Set(request_hash.to_string()),
             response_status: Set(None),
             response_body: Set(None),
-            locked_until: Set(now + LOCK),
+            locked_until: Set(now + lock),
             created_at: Set(now),
             expires_at: Set(now + RETENTION),
         })
@@ -101,7 +100,7 @@ pub async fn claim(
         let taken = idempotency_key::Entity::update_many()
             .col_expr(
                 idempotency_key::Column::LockedUntil,
-                Expr::value(now + LOCK),
+                Expr::value(now + lock),
             )
             .filter(idempotency_key::Column::OrganizationId.eq(org_id))
             .filter(idempotency_key::Column::Key.eq(key))

@@ -4,7 +4,7 @@ use chrono::Utc;
 use entity::{balance, ledger_entry, ledger_transaction};
 use sea_orm::{
     sea_query::Expr, ActiveValue::Set, ColumnTrait, ConnectionTrait, EntityTrait, ExprTrait,
-    QueryFilter,
+    QueryFilter, QuerySelect,
 };
 
 use crate::{
@@ -110,6 +110,20 @@ pub async fn post<C: ConnectionTrait>(
 
 async fn available<C: ConnectionTrait>(conn: &C, organization_id: &str) -> Result<i64> {
     Ok(get_balance(conn, organization_id).await?.available)
+}
+
+/// The balance row, locked until the transaction ends (PostgreSQL
+/// `FOR UPDATE`; SQLite's write transactions are serialized already), for a
+/// decision that reads the balance before it writes.
+pub async fn lock_balance<C: ConnectionTrait>(
+    conn: &C,
+    organization_id: &str,
+) -> Result<balance::Model> {
+    balance::Entity::find_by_id(organization_id)
+        .lock_exclusive()
+        .one(conn)
+        .await?
+        .ok_or_else(|| Error::internal(format!("no balance row for {organization_id}")))
 }
 
 pub async fn get_balance<C: ConnectionTrait>(

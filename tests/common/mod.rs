@@ -115,6 +115,7 @@ impl TestApp {
             job_retry_base: Duration::from_millis(50),
             provider_retry_delay: Duration::from_millis(200),
             provider_max_attempts: 10,
+            idempotency_lock: Duration::from_secs(90),
         };
         adjust(&mut config);
         let running = server::start(config.clone(), listener)
@@ -151,6 +152,10 @@ impl TestApp {
             sqlite_dir: None,
             postgres: None,
         }
+    }
+
+    pub fn app(&self) -> &payouts::service::App {
+        &self.running.as_ref().unwrap().app
     }
 
     pub fn sandbox(&self) -> &payouts::provider::sandbox::SandboxProvider {
