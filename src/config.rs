@@ -23,6 +23,9 @@ pub struct Config {
     pub fees: FeeSchedule,
     pub max_body_bytes: usize,
     pub job_poll_interval: Duration,
+    /// How long a claimed job is its worker's; after that (the worker died)
+    /// another may run it. Jobs are idempotent, so a slow one run twice is safe.
+    pub job_lease: Duration,
     /// First retry of a failed job; doubles on each further attempt.
     pub job_retry_base: Duration,
     /// How long a new payout waits before the safety-net job submits it,
@@ -90,6 +93,7 @@ impl Config {
             fees,
             max_body_bytes: env_parse("PAYOUTS_MAX_BODY_BYTES", 1024 * 1024)?,
             job_poll_interval: Duration::from_millis(env_parse("PAYOUTS_JOB_POLL_MS", 200)?),
+            job_lease: Duration::from_millis(env_parse("PAYOUTS_JOB_LEASE_MS", 60_000)?),
             job_retry_base: Duration::from_millis(env_parse("PAYOUTS_JOB_RETRY_BASE_MS", 500)?),
             provider_retry_delay: Duration::from_millis(env_parse(
                 "PAYOUTS_PROVIDER_RETRY_DELAY_MS",

@@ -13,7 +13,6 @@ use sea_orm::{
 
 use crate::{service::payouts, service::App};
 
-const LEASE: Duration = Duration::from_secs(60);
 const BATCH: u64 = 16;
 const PURGE_EVERY: Duration = Duration::from_secs(600);
 
@@ -46,7 +45,11 @@ pub async fn enqueue<C: ConnectionTrait>(
 }
 
 /// Claims up to a batch of due jobs for `owner`.
-pub async fn claim_due<C: ConnectionTrait>(db: &C, owner: &str) -> Result<Vec<job::Model>, DbErr> {
+pub async fn claim_due<C: ConnectionTrait>(
+    db: &C,
+    owner: &str,
+    lease: Duration,
+) -> Result<Vec<job::Model>, DbErr> {
     let now = Utc::now();
     let lease_free = || {
         Expr::col(job::Column::LeaseUntil)
@@ -63,7 +66,7 @@ pub async fn claim_due<C: ConnectionTrait>(db: &C, owner: &str) -> Result<Vec<jo
         .await?;
     let mut claimed = Vec::new();
     for mut candidate in candidates {
-        let lease_until = now + LEASE;
+        let lease_until = now + lease;
         let result = job::Entity::update_many()
             .col_expr(job::Column::LeaseOwner, Expr::value(owner))
             .col_expr(job::Column::LeaseUntil, Expr::value(lease_until))
@@ -179,7 +182,7 @@ pub async fn worker(app: App, mut shutdown: tokio::sync::watch::Receiver<bool>) 
             }
             next_purge = std::time::Instant::now() + PURGE_EVERY;
         }
-        let jobs = match claim_due(&app.db, &owner).await {
+        let jobs = match claim_due(&app.db, &owner, app.config.job_lease).await {
             Ok(jobs) => jobs,
             Err(err) => {
                 tracing::warn!(error = %err, "job claim failed");

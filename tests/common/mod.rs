@@ -50,7 +50,7 @@ impl Reply {
 }
 
 /// The database for one test, and how to drop it afterwards.
-async fn fresh_database() -> (String, Option<std::path::PathBuf>, Option<(String, String)>) {
+pub async fn fresh_database() -> (String, Option<std::path::PathBuf>, Option<(String, String)>) {
     let name = format!(
         "payouts_t_{}",
         payouts::ids::new_id("x")[2..].to_lowercase()
@@ -112,6 +112,7 @@ impl TestApp {
             fees: FeeSchedule::default(),
             max_body_bytes: 64 * 1024,
             job_poll_interval: Duration::from_millis(25),
+            job_lease: Duration::from_secs(60),
             job_retry_base: Duration::from_millis(50),
             provider_retry_delay: Duration::from_millis(200),
             provider_max_attempts: 10,
