@@ -12,7 +12,7 @@ log="${TEST_LOG:-$root/target/test-output.log}"
 case "$log" in /*) ;; *) log="$root/$log" ;; esac
 venv="$root/.venv-sdk"
 
-cargo build --quiet --bin payouts
+"${CARGO:-cargo}" build --quiet --bin payouts
 bin="$root/target/debug/payouts"
 
 work="$(mktemp -d)"
@@ -53,12 +53,20 @@ export PAYOUTS_BIN="$bin"
 export PAYOUTS_BASE_URL="http://127.0.0.1:$port"
 export PAYOUTS_DOCUMENT_URL="http://127.0.0.1:$doc_port/id.pdf"
 export COMMET_NO_UPDATE_CHECK=1
+export PYTHONDONTWRITEBYTECODE=1
 
-for _ in $(seq 1 100); do
-  curl -fsS "$PAYOUTS_BASE_URL/healthz" >/dev/null 2>&1 && curl -fsS "$PAYOUTS_DOCUMENT_URL" >/dev/null 2>&1 && break
-  sleep 0.1
-done
-curl -fsS "$PAYOUTS_BASE_URL/healthz" >/dev/null || { cat "$work/serve.log"; exit 1; }
+# Both servers up (10 s at most).
+python3 - "$PAYOUTS_BASE_URL/healthz" "$PAYOUTS_DOCUMENT_URL" <<'EOF' || { cat "$work/serve.log"; exit 1; }
+import sys, time, urllib.request
+for _ in range(100):
+    try:
+        for url in sys.argv[1:]:
+            urllib.request.urlopen(url, timeout=1)
+        sys.exit(0)
+    except OSError:
+        time.sleep(0.1)
+sys.exit(1)
+EOF
 
 # Installs only when the pins changed since the last install.
 if [ ! -x "$venv/bin/python" ]; then python3 -m venv "$venv"; fi
