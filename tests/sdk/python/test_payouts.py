@@ -157,3 +157,18 @@ def test_retry_after_503_reuses_the_idempotency_key_and_creates_one_payout():
     assert money["available"] == 30_000
     assert money["inPayout"] + money["paidOut"] == 20_000
     assert api("GET", f"/payouts/{payout.id}", org.key).json()["data"]["amount"] == 20_000
+
+
+def test_deprecated_complete_verification_is_refused_cleanly():
+    # commet-sdk 9.7.0's only verification method is deprecated and posts no
+    # body: the contract's 400 invalid_json, and no payout account appears.
+    org = new_org()
+    client, responses = sdk(org.key)
+
+    with pytest.raises(CommetAPIError) as raised:
+        client.payouts.complete_verification()
+    err = raised.value
+    assert not isinstance(err, CommetValidationError)
+    assert (err.status_code, err.code, err.type) == (400, "invalid_json", "validation_error")
+    assert err.request_id == responses[-1].headers["x-request-id"]
+    assert api("GET", "/payouts/account", org.key).status_code == 404
