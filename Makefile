@@ -6,7 +6,7 @@ CARGO ?= cargo
 # PostgreSQL for the second half of the suite (CI sets it; see .ci/run).
 TEST_DATABASE_URL ?=
 
-.PHONY: run test spec fmt fmt-check lint test-sqlite test-postgres
+.PHONY: run test spec fmt fmt-check lint test-sqlite test-postgres test-sdk
 
 run:
 	$(CARGO) build --release
@@ -19,7 +19,7 @@ run:
 	./target/release/payouts serve
 
 # Everything CI runs.
-test: fmt-check lint test-sqlite test-postgres
+test: fmt-check lint test-sqlite test-postgres test-sdk
 	@awk '/^test result:/ { p += $$4; f += $$6 } END { printf "\nall test runs: %d passed, %d failed\n", p, f }' $(TEST_LOG)
 
 fmt:
@@ -49,6 +49,13 @@ test-postgres:
 	  echo "== tests on PostgreSQL ($(TEST_DATABASE_URL)) =="; \
 	  TEST_DATABASE_URL="$(TEST_DATABASE_URL)" $(CARGO) test --workspace --tests 2>&1 | tee -a $(TEST_LOG); \
 	fi
+
+# Commet's official SDKs (PyPI commet-sdk, npm @commet/node, pinned under
+# tests/sdk) against the service on SQLite; needs python3 (with venv) and
+# node + npm. Appends its results to $(TEST_LOG), so it runs after test-sqlite.
+test-sdk:
+	@mkdir -p target
+	CARGO="$(CARGO)" TEST_LOG="$(TEST_LOG)" tests/sdk/run.sh
 
 # Rewrites the committed OpenAPI document from the handlers.
 spec:
