@@ -54,6 +54,9 @@ impl Service {
             }
             tokio::time::sleep(Duration::from_millis(25)).await;
         }
+        let mut child = child;
+        child.kill().ok();
+        child.wait().ok();
         panic!("service did not come up");
     }
 }
