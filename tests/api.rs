@@ -691,3 +691,50 @@ async fn payout_events_out_of_order_and_returned_payouts() {
     );
     app.stop().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_spec_and_swagger_ui_are_served() {
+    let app = TestApp::spawn().await;
+    let committed =
+        std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/openapi.yaml")).unwrap();
+    let yaml = app
+        .client
+        .get(format!("{}/openapi.yaml", app.base))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(
+        yaml == committed,
+        "GET /openapi.yaml serves the committed document"
+    );
+    let json: serde_json::Value = app
+        .client
+        .get(format!("{}/openapi.json", app.base))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(json["servers"][0]["url"], "/api/v1");
+    assert_eq!(
+        json["components"]["securitySchemes"]["ApiKeyAuth"]["name"],
+        "x-api-key"
+    );
+    let docs = app
+        .client
+        .get(format!("{}/docs", app.base))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(docs.status(), 200);
+    let page = docs.text().await.unwrap();
+    assert!(
+        page.contains("swagger-ui") && !page.contains("https://unpkg.com"),
+        "Swagger UI works offline"
+    );
+    app.stop().await;
+}
