@@ -112,6 +112,11 @@ impl TestApp {
             fees: FeeSchedule::default(),
             max_body_bytes: 64 * 1024,
             job_poll_interval: Duration::from_millis(25),
+            request_read_timeout: Duration::from_secs(30),
+            rate_limit_per_second: 1000.0,
+            rate_limit_burst: 1000,
+            redis_url: None,
+            redis_prefix: format!("payouts-test:{}:", payouts::ids::new_id("t")),
         };
         adjust(&mut config);
         let running = server::start(config.clone(), listener)
