@@ -36,6 +36,15 @@ pub struct Config {
     /// How long a request holds its Idempotency-Key before a repeat may take
     /// it over (its instance is then presumed dead).
     pub idempotency_lock: Duration,
+    /// Deadline for receiving a request's whole body (slow clients get 408).
+    pub request_read_timeout: Duration,
+    /// Per-API-key token bucket: refill rate and capacity.
+    pub rate_limit_per_second: f64,
+    pub rate_limit_burst: u32,
+    /// Shares the rate-limit buckets between instances; in-process if unset.
+    pub redis_url: Option<String>,
+    /// Prefix of this service's Redis keys.
+    pub redis_prefix: String,
 }
 
 fn env(name: &str) -> Option<String> {
@@ -104,7 +113,26 @@ impl Config {
                 "PAYOUTS_IDEMPOTENCY_LOCK_MS",
                 90_000,
             )?),
+            request_read_timeout: Duration::from_millis(env_parse(
+                "PAYOUTS_REQUEST_READ_TIMEOUT_MS",
+                30_000,
+            )?),
+            rate_limit_per_second: env_parse("PAYOUTS_RATE_LIMIT_PER_SECOND", 100.0)?,
+            rate_limit_burst: env_parse("PAYOUTS_RATE_LIMIT_BURST", 200)?,
+            redis_url: env("PAYOUTS_REDIS_URL"),
+            redis_prefix: env("PAYOUTS_REDIS_PREFIX").unwrap_or_else(|| "payouts:".into()),
         };
+        if !(config.rate_limit_per_second > 0.0 && config.rate_limit_per_second.is_finite())
+            || config.rate_limit_burst == 0
+        {
+            anyhow::bail!(
+                "PAYOUTS_RATE_LIMIT_PER_SECOND and PAYOUTS_RATE_LIMIT_BURST must be positive"
+            );
+        }
+        if let Some(url) = &config.redis_url {
+            redis::Client::open(url.as_str())
+                .map_err(|e| anyhow::anyhow!("PAYOUTS_REDIS_URL is not a Redis URL: {e}"))?;
+        }
         url::Url::parse(&config.public_url)
             .map_err(|e| anyhow::anyhow!("PAYOUTS_PUBLIC_URL is not a URL: {e}"))?;
         Ok(config)

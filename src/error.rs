@@ -32,6 +32,14 @@ pub enum Error {
     MethodNotAllowed,
     #[error("request body is larger than {0} bytes")]
     PayloadTooLarge(usize),
+    #[error(
+        "request headers are too large (at most {} headers, {} bytes)",
+        crate::api::limits::MAX_HEADER_COUNT,
+        crate::api::limits::MAX_HEADER_BYTES
+    )]
+    HeadersTooLarge,
+    #[error("the request body was not received in time")]
+    RequestTimeout,
     #[error("request body must be sent as application/json")]
     UnsupportedMediaType,
     #[error("the organization has no payout account yet; complete payout verification first")]
@@ -84,6 +92,8 @@ impl Error {
             MethodNotAllowed => ("invalid_request_error", "method_not_allowed"),
             PayloadTooLarge(_) => ("invalid_request_error", "payload_too_large"),
             UnsupportedMediaType => ("validation_error", "unsupported_media_type"),
+            HeadersTooLarge => ("invalid_request_error", "request_header_fields_too_large"),
+            RequestTimeout => ("invalid_request_error", "request_timeout"),
             PayoutAccountRequired => ("invalid_request_error", "payout_account_required"),
             PayoutAccountNotVerified(_) => ("invalid_request_error", "payout_account_not_verified"),
             NoDefaultBankAccount => ("invalid_request_error", "no_default_bank_account"),
@@ -113,6 +123,8 @@ impl Error {
             | IdempotencyInProgress => 409,
             PayloadTooLarge(_) => 413,
             UnsupportedMediaType => 415,
+            HeadersTooLarge => 431,
+            RequestTimeout => 408,
             Validation(_) => 422,
             RateLimited { .. } => 429,
             Internal(_) => 500,

@@ -3,7 +3,7 @@ use clap::{Parser, Subcommand};
 use payouts::{
     config::Config,
     db, server,
-    service::{funds, ledger, orgs},
+    service::{api_keys, funds, ledger, orgs},
 };
 use serde_json::json;
 
@@ -28,6 +28,11 @@ enum Command {
     Org {
         #[command(subcommand)]
         command: OrgCommand,
+    },
+    /// API keys (stored hashed; a new key is shown only once).
+    Key {
+        #[command(subcommand)]
+        command: KeyCommand,
     },
     /// Balances.
     Balance {
@@ -63,6 +68,32 @@ enum OrgCommand {
         #[arg(long)]
         live: bool,
     },
+}
+
+#[derive(Subcommand)]
+enum KeyCommand {
+    /// Create another API key for an organization; prints it once.
+    Create {
+        #[arg(long)]
+        org: String,
+    },
+    /// List an organization's keys (ids and prefixes, never the keys).
+    List {
+        #[arg(long)]
+        org: String,
+    },
+    /// Revoke a key, by id or by its listed prefix. Effective at once.
+    Revoke {
+        #[arg(long, required_unless_present = "prefix", conflicts_with = "prefix")]
+        key_id: Option<String>,
+        #[arg(long)]
+        prefix: Option<String>,
+    },
+}
+
+fn key_json(key: &entity::api_key::Model) -> serde_json::Value {
+    json!({"keyId": key.id, "organizationId": key.organization_id, "prefix": key.prefix,
+           "createdAt": key.created_at.to_rfc3339(), "revokedAt": key.revoked_at.map(|t| t.to_rfc3339())})
 }
 
 #[derive(Subcommand)]
@@ -158,6 +189,33 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
                 "{}",
                 json!({"organizationId": created.organization.id, "apiKey": created.api_key, "mode": created.organization.mode})
             );
+        }
+        Command::Key { command } => {
+            let conn = connect_migrated().await?;
+            let out = match command {
+                KeyCommand::Create { org } => {
+                    let (row, key) = api_keys::create(&conn, &org).await?;
+                    let mut out = key_json(&row);
+                    out["apiKey"] = json!(key);
+                    out
+                }
+                KeyCommand::List { org } => {
+                    orgs::find(&conn, &org)
+                        .await?
+                        .ok_or_else(|| anyhow::anyhow!("no organization {org}"))?;
+                    let keys = api_keys::list(&conn, &org).await?;
+                    json!({"organizationId": org, "keys": keys.iter().map(key_json).collect::<Vec<_>>()})
+                }
+                KeyCommand::Revoke { key_id, prefix } => {
+                    let selector = match (&key_id, &prefix) {
+                        (Some(id), _) => api_keys::Selector::Id(id),
+                        (None, Some(prefix)) => api_keys::Selector::Prefix(prefix),
+                        (None, None) => anyhow::bail!("give --key-id or --prefix"),
+                    };
+                    key_json(&api_keys::revoke(&conn, selector).await?)
+                }
+            };
+            println!("{out}");
         }
         Command::Ledger {
             command: LedgerCommand::Verify,

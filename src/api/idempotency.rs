@@ -7,7 +7,7 @@ use super::{error::error_response, max_body_bytes, API_BASE};
 use crate::{
     crypto,
     error::Error,
-    service::{idempotency, orgs, App},
+    service::{idempotency, App},
 };
 
 pub const HEADER: &str = "idempotency-key";
@@ -39,16 +39,9 @@ pub async fn handle<E: Endpoint>(next: E, mut req: Request, app: &App) -> Respon
     if let Err(err) = idempotency::validate_key(&key) {
         return error_response(err);
     }
-    let api_key = req
-        .headers()
-        .get("x-api-key")
-        .and_then(|v| v.to_str().ok())
-        .unwrap_or_default();
-    let org = match orgs::authenticate(&app.db, api_key).await {
-        Ok(Some(org)) => org,
+    let Some(org) = super::auth::caller(&req).map(|c| c.org.clone()) else {
         // Unauthenticated: the operation itself answers 401.
-        Ok(None) => return next.get_response(req).await,
-        Err(err) => return error_response(err),
+        return next.get_response(req).await;
     };
     let limit = max_body_bytes();
     let body = match req.take_body().into_bytes_limit(limit).await {

@@ -1,8 +1,11 @@
 //! HTTP: routes, middleware and the OpenAPI document.
+pub mod auth;
 pub mod endpoints;
 pub mod error;
 pub mod idempotency;
+pub mod limits;
 pub mod models;
+pub mod rate_limit;
 pub mod validate;
 
 use poem::{
@@ -124,6 +127,9 @@ pub fn routes(app: App) -> impl Endpoint {
     let spec_yaml = api.spec_yaml();
     let allow = std::sync::Arc::new(AllowTable::from_spec(&spec_json));
     let swagger = api.swagger_ui();
+    let limiter = std::sync::Arc::new(rate_limit::RateLimiter::new(&app.config));
+    let read_timeout = app.config.request_read_timeout;
+    let auth_app = app.clone();
 
     Route::new()
         .nest(API_BASE, api)
@@ -147,6 +153,17 @@ pub fn routes(app: App) -> impl Endpoint {
         .around(move |next, req: Request| {
             let app = app.clone();
             async move { Ok(idempotency::handle(next, req, &app).await) }
+        })
+        .around(move |next, req: Request| {
+            let limiter = limiter.clone();
+            async move { Ok(rate_limit::handle(next, req, &limiter).await) }
+        })
+        .around(move |next, req: Request| {
+            let app = auth_app.clone();
+            async move { Ok(auth::handle(next, req, &app).await) }
+        })
+        .around(move |next, req: Request| async move {
+            Ok(limits::handle(next, req, read_timeout).await)
         })
         .around(move |next, req: Request| {
             let allow = allow.clone();

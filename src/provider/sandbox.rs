@@ -96,26 +96,30 @@ impl SandboxProvider {
         self.faults.lock().expect("faults lock").pop_front()
     }
 
-    /// Queues one event for delivery `steps` delays from now.
-    async fn schedule(
-        &self,
-        event_type: &str,
-        object: Value,
-        steps: u32,
-    ) -> Result<(), ProviderError> {
-        let object_id = object["id"].as_str().unwrap_or_default().to_string();
-        let id = derived_id("evt", &format!("{object_id}:{event_type}"));
-        let created = Utc::now() + self.delay * steps;
-        let body = json!({
-            "id": id,
-            "object": "event",
-            "type": event_type,
-            "created": created.timestamp(),
-            "data": {"object": object},
-        });
-        jobs::enqueue(&self.db, &id, DELIVERY_JOB, body.to_string(), created)
+    /// Queues events, each for delivery its `steps` delays from now, all or
+    /// none (as a real provider records an operation's events with it).
+    async fn schedule(&self, events: Vec<(&str, Value, u32)>) -> Result<(), ProviderError> {
+        let queue_error =
+            |e: sea_orm::DbErr| ProviderError::Unavailable(format!("sandbox queue: {e}"));
+        let txn = crate::db::begin_write(&self.db)
             .await
-            .map_err(|e| ProviderError::Unavailable(format!("sandbox queue: {e}")))
+            .map_err(queue_error)?;
+        for (event_type, object, steps) in events {
+            let object_id = object["id"].as_str().unwrap_or_default().to_string();
+            let id = derived_id("evt", &format!("{object_id}:{event_type}"));
+            let created = Utc::now() + self.delay * steps;
+            let body = json!({
+                "id": id,
+                "object": "event",
+                "type": event_type,
+                "created": created.timestamp(),
+                "data": {"object": object},
+            });
+            jobs::enqueue(&txn, &id, DELIVERY_JOB, body.to_string(), created)
+                .await
+                .map_err(queue_error)?;
+        }
+        txn.commit().await.map_err(queue_error)
     }
 
     /// The `Stripe-Signature` header for a body, signed now.
@@ -148,12 +152,8 @@ impl PayoutProvider for SandboxProvider {
         } else {
             "verified"
         };
-        self.schedule(
-            "account.updated",
-            json!({"id": account_id, "status": status}),
-            1,
-        )
-        .await?;
+        let verdict = json!({"id": account_id, "status": status});
+        self.schedule(vec![("account.updated", verdict, 1)]).await?;
         Ok(account_id)
     }
 
@@ -196,17 +196,20 @@ impl PayoutProvider for SandboxProvider {
             .map_or("ok", |(_, outcome)| outcome);
         let metadata = json!({"payout_id": request.payout_id});
         let object = |status: &str| json!({"id": transfer_id, "status": status, "amount": request.amount, "currency": request.currency, "metadata": metadata});
-        self.schedule("payout.updated", object("in_transit"), 1)
-            .await?;
-        match failure_for(outcome) {
-            None => self.schedule("payout.paid", object("paid"), 2).await?,
+        let settled = match failure_for(outcome) {
+            None => ("payout.paid", object("paid")),
             Some((code, message)) => {
                 let mut failed = object("failed");
                 failed["failure_code"] = json!(code);
                 failed["failure_message"] = json!(message);
-                self.schedule("payout.failed", failed, 2).await?
+                ("payout.failed", failed)
             }
-        }
+        };
+        self.schedule(vec![
+            ("payout.updated", object("in_transit"), 1),
+            (settled.0, settled.1, 2),
+        ])
+        .await?;
         Ok(transfer_id)
     }
 

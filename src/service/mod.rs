@@ -1,6 +1,7 @@
 //! The service layer: business operations over the database and the
 //! provider. No HTTP types here; the API layer calls these.
 pub mod accounts;
+pub mod api_keys;
 pub mod funds;
 pub mod idempotency;
 pub mod ledger;

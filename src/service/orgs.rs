@@ -74,26 +74,37 @@ pub async fn find(conn: &DatabaseConnection, id: &str) -> Result<Option<organiza
     Ok(organization::Entity::find_by_id(id).one(conn).await?)
 }
 
-/// The organization an API key belongs to, if the key is known and not
-/// revoked. The key is looked up by its SHA-256, never stored in clear.
-pub async fn authenticate(
-    conn: &DatabaseConnection,
-    key: &str,
-) -> Result<Option<organization::Model>> {
+/// The stored, unrevoked API key row for a presented key. The key is looked
+/// up by its SHA-256, never stored in clear; nothing is cached, so a
+/// revocation applies to the very next request.
+pub async fn find_key(conn: &DatabaseConnection, key: &str) -> Result<Option<api_key::Model>> {
     if !ids::looks_like_api_key(key) {
         return Ok(None);
     }
     let hash = crypto::sha256_hex(key.as_bytes());
-    let Some(row) = api_key::Entity::find()
+    let row = api_key::Entity::find()
         .filter(api_key::Column::KeyHash.eq(hash.clone()))
         .filter(api_key::Column::RevokedAt.is_null())
         .one(conn)
-        .await?
-    else {
+        .await?;
+    Ok(row.filter(|row| crypto::constant_time_eq(&row.key_hash, &hash)))
+}
+
+/// The key row and the organization it belongs to, if the key is known and
+/// not revoked.
+pub async fn authenticate_key(
+    conn: &DatabaseConnection,
+    key: &str,
+) -> Result<Option<(api_key::Model, organization::Model)>> {
+    let Some(row) = find_key(conn, key).await? else {
         return Ok(None);
     };
-    if !crypto::constant_time_eq(&row.key_hash, &hash) {
-        return Ok(None);
-    }
-    find(conn, &row.organization_id).await
+    Ok(find(conn, &row.organization_id)
+        .await?
+        .map(|org| (row, org)))
+}
+
+/// A new key for `org`; returns the key itself (shown once).
+pub async fn create_key(conn: &DatabaseConnection, org: &organization::Model) -> Result<String> {
+    create_key_in(conn, org).await
 }

@@ -198,7 +198,14 @@ pub async fn submit_job(app: &App, payload: &str, attempts: i32) -> Outcome {
         Ok(None) => return Outcome::Done,
         Err(err) => return Outcome::Retry(err.to_string()),
     };
-    if payout.provider_transfer_id.is_some() || payout.status != PayoutStatus::Pending.as_str() {
+    // Events can move a payout on before its transfer id is recorded (the
+    // provider answered, then this instance died): still submit it, again
+    // and idempotently, so the provider finishes the job — unless it is over.
+    let open = [
+        PayoutStatus::Pending.as_str(),
+        PayoutStatus::InTransit.as_str(),
+    ];
+    if payout.provider_transfer_id.is_some() || !open.contains(&payout.status.as_str()) {
         return Outcome::Done;
     }
     let refused = match submit(app, &payout).await {

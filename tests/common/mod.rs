@@ -117,6 +117,11 @@ impl TestApp {
             provider_retry_delay: Duration::from_millis(200),
             provider_max_attempts: 10,
             idempotency_lock: Duration::from_secs(90),
+            request_read_timeout: Duration::from_secs(30),
+            rate_limit_per_second: 1000.0,
+            rate_limit_burst: 1000,
+            redis_url: None,
+            redis_prefix: format!("payouts-test:{}:", payouts::ids::new_id("t")),
         };
         adjust(&mut config);
         let running = server::start(config.clone(), listener)

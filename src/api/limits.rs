@@ -1,0 +1,53 @@
+//! Request limits applied before anything else runs: header size and count,
+//! and the body, read here once with a size cap and a deadline.
+//!
+//! Reading the body up front means a client that announces a body and then
+//! trickles it (or never sends it: slow loris) is cut off after
+//! `request_read_timeout` with 408, and a chunked body without
+//! `Content-Length` is refused with 413 as soon as it passes the cap. The
+//! handlers then read from memory and cannot be held up by the client. No
+//! handler future is ever cancelled half-way, which matters for money.
+use std::time::Duration;
+
+use poem::{error::ReadBodyError, http::header, Endpoint, Request, Response};
+
+use super::{error::error_response, max_body_bytes};
+use crate::error::Error;
+
+/// hyper itself refuses more than 100 headers or ~400 KiB of head with a
+/// bare 431; below that, these limits answer with the envelope.
+pub const MAX_HEADER_COUNT: usize = 64;
+pub const MAX_HEADER_BYTES: usize = 32 * 1024;
+
+fn header_bytes(req: &Request) -> usize {
+    req.headers()
+        .iter()
+        // "name: value\r\n"
+        .map(|(name, value)| name.as_str().len() + value.len() + 4)
+        .sum()
+}
+
+pub async fn handle<E: Endpoint>(next: E, mut req: Request, read_timeout: Duration) -> Response {
+    if req.headers().len() > MAX_HEADER_COUNT || header_bytes(&req) > MAX_HEADER_BYTES {
+        return error_response(Error::HeadersTooLarge);
+    }
+    let limit = max_body_bytes();
+    let declared = req
+        .headers()
+        .get(header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse::<u64>().ok());
+    if declared.is_some_and(|len| len > limit as u64) {
+        return error_response(Error::PayloadTooLarge(limit));
+    }
+    let read = req.take_body().into_bytes_limit(limit);
+    match tokio::time::timeout(read_timeout, read).await {
+        Err(_elapsed) => error_response(Error::RequestTimeout),
+        Ok(Err(ReadBodyError::PayloadTooLarge)) => error_response(Error::PayloadTooLarge(limit)),
+        Ok(Err(_)) => error_response(Error::InvalidJson("request body could not be read".into())),
+        Ok(Ok(body)) => {
+            req.set_body(body);
+            next.get_response(req).await
+        }
+    }
+}
