@@ -246,3 +246,22 @@ async fn expired_keys_are_forgotten_and_purged() {
     assert_eq!(left, ["kept"]);
     app.stop().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_database_refuses_to_edit_the_ledger() {
+    use sea_orm::ConnectionTrait;
+    let app = TestApp::spawn().await;
+    let org = app.org().await;
+    app.credit(&org, 5000).await;
+    for sql in [
+        "UPDATE ledger_entries SET amount = amount + 1",
+        "DELETE FROM ledger_entries",
+        "UPDATE ledger_transactions SET amount = 1",
+        "DELETE FROM ledger_transactions",
+    ] {
+        let result = app.db().execute_unprepared(sql).await;
+        assert!(result.is_err(), "{sql} must be refused");
+    }
+    assert_eq!(app.balance(&org).await["available"], 5000);
+    app.stop().await;
+}
