@@ -7,7 +7,7 @@ pub mod validate;
 
 use poem::{
     endpoint::make_sync, get, http::Method, web::Redirect, Endpoint, EndpointExt, IntoResponse,
-    Request, Response, Route,
+    PathPattern, Request, Response, Route,
 };
 use poem_openapi::{OpenApiService, ServerObject};
 use tracing::Instrument;
@@ -88,7 +88,14 @@ impl AllowTable {
                 ));
             }
         }
-        for path in ["/openapi.json", "/openapi.yaml", "/docs", "/healthz"] {
+        for path in [
+            "/openapi.json",
+            "/openapi.yaml",
+            "/docs",
+            "/healthz",
+            "/readyz",
+            "/metrics",
+        ] {
             rows.push((
                 regex::Regex::new(&format!("^{}$", regex::escape(path))).expect("path regex"),
                 "GET".into(),
@@ -124,6 +131,7 @@ pub fn routes(app: App) -> impl Endpoint {
     let spec_yaml = api.spec_yaml();
     let allow = std::sync::Arc::new(AllowTable::from_spec(&spec_json));
     let swagger = api.swagger_ui();
+    let metrics = app.metrics.clone();
 
     Route::new()
         .nest(API_BASE, api)
@@ -140,10 +148,20 @@ pub fn routes(app: App) -> impl Endpoint {
             })),
         )
         .at("/", get(make_sync(|_| Redirect::see_other("/docs"))))
-        .at("/healthz", get(make_sync(|_| "ok")))
+        .at("/healthz", get(crate::ops::healthz))
+        .at("/readyz", get(crate::ops::readyz))
+        .at("/metrics", get(crate::ops::metrics))
         .nest("/docs", swagger)
         .data(app.clone())
-        .catch_all_error(|err| async move { error::render(err) })
+        .catch_all_error(|err| async move {
+            // Keep the matched route for the metrics label.
+            let pattern = err.data::<PathPattern>().cloned();
+            let mut response = error::render(err);
+            if let Some(pattern) = pattern {
+                response.set_data(pattern);
+            }
+            response
+        })
         .around(move |next, req: Request| {
             let app = app.clone();
             async move { Ok(idempotency::handle(next, req, &app).await) }
@@ -151,15 +169,21 @@ pub fn routes(app: App) -> impl Endpoint {
         .around(move |next, req: Request| {
             let allow = allow.clone();
             let settings = settings.clone();
+            let metrics = metrics.clone();
             async move {
                 Ok(SETTINGS
-                    .scope(settings, finish_response(next, req, &allow))
+                    .scope(settings, finish_response(next, req, &allow, &metrics))
                     .await)
             }
         })
 }
 
-async fn finish_response<E: Endpoint>(next: E, req: Request, allow: &AllowTable) -> Response {
+async fn finish_response<E: Endpoint>(
+    next: E,
+    req: Request,
+    allow: &AllowTable,
+    metrics: &crate::metrics::Metrics,
+) -> Response {
     let request_id = req
         .headers()
         .get("x-request-id")
@@ -182,10 +206,18 @@ async fn finish_response<E: Endpoint>(next: E, req: Request, allow: &AllowTable)
     if let Ok(value) = request_id.parse() {
         response.headers_mut().insert("x-request-id", value);
     }
+    let elapsed = started.elapsed();
+    // The matched template bounds the label set; anything unmatched is one label.
+    let route = response
+        .data::<PathPattern>()
+        .map_or("unmatched", |p| &*p.0)
+        .to_string();
+    metrics.observe_request(method.as_str(), &route, response.status().as_u16(), elapsed);
     span.in_scope(|| {
         tracing::info!(
             status = response.status().as_u16(),
-            elapsed_ms = started.elapsed().as_millis() as u64,
+            %route,
+            elapsed_ms = elapsed.as_millis() as u64,
             "request"
         )
     });
