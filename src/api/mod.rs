@@ -207,11 +207,12 @@ async fn finish_response<E: Endpoint>(
         response.headers_mut().insert("x-request-id", value);
     }
     let elapsed = started.elapsed();
-    // The matched template bounds the label set; anything unmatched is one label.
-    let route = response
-        .data::<PathPattern>()
-        .map_or("unmatched", |p| &*p.0)
-        .to_string();
+    // The matched template bounds the label set; anything unmatched is one
+    // label (an unknown path under the API base matches only the nest).
+    let route = match response.data::<PathPattern>() {
+        Some(p) if &*p.0 != API_BASE => p.0.to_string(),
+        _ => "unmatched".to_string(),
+    };
     metrics.observe_request(method.as_str(), &route, response.status().as_u16(), elapsed);
     span.in_scope(|| {
         tracing::info!(

@@ -150,6 +150,15 @@ impl TestApp {
         }
     }
 
+    /// Stops the service and drops its database without the ledger check,
+    /// for tests that broke the database on purpose.
+    pub async fn stop_unchecked(mut self) {
+        if let Some(running) = self.running.take() {
+            running.stop().await;
+        }
+        self.drop_database().await;
+    }
+
     async fn drop_database(&mut self) {
         if let Some((admin_url, name)) = self.postgres.take() {
             if let Ok(admin) = Database::connect(&admin_url).await {
