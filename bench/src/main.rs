@@ -168,8 +168,9 @@ impl Service {
             // Deliveries an hour out: the load measures the request, not the
             // settlement that follows it.
             .env("PAYOUTS_SANDBOX_DELAY_MS", "3600000")
-            .env("PAYOUTS_LOG", "warn")
+            // Default (info) logging, as deployed; the lines go nowhere.
             .stdout(Stdio::null())
+            .stderr(Stdio::null())
             .spawn()?;
         Ok(Service {
             child,
