@@ -6,7 +6,7 @@ CARGO ?= cargo
 # PostgreSQL for the second half of the suite (CI sets it; see .ci/run).
 TEST_DATABASE_URL ?=
 
-.PHONY: run test spec fmt fmt-check lint test-sqlite test-postgres test-sdk
+.PHONY: run test spec fmt fmt-check lint test-sqlite test-postgres test-sdk bench
 
 run:
 	$(CARGO) build --release
@@ -60,3 +60,10 @@ test-sdk:
 # Rewrites the committed OpenAPI document from the handlers.
 spec:
 	$(CARGO) run --quiet -- spec > openapi.yaml
+
+# Figures under load beside their ceilings, measured in one run; writes
+# bench/RESULTS.md. PostgreSQL from BENCH_DATABASE_URL or TEST_DATABASE_URL
+# (default postgres://postgres@127.0.0.1:5432/test). Not part of `make test`.
+bench:
+	$(CARGO) build --release -p payouts -p payouts-bench
+	./target/release/payouts-bench

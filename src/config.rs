@@ -61,81 +61,112 @@ fn env_parse<T: std::str::FromStr>(name: &str, default: T) -> anyhow::Result<T> 
     }
 }
 
+fn env_millis(name: &str, default: Duration) -> anyhow::Result<Duration> {
+    Ok(Duration::from_millis(env_parse(
+        name,
+        default.as_millis() as u64,
+    )?))
+}
+
 impl Config {
+    /// Every setting at its default, for a database, an address and a key.
+    pub fn new(database_url: &str, bind: &str, cipher: Cipher) -> Self {
+        Config {
+            database_url: database_url.to_string(),
+            bind: bind.to_string(),
+            public_url: format!("http://{bind}"),
+            sandbox_delay: Duration::from_millis(2000),
+            document_allow_hosts: Vec::new(),
+            document_max_bytes: 10 * 1024 * 1024,
+            document_timeout: Duration::from_secs(10),
+            // Every instance that shares the database shares the key, so
+            // deriving the secret from it keeps them in agreement.
+            sandbox_webhook_secret: cipher.derive_secret("sandbox-webhook-secret"),
+            cipher,
+            fees: FeeSchedule::default(),
+            max_body_bytes: 1024 * 1024,
+            job_poll_interval: Duration::from_millis(200),
+            job_lease: Duration::from_secs(60),
+            job_retry_base: Duration::from_millis(500),
+            provider_retry_delay: Duration::from_secs(30),
+            provider_max_attempts: 10,
+            idempotency_lock: Duration::from_secs(90),
+            request_read_timeout: Duration::from_secs(30),
+            rate_limit_per_second: 100.0,
+            rate_limit_burst: 200,
+            redis_url: None,
+            redis_prefix: "payouts:".into(),
+        }
+    }
+
     /// Reads the environment. `bind` overrides `PAYOUTS_BIND` when given.
     pub fn from_env(bind: Option<String>) -> anyhow::Result<Self> {
         let database_url = env("DATABASE_URL").unwrap_or_else(|| DEFAULT_DATABASE_URL.into());
         let bind = bind
             .or_else(|| env("PAYOUTS_BIND"))
             .unwrap_or_else(|| "127.0.0.1:8080".into());
-        let public_url = env("PAYOUTS_PUBLIC_URL").unwrap_or_else(|| format!("http://{bind}"));
-        let cipher = load_cipher(&database_url)?;
-        let sandbox_webhook_secret = env("PAYOUTS_SANDBOX_WEBHOOK_SECRET")
-            // Every instance that shares the database shares the key, so
-            // deriving the secret from it keeps them in agreement.
-            .unwrap_or_else(|| cipher.derive_secret("sandbox-webhook-secret"));
-        let fees = FeeSchedule {
+        let mut c = Config::new(&database_url, &bind, load_cipher(&database_url)?);
+        if let Some(url) = env("PAYOUTS_PUBLIC_URL") {
+            c.public_url = url.trim_end_matches('/').to_string();
+        }
+        if let Some(secret) = env("PAYOUTS_SANDBOX_WEBHOOK_SECRET") {
+            c.sandbox_webhook_secret = secret;
+        }
+        c.fees = FeeSchedule {
             fixed_cents: env_parse("PAYOUTS_PAYOUT_FEE_FIXED_CENTS", 0)?,
             basis_points: env_parse("PAYOUTS_PAYOUT_FEE_BPS", 0)?,
         };
-        fees.validate().map_err(anyhow::Error::msg)?;
-        let config = Config {
-            database_url,
-            bind,
-            public_url: public_url.trim_end_matches('/').to_string(),
-            sandbox_delay: Duration::from_millis(env_parse("PAYOUTS_SANDBOX_DELAY_MS", 2000)?),
-            document_allow_hosts: env("PAYOUTS_DOCUMENT_ALLOW_HOSTS")
-                .map(|v| {
-                    v.split(',')
-                        .map(|h| h.trim().to_string())
-                        .filter(|h| !h.is_empty())
-                        .collect()
-                })
-                .unwrap_or_default(),
-            document_max_bytes: env_parse("PAYOUTS_DOCUMENT_MAX_BYTES", 10 * 1024 * 1024)?,
-            document_timeout: Duration::from_millis(env_parse(
-                "PAYOUTS_DOCUMENT_TIMEOUT_MS",
-                10_000,
-            )?),
-            cipher,
-            sandbox_webhook_secret,
-            fees,
-            max_body_bytes: env_parse("PAYOUTS_MAX_BODY_BYTES", 1024 * 1024)?,
-            job_poll_interval: Duration::from_millis(env_parse("PAYOUTS_JOB_POLL_MS", 200)?),
-            job_lease: Duration::from_millis(env_parse("PAYOUTS_JOB_LEASE_MS", 60_000)?),
-            job_retry_base: Duration::from_millis(env_parse("PAYOUTS_JOB_RETRY_BASE_MS", 500)?),
-            provider_retry_delay: Duration::from_millis(env_parse(
-                "PAYOUTS_PROVIDER_RETRY_DELAY_MS",
-                30_000,
-            )?),
-            provider_max_attempts: env_parse("PAYOUTS_PROVIDER_MAX_ATTEMPTS", 10)?,
-            idempotency_lock: Duration::from_millis(env_parse(
-                "PAYOUTS_IDEMPOTENCY_LOCK_MS",
-                90_000,
-            )?),
-            request_read_timeout: Duration::from_millis(env_parse(
-                "PAYOUTS_REQUEST_READ_TIMEOUT_MS",
-                30_000,
-            )?),
-            rate_limit_per_second: env_parse("PAYOUTS_RATE_LIMIT_PER_SECOND", 100.0)?,
-            rate_limit_burst: env_parse("PAYOUTS_RATE_LIMIT_BURST", 200)?,
-            redis_url: env("PAYOUTS_REDIS_URL"),
-            redis_prefix: env("PAYOUTS_REDIS_PREFIX").unwrap_or_else(|| "payouts:".into()),
-        };
-        if !(config.rate_limit_per_second > 0.0 && config.rate_limit_per_second.is_finite())
-            || config.rate_limit_burst == 0
+        c.fees.validate().map_err(anyhow::Error::msg)?;
+        c.sandbox_delay = env_millis("PAYOUTS_SANDBOX_DELAY_MS", c.sandbox_delay)?;
+        if let Some(hosts) = env("PAYOUTS_DOCUMENT_ALLOW_HOSTS") {
+            c.document_allow_hosts = hosts
+                .split(',')
+                .map(|h| h.trim().to_string())
+                .filter(|h| !h.is_empty())
+                .collect();
+        }
+        c.document_max_bytes = env_parse("PAYOUTS_DOCUMENT_MAX_BYTES", c.document_max_bytes)?;
+        c.document_timeout = env_millis("PAYOUTS_DOCUMENT_TIMEOUT_MS", c.document_timeout)?;
+        c.max_body_bytes = env_parse("PAYOUTS_MAX_BODY_BYTES", c.max_body_bytes)?;
+        c.job_poll_interval = env_millis("PAYOUTS_JOB_POLL_MS", c.job_poll_interval)?;
+        c.job_lease = env_millis("PAYOUTS_JOB_LEASE_MS", c.job_lease)?;
+        c.job_retry_base = env_millis("PAYOUTS_JOB_RETRY_BASE_MS", c.job_retry_base)?;
+        c.provider_retry_delay =
+            env_millis("PAYOUTS_PROVIDER_RETRY_DELAY_MS", c.provider_retry_delay)?;
+        c.provider_max_attempts =
+            env_parse("PAYOUTS_PROVIDER_MAX_ATTEMPTS", c.provider_max_attempts)?;
+        c.idempotency_lock = env_millis("PAYOUTS_IDEMPOTENCY_LOCK_MS", c.idempotency_lock)?;
+        c.request_read_timeout =
+            env_millis("PAYOUTS_REQUEST_READ_TIMEOUT_MS", c.request_read_timeout)?;
+        c.rate_limit_per_second =
+            env_parse("PAYOUTS_RATE_LIMIT_PER_SECOND", c.rate_limit_per_second)?;
+        c.rate_limit_burst = env_parse("PAYOUTS_RATE_LIMIT_BURST", c.rate_limit_burst)?;
+        c.redis_url = env("PAYOUTS_REDIS_URL");
+        if let Some(prefix) = env("PAYOUTS_REDIS_PREFIX") {
+            c.redis_prefix = prefix;
+        }
+        c.validate()?;
+        Ok(c)
+    }
+
+    fn validate(&self) -> anyhow::Result<()> {
+        if !(self.rate_limit_per_second > 0.0 && self.rate_limit_per_second.is_finite())
+            || self.rate_limit_burst == 0
         {
             anyhow::bail!(
                 "PAYOUTS_RATE_LIMIT_PER_SECOND and PAYOUTS_RATE_LIMIT_BURST must be positive"
             );
         }
-        if let Some(url) = &config.redis_url {
+        if self.provider_max_attempts < 1 {
+            anyhow::bail!("PAYOUTS_PROVIDER_MAX_ATTEMPTS must be at least 1");
+        }
+        if let Some(url) = &self.redis_url {
             redis::Client::open(url.as_str())
                 .map_err(|e| anyhow::anyhow!("PAYOUTS_REDIS_URL is not a Redis URL: {e}"))?;
         }
-        url::Url::parse(&config.public_url)
+        url::Url::parse(&self.public_url)
             .map_err(|e| anyhow::anyhow!("PAYOUTS_PUBLIC_URL is not a URL: {e}"))?;
-        Ok(config)
+        Ok(())
     }
 }
 

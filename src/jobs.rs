@@ -158,11 +158,14 @@ async fn deliver_sandbox_event(app: &App, body: &str) -> Outcome {
         .header("content-type", "application/json")
         .header("stripe-signature", app.sandbox.sign(body.as_bytes()))
         .body(body.to_string());
-    match request.send().await {
+    let outcome = match request.send().await {
         Ok(response) if response.status().is_success() => Outcome::Done,
         Ok(response) => Outcome::Retry(format!("webhook answered {}", response.status())),
         Err(err) => Outcome::Retry(format!("webhook delivery failed: {err}")),
-    }
+    };
+    app.metrics
+        .webhook_delivery(matches!(outcome, Outcome::Done));
+    outcome
 }
 
 /// Runs due jobs until `shutdown` turns true; finishes the job in hand first.

@@ -127,20 +127,17 @@ fn balance_json(balance: &entity::balance::Model) -> serde_json::Value {
            "inPayout": balance.in_payout, "paidOut": balance.paid_out, "currency": balance.currency})
 }
 
-fn init_tracing() {
-    let filter = tracing_subscriber::EnvFilter::try_from_env("PAYOUTS_LOG")
-        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
-    // Logs go to stderr: stdout is for the commands' JSON.
-    tracing_subscriber::fmt()
-        .with_env_filter(filter)
-        .with_writer(std::io::stderr)
-        .init();
-}
-
 #[tokio::main]
 async fn main() {
-    init_tracing();
-    if let Err(err) = run(Cli::parse()).await {
+    let cli = Cli::parse();
+    // Logs go to stderr: stdout is for the commands' JSON.
+    let logging = payouts::logging::from_env()
+        .and_then(|(format, filter)| payouts::logging::init(format, filter, std::io::stderr));
+    if let Err(err) = logging {
+        eprintln!("error: {err:#}");
+        std::process::exit(2);
+    }
+    if let Err(err) = run(cli).await {
         eprintln!("error: {err:#}");
         std::process::exit(1);
     }

@@ -10,7 +10,7 @@ pub mod validate;
 
 use poem::{
     endpoint::make_sync, get, http::Method, web::Redirect, Endpoint, EndpointExt, IntoResponse,
-    Request, Response, Route,
+    PathPattern, Request, Response, Route,
 };
 use poem_openapi::{OpenApiService, ServerObject};
 use tracing::Instrument;
@@ -91,7 +91,14 @@ impl AllowTable {
                 ));
             }
         }
-        for path in ["/openapi.json", "/openapi.yaml", "/docs", "/healthz"] {
+        for path in [
+            "/openapi.json",
+            "/openapi.yaml",
+            "/docs",
+            "/healthz",
+            "/readyz",
+            "/metrics",
+        ] {
             rows.push((
                 regex::Regex::new(&format!("^{}$", regex::escape(path))).expect("path regex"),
                 "GET".into(),
@@ -130,6 +137,7 @@ pub fn routes(app: App) -> impl Endpoint {
     let limiter = std::sync::Arc::new(rate_limit::RateLimiter::new(&app.config));
     let read_timeout = app.config.request_read_timeout;
     let auth_app = app.clone();
+    let metrics = app.metrics.clone();
 
     Route::new()
         .nest(API_BASE, api)
@@ -146,10 +154,20 @@ pub fn routes(app: App) -> impl Endpoint {
             })),
         )
         .at("/", get(make_sync(|_| Redirect::see_other("/docs"))))
-        .at("/healthz", get(make_sync(|_| "ok")))
+        .at("/healthz", get(crate::ops::healthz))
+        .at("/readyz", get(crate::ops::readyz))
+        .at("/metrics", get(crate::ops::metrics))
         .nest("/docs", swagger)
         .data(app.clone())
-        .catch_all_error(|err| async move { error::render(err) })
+        .catch_all_error(|err| async move {
+            // Keep the matched route for the metrics label.
+            let pattern = err.data::<PathPattern>().cloned();
+            let mut response = error::render(err);
+            if let Some(pattern) = pattern {
+                response.set_data(pattern);
+            }
+            response
+        })
         .around(move |next, req: Request| {
             let app = app.clone();
             async move { Ok(idempotency::handle(next, req, &app).await) }
@@ -168,15 +186,21 @@ pub fn routes(app: App) -> impl Endpoint {
         .around(move |next, req: Request| {
             let allow = allow.clone();
             let settings = settings.clone();
+            let metrics = metrics.clone();
             async move {
                 Ok(SETTINGS
-                    .scope(settings, finish_response(next, req, &allow))
+                    .scope(settings, finish_response(next, req, &allow, &metrics))
                     .await)
             }
         })
 }
 
-async fn finish_response<E: Endpoint>(next: E, req: Request, allow: &AllowTable) -> Response {
+async fn finish_response<E: Endpoint>(
+    next: E,
+    req: Request,
+    allow: &AllowTable,
+    metrics: &crate::metrics::Metrics,
+) -> Response {
     let request_id = req
         .headers()
         .get("x-request-id")
@@ -199,10 +223,19 @@ async fn finish_response<E: Endpoint>(next: E, req: Request, allow: &AllowTable)
     if let Ok(value) = request_id.parse() {
         response.headers_mut().insert("x-request-id", value);
     }
+    let elapsed = started.elapsed();
+    // The matched template bounds the label set; anything unmatched is one
+    // label (an unknown path under the API base matches only the nest).
+    let route = match response.data::<PathPattern>() {
+        Some(p) if &*p.0 != API_BASE => p.0.to_string(),
+        _ => "unmatched".to_string(),
+    };
+    metrics.observe_request(method.as_str(), &route, response.status().as_u16(), elapsed);
     span.in_scope(|| {
         tracing::info!(
             status = response.status().as_u16(),
-            elapsed_ms = started.elapsed().as_millis() as u64,
+            %route,
+            elapsed_ms = elapsed.as_millis() as u64,
             "request"
         )
     });

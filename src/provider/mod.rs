@@ -1,5 +1,6 @@
 //! The payout provider: where connected accounts, bank accounts and
 //! transfers really live. One trait; the sandbox is the default.
+pub mod instrumented;
 pub mod sandbox;
 
 use chrono::{DateTime, NaiveDate, Utc};

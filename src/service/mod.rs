@@ -16,7 +16,8 @@ use sea_orm::DatabaseConnection;
 use crate::{
     config::Config,
     document::DocumentFetcher,
-    provider::{sandbox::SandboxProvider, PayoutProvider},
+    metrics::Metrics,
+    provider::{instrumented::Instrumented, sandbox::SandboxProvider, PayoutProvider},
 };
 
 pub struct AppInner {
@@ -24,6 +25,9 @@ pub struct AppInner {
     pub config: Config,
     pub documents: DocumentFetcher,
     pub sandbox: Arc<SandboxProvider>,
+    /// The sandbox provider behind metrics and logging; what operations use.
+    provider: Arc<dyn PayoutProvider>,
+    pub metrics: Arc<Metrics>,
     /// Client for outgoing calls (webhook deliveries).
     pub http: reqwest::Client,
     /// Names this process as a job lease owner.
@@ -57,11 +61,15 @@ impl App {
             .timeout(std::time::Duration::from_secs(10))
             .build()
             .expect("an HTTP client with default TLS settings builds");
+        let metrics = Arc::new(Metrics::new());
+        let provider = Arc::new(Instrumented::new(sandbox.clone(), metrics.clone()));
         Self(Arc::new(AppInner {
             db,
             config,
             documents,
             sandbox,
+            provider,
+            metrics,
             http,
             instance_id: crate::ids::new_id("inst"),
         }))
@@ -70,11 +78,11 @@ impl App {
     /// The provider that serves an organization. Only the sandbox provider
     /// exists so far, so live organizations use it too.
     pub fn provider_for(&self, _org: &entity::organization::Model) -> Arc<dyn PayoutProvider> {
-        self.sandbox.clone()
+        self.provider.clone()
     }
 
     /// The provider named in a webhook path.
     pub fn provider_named(&self, name: &str) -> Option<Arc<dyn PayoutProvider>> {
-        (name == self.sandbox.name()).then(|| self.sandbox.clone() as Arc<dyn PayoutProvider>)
+        (name == self.provider.name()).then(|| self.provider.clone())
     }
 }

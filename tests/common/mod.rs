@@ -11,7 +11,7 @@ use std::{
     time::Duration,
 };
 
-use payouts::{config::Config, crypto::Cipher, domain::fees::FeeSchedule, server, service::orgs};
+use payouts::{config::Config, crypto::Cipher, server, service::orgs};
 use reqwest::{Method, StatusCode};
 use sea_orm::{ConnectionTrait, Database};
 use serde_json::{json, Value};
@@ -99,30 +99,19 @@ impl TestApp {
         let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
         let base = format!("http://{}", listener.local_addr().unwrap());
         let cipher = Cipher::from_encoded_key(&Cipher::generate_key_hex()).unwrap();
-        let mut config = Config {
-            database_url,
-            bind: base.trim_start_matches("http://").to_string(),
-            public_url: base.clone(),
-            sandbox_delay: Duration::from_millis(150),
-            document_allow_hosts: vec![documents.host.clone()],
-            document_max_bytes: 1024 * 1024,
-            document_timeout: Duration::from_secs(5),
-            sandbox_webhook_secret: cipher.derive_secret("sandbox-webhook-secret"),
-            cipher,
-            fees: FeeSchedule::default(),
-            max_body_bytes: 64 * 1024,
-            job_poll_interval: Duration::from_millis(25),
-            job_lease: Duration::from_secs(60),
-            job_retry_base: Duration::from_millis(50),
-            provider_retry_delay: Duration::from_millis(200),
-            provider_max_attempts: 10,
-            idempotency_lock: Duration::from_secs(90),
-            request_read_timeout: Duration::from_secs(30),
-            rate_limit_per_second: 1000.0,
-            rate_limit_burst: 1000,
-            redis_url: None,
-            redis_prefix: format!("payouts-test:{}:", payouts::ids::new_id("t")),
-        };
+        let mut config = Config::new(&database_url, base.trim_start_matches("http://"), cipher);
+        // Fast timings, a small body cap and the local document server.
+        config.sandbox_delay = Duration::from_millis(150);
+        config.document_allow_hosts = vec![documents.host.clone()];
+        config.document_max_bytes = 1024 * 1024;
+        config.document_timeout = Duration::from_secs(5);
+        config.max_body_bytes = 64 * 1024;
+        config.job_poll_interval = Duration::from_millis(25);
+        config.job_retry_base = Duration::from_millis(50);
+        config.provider_retry_delay = Duration::from_millis(200);
+        config.rate_limit_per_second = 1000.0;
+        config.rate_limit_burst = 1000;
+        config.redis_prefix = format!("payouts-test:{}:", payouts::ids::new_id("t"));
         adjust(&mut config);
         let running = server::start(config.clone(), listener)
             .await
@@ -188,6 +177,15 @@ impl TestApp {
                 "ledger invariants violated: {problems:#?}"
             );
         }
+    }
+
+    /// Stops the service and drops its database without the ledger check,
+    /// for tests that broke the database on purpose.
+    pub async fn stop_unchecked(mut self) {
+        if let Some(running) = self.running.take() {
+            running.stop().await;
+        }
+        self.drop_database().await;
     }
 
     async fn drop_database(&mut self) {

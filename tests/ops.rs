@@ -1,0 +1,392 @@
+//! Operations: health, readiness, metrics, logs, configuration errors and
+//! graceful shutdown of the real binary.
+mod common;
+
+use std::{
+    io::Write,
+    process::{Command, Stdio},
+    sync::{
+        atomic::{AtomicUsize, Ordering},
+        Arc, Mutex, OnceLock,
+    },
+    time::{Duration, Instant},
+};
+
+use common::*;
+use migration::MigratorTrait;
+use sea_orm::ConnectionTrait;
+use serde_json::{json, Value};
+
+async fn get_json(app: &TestApp, path: &str) -> (u16, Value) {
+    let response = app
+        .client
+        .get(format!("{}{path}", app.base))
+        .send()
+        .await
+        .unwrap();
+    let status = response.status().as_u16();
+    (status, response.json().await.unwrap())
+}
+
+async fn metrics_text(app: &TestApp) -> String {
+    let response = app
+        .client
+        .get(format!("{}/metrics", app.base))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 200);
+    assert!(response.headers()["content-type"]
+        .to_str()
+        .unwrap()
+        .starts_with("text/plain"));
+    response.text().await.unwrap()
+}
+
+/// The value of one sample line (`name{labels} value`), 0 when absent.
+fn sample(text: &str, series: &str) -> f64 {
+    text.lines()
+        .find_map(|line| line.strip_prefix(series)?.strip_prefix(' '))
+        .map_or(0.0, |v| v.trim().parse().unwrap())
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn health_and_readiness() {
+    let app = TestApp::spawn().await;
+    assert_eq!(
+        get_json(&app, "/healthz").await,
+        (200, json!({"status": "ok"}))
+    );
+    let (status, body) = get_json(&app, "/readyz").await;
+    assert_eq!((status, &body["status"]), (200, &json!("ready")), "{body}");
+    assert_eq!(body["migrations"]["pending"], json!([]));
+
+    // The operations routes stay out of the published API.
+    let spec = payouts::api::spec_yaml();
+    for path in ["/healthz", "/readyz", "/metrics"] {
+        assert!(!spec.contains(path), "{path} is in the spec");
+    }
+
+    // A migration this build knows but the database lacks: not ready.
+    let name = migration::Migrator::migrations()[0].name().to_string();
+    app.db()
+        .execute_unprepared(&format!(
+            "DELETE FROM seaql_migrations WHERE version = '{name}'"
+        ))
+        .await
+        .unwrap();
+    let (status, body) = get_json(&app, "/readyz").await;
+    assert_eq!(status, 503, "{body}");
+    assert_eq!(body["migrations"]["pending"], json!([name]));
+    // Liveness does not depend on the database.
+    assert_eq!(get_json(&app, "/healthz").await.0, 200);
+
+    // The database gone: not ready, and the answer is JSON.
+    app.db().clone().close().await.unwrap();
+    let (status, body) = get_json(&app, "/readyz").await;
+    assert_eq!((status, &body["database"]), (503, &json!("unreachable")));
+    assert_eq!(get_json(&app, "/healthz").await.0, 200);
+    app.stop_unchecked().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn metrics_count_requests_payouts_and_provider_calls() {
+    let app = TestApp::spawn().await;
+    let org = app.verified_org(GOOD_ACCOUNT).await;
+    app.credit(&org, 5000).await;
+    let series =
+        r#"http_requests_total{method="GET",route="/api/v1/payouts/:param0",status="404"}"#;
+    let before = sample(&metrics_text(&app).await, series);
+    for id in ["po_nope1", "po_nope2"] {
+        assert_eq!(
+            app.get(&format!("/payouts/{id}"), &org.key).await.status,
+            404
+        );
+    }
+    let text = metrics_text(&app).await;
+    assert_eq!(sample(&text, series) - before, 2.0, "{text}");
+    // Unknown paths share one label instead of one series each.
+    app.get("/no/such/route", &org.key).await;
+    let text = metrics_text(&app).await;
+    assert_eq!(
+        sample(
+            &text,
+            r#"http_requests_total{method="GET",route="unmatched",status="404"}"#
+        ),
+        1.0,
+        "{text}"
+    );
+    assert!(!text.contains("po_nope1"));
+
+    let payout = app
+        .post("/payouts", &org.key, json!({"amount": 1000}))
+        .await;
+    assert_eq!(payout.status, 201, "{}", payout.body);
+    let id = payout.data()["id"].as_str().unwrap().to_string();
+    app.wait_for(&format!("/payouts/{id}"), &org.key, "paid")
+        .await;
+    let text = metrics_text(&app).await;
+    assert_eq!(sample(&text, r#"payouts{status="paid"}"#), 1.0, "{text}");
+    assert_eq!(sample(&text, r#"payouts{status="pending"}"#), 0.0);
+    assert_eq!(
+        sample(
+            &text,
+            r#"provider_call_duration_seconds_count{operation="create_payout",provider="sandbox"}"#
+        ),
+        1.0,
+        "{text}"
+    );
+    // The payout went pending → in_transit → paid by two delivered webhooks.
+    assert!(
+        sample(
+            &text,
+            r#"sandbox_webhook_deliveries_total{result="succeeded"}"#
+        ) >= 2.0,
+        "{text}"
+    );
+    assert!(text.contains("job_queue_depth "));
+    app.stop().await;
+}
+
+/// A log sink shared by the whole test binary (the subscriber is global).
+#[derive(Clone, Default)]
+struct Captured(Arc<Mutex<Vec<u8>>>);
+
+impl Write for Captured {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        self.0.lock().unwrap().extend_from_slice(buf);
+        Ok(buf.len())
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+fn captured_logs() -> &'static Captured {
+    static LOGS: OnceLock<Captured> = OnceLock::new();
+    LOGS.get_or_init(|| {
+        let logs = Captured::default();
+        let sink = logs.clone();
+        payouts::logging::init(
+            payouts::logging::LogFormat::Json,
+            tracing_subscriber::EnvFilter::new("debug"),
+            move || sink.clone(),
+        )
+        .expect("logger installs once");
+        logs
+    })
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn logs_carry_the_request_id_and_no_secrets() {
+    let logs = captured_logs();
+    let app = TestApp::spawn().await;
+    let org = app.verified_org(GOOD_ACCOUNT).await;
+    let bank = app
+        .post(
+            "/payouts/bank-accounts",
+            &org.key,
+            json!({"accountNumber": GOOD_ACCOUNT, "accountHolderName": "Ann Lee", "routingNumber": TEST_ROUTING, "setDefault": true}),
+        )
+        .await;
+    assert_eq!(bank.status, 201, "{}", bank.body);
+    app.credit(&org, 5000).await;
+    let response = app
+        .client
+        .post(format!("{}/api/v1/payouts", app.base))
+        .header("x-api-key", &org.key)
+        .header("x-request-id", "req-logcheck-1")
+        .json(&json!({"amount": 1000}))
+        .send()
+        .await
+        .unwrap();
+    let reply = TestApp::reply(response).await;
+    assert_eq!(reply.status, 201, "{}", reply.body);
+    let id = reply.data()["id"].as_str().unwrap().to_string();
+    app.wait_for(&format!("/payouts/{id}"), &org.key, "paid")
+        .await;
+    app.stop().await;
+
+    let text = String::from_utf8(logs.0.lock().unwrap().clone()).unwrap();
+    let lines: Vec<Value> = text
+        .lines()
+        .map(|l| serde_json::from_str(l).expect("every line is JSON"))
+        .collect();
+    assert!(lines.len() > 10, "too few log lines: {text}");
+    assert!(!text.contains(GOOD_ACCOUNT), "account number logged");
+    assert!(!text.contains(&org.key), "API key logged");
+    // The provider call happens in the service layer, inside the request's span.
+    let in_request = |message: &str| {
+        lines
+            .iter()
+            .any(|l| l["message"] == message && l["span"]["request_id"] == "req-logcheck-1")
+    };
+    assert!(in_request("provider call"), "{text}");
+    assert!(in_request("request"), "{text}");
+}
+
+/// The release or debug binary under test.
+fn binary() -> Command {
+    Command::new(env!("CARGO_BIN_EXE_payouts"))
+}
+
+/// Waits for a child up to `limit`; kills it if it is still running.
+fn wait_with_limit(child: &mut std::process::Child, limit: Duration) -> std::process::ExitStatus {
+    let deadline = Instant::now() + limit;
+    loop {
+        if let Some(status) = child.try_wait().unwrap() {
+            return status;
+        }
+        if Instant::now() > deadline {
+            child.kill().ok();
+            panic!("the process did not exit within {limit:?}");
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
+fn temp_dir(tag: &str) -> std::path::PathBuf {
+    let dir = std::env::temp_dir().join(format!(
+        "payouts_{tag}_{}",
+        payouts::ids::new_id("x")[2..].to_lowercase()
+    ));
+    std::fs::create_dir_all(&dir).unwrap();
+    dir
+}
+
+#[test]
+fn invalid_configuration_fails_at_start_naming_the_variable() {
+    let dir = temp_dir("config");
+    let database = format!("sqlite://{}?mode=rwc", dir.join("p.db").display());
+    for (name, value) in [
+        ("PAYOUTS_SANDBOX_DELAY_MS", "abc"),
+        ("PAYOUTS_LOG_FORMAT", "xml"),
+        ("PAYOUTS_ENCRYPTION_KEY", "short"),
+    ] {
+        let mut child = binary()
+            .args(["serve", "--bind", "127.0.0.1:0"])
+            .env("DATABASE_URL", &database)
+            .env(name, value)
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        let status = wait_with_limit(&mut child, Duration::from_secs(20));
+        let mut stderr = String::new();
+        std::io::Read::read_to_string(&mut child.stderr.take().unwrap(), &mut stderr).unwrap();
+        assert!(!status.success(), "{name}={value} was accepted");
+        assert!(stderr.contains(name), "{name}: {stderr}");
+    }
+    std::fs::remove_dir_all(dir).ok();
+}
+
+/// Serves the identity document only after `delay`, to keep a request in flight.
+async fn slow_document_server(delay: Duration) -> (String, Arc<AtomicUsize>) {
+    use poem::{get, handler, web::Data, EndpointExt, IntoResponse, Route};
+    #[handler]
+    async fn document(Data(state): Data<&(Duration, Arc<AtomicUsize>)>) -> impl IntoResponse {
+        state.1.fetch_add(1, Ordering::SeqCst);
+        tokio::time::sleep(state.0).await;
+        b"%PDF-1.4 identity document"
+            .to_vec()
+            .with_content_type("application/pdf")
+    }
+    let hits = Arc::new(AtomicUsize::new(0));
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let host = listener.local_addr().unwrap().to_string();
+    listener.set_nonblocking(true).unwrap();
+    let acceptor = poem::listener::TcpAcceptor::from_std(listener).unwrap();
+    let routes = Route::new()
+        .at("/id.pdf", get(document))
+        .data((delay, hits.clone()));
+    tokio::spawn(poem::Server::new_with_acceptor(acceptor).run(routes));
+    (host, hits)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sigterm_lets_the_in_flight_request_finish_and_exits_zero() {
+    let dir = temp_dir("shutdown");
+    let database = format!("sqlite://{}?mode=rwc", dir.join("p.db").display());
+    let (document_host, hits) = slow_document_server(Duration::from_millis(1500)).await;
+    let created = binary()
+        .args(["org", "create", "--name", "Slow"])
+        .env("DATABASE_URL", &database)
+        .output()
+        .unwrap();
+    assert!(created.status.success());
+    let created: Value = serde_json::from_slice(&created.stdout).unwrap();
+    let key = created["apiKey"].as_str().unwrap().to_string();
+
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let base = format!("http://127.0.0.1:{port}");
+    let mut child = binary()
+        .arg("serve")
+        .env("DATABASE_URL", &database)
+        .env("PAYOUTS_BIND", format!("127.0.0.1:{port}"))
+        .env("PAYOUTS_DOCUMENT_ALLOW_HOSTS", &document_host)
+        .env("PAYOUTS_SANDBOX_DELAY_MS", "60000")
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let client = reqwest::Client::new();
+    let deadline = Instant::now() + Duration::from_secs(30);
+    loop {
+        match client.get(format!("{base}/readyz")).send().await {
+            Ok(r) if r.status() == 200 => break,
+            _ if Instant::now() > deadline => panic!("the service never became ready"),
+            _ => tokio::time::sleep(Duration::from_millis(25)).await,
+        }
+    }
+
+    // The verification fetches the (slow) document while we send SIGTERM.
+    let body = json!({
+        "email": "owner@acme.test", "businessType": "individual", "businessUrl": "https://acme.test",
+        "documentUrl": format!("http://{document_host}/id.pdf"),
+        "bank": {"accountNumber": GOOD_ACCOUNT, "accountHolderName": "Ann Lee", "routingNumber": TEST_ROUTING},
+        "individual": {"firstName": "Ann", "lastName": "Lee", "phone": "+15550100", "dateOfBirth": "1990-01-01",
+            "address": {"line1": "1 Main St", "city": "San Francisco", "state": "CA", "postalCode": "94107", "country": "US"}}
+    });
+    let in_flight = tokio::spawn(
+        client
+            .post(format!("{base}/api/v1/payouts/verification"))
+            .header("x-api-key", &key)
+            .json(&body)
+            .send(),
+    );
+    while hits.load(Ordering::SeqCst) == 0 {
+        assert!(Instant::now() < deadline, "the document was never fetched");
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    let killed = Command::new("kill")
+        .args(["-TERM", &child.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(killed.success());
+
+    // New connections are refused while the request is still running.
+    let refused = Instant::now() + Duration::from_secs(1);
+    while std::net::TcpStream::connect(("127.0.0.1", port)).is_ok() {
+        assert!(Instant::now() < refused, "still accepting after SIGTERM");
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    assert!(
+        !in_flight.is_finished(),
+        "the request ended before the document came"
+    );
+
+    let response = in_flight
+        .await
+        .unwrap()
+        .expect("the in-flight request completes");
+    assert_eq!(response.status(), 201);
+    let reply: Value = response.json().await.unwrap();
+    assert_eq!(reply["data"]["status"], "pending_verification", "{reply}");
+    let status = wait_with_limit(&mut child, Duration::from_secs(20));
+    assert_eq!(status.code(), Some(0));
+    std::fs::remove_dir_all(dir).ok();
+}
