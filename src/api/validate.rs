@@ -184,7 +184,12 @@ impl SchemaCheck {
                     None | Some(Value::Null) if schema.required.contains(name) => {
                         errors.push(FieldError::new(child, "is required"))
                     }
-                    None | Some(Value::Null) => {}
+                    None => {}
+                    // The spec says optional, not nullable: omit the field instead.
+                    Some(Value::Null) if !self.resolve(property).is_some_and(|s| s.nullable) => {
+                        errors.push(FieldError::new(child, "must not be null (omit it instead)"))
+                    }
+                    Some(Value::Null) => {}
                     Some(inner) => self.walk(property, inner, &child, errors),
                 }
             }
@@ -314,6 +319,17 @@ mod tests {
             vec![("amount".into(), "must be at least 1000".into())]
         );
         assert_eq!(errors::<PayoutCreateRequest>(json!({}))[0].1, "is required");
+        assert_eq!(
+            errors::<PayoutCreateRequest>(json!({"amount": 1000, "description": null})),
+            vec![(
+                "description".into(),
+                "must not be null (omit it instead)".into()
+            )]
+        );
+        assert_eq!(
+            errors::<PayoutCreateRequest>(json!({"amount": 1000, "description": "a\u{0}"}))[0].1,
+            "must not contain NUL characters"
+        );
         assert_eq!(
             errors::<PayoutCreateRequest>(json!({"amount": "1000"}))[0].1,
             "must be an integer, not a string"
