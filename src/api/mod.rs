@@ -1,6 +1,7 @@
 //! HTTP: routes, middleware and the OpenAPI document.
 pub mod endpoints;
 pub mod error;
+pub mod error_docs;
 pub mod idempotency;
 pub mod models;
 pub mod spec;
@@ -95,6 +96,10 @@ impl AllowTable {
                 "GET".into(),
             ));
         }
+        rows.push((
+            regex::Regex::new("^/docs/errors/[^/]+$").expect("static regex"),
+            "GET".into(),
+        ));
         Self(rows)
     }
 
@@ -144,6 +149,7 @@ pub fn routes(app: App) -> impl Endpoint {
         )
         .at("/", get(make_sync(|_| Redirect::see_other("/docs"))))
         .at("/healthz", get(make_sync(|_| "ok")))
+        .at("/docs/errors/:code", get(error_docs::error_page))
         .nest("/docs", swagger)
         .data(app.clone())
         .catch_all_error(|err| async move { error::render(err) })
