@@ -5,37 +5,52 @@
 
 use serde_yaml::{Mapping, Value};
 
-/// (operation, its responses, link name, target operation, target parameters)
-const LINKS: &[(&str, &[&str], &str, &str, &[(&str, &str)])] = &[
-    (
-        "requestPayout",
-        &["201"],
-        "GetPayout",
-        "getPayout",
-        &[("id", "$response.body#/data/id")],
-    ),
-    ("requestPayout", &["201"], "GetBalance", "getBalance", &[]),
-    (
-        "completePayoutVerification",
-        &["200", "201"],
-        "GetPayoutAccount",
-        "getPayoutAccount",
-        &[],
-    ),
-    (
-        "completePayoutVerification",
-        &["200", "201"],
-        "AddPayoutBankAccount",
-        "addPayoutBankAccount",
-        &[],
-    ),
-    (
-        "addPayoutBankAccount",
-        &["201"],
-        "RequestPayout",
-        "requestPayout",
-        &[],
-    ),
+/// A link from the responses `statuses` of operation `from` to operation
+/// `to`, filling `to`'s `parameters` from the response.
+struct Link {
+    from: &'static str,
+    statuses: &'static [&'static str],
+    name: &'static str,
+    to: &'static str,
+    parameters: &'static [(&'static str, &'static str)],
+}
+
+const LINKS: &[Link] = &[
+    Link {
+        from: "requestPayout",
+        statuses: &["201"],
+        name: "GetPayout",
+        to: "getPayout",
+        parameters: &[("id", "$response.body#/data/id")],
+    },
+    Link {
+        from: "requestPayout",
+        statuses: &["201"],
+        name: "GetBalance",
+        to: "getBalance",
+        parameters: &[],
+    },
+    Link {
+        from: "completePayoutVerification",
+        statuses: &["200", "201"],
+        name: "GetPayoutAccount",
+        to: "getPayoutAccount",
+        parameters: &[],
+    },
+    Link {
+        from: "completePayoutVerification",
+        statuses: &["200", "201"],
+        name: "AddPayoutBankAccount",
+        to: "addPayoutBankAccount",
+        parameters: &[],
+    },
+    Link {
+        from: "addPayoutBankAccount",
+        statuses: &["201"],
+        name: "RequestPayout",
+        to: "requestPayout",
+        parameters: &[],
+    },
 ];
 
 pub struct Document {
@@ -56,22 +71,23 @@ pub fn document() -> Document {
 }
 
 fn add_links(doc: &mut Value) {
-    for (source, statuses, name, target, parameters) in LINKS {
+    for spec in LINKS {
         let mut link = Mapping::new();
-        link.insert("operationId".into(), (*target).into());
-        if !parameters.is_empty() {
-            let parameters: Mapping = parameters
+        link.insert("operationId".into(), spec.to.into());
+        if !spec.parameters.is_empty() {
+            let parameters: Mapping = spec
+                .parameters
                 .iter()
                 .map(|(k, v)| (Value::from(*k), Value::from(*v)))
                 .collect();
             link.insert("parameters".into(), parameters.into());
         }
-        let operation = operation_mut(doc, source)
-            .unwrap_or_else(|| panic!("link source {source} is an operation"));
-        for status in *statuses {
+        let operation = operation_mut(doc, spec.from)
+            .unwrap_or_else(|| panic!("link source {} is an operation", spec.from));
+        for status in spec.statuses {
             let response = operation["responses"]
                 .get_mut(*status)
-                .unwrap_or_else(|| panic!("{source} documents {status}"));
+                .unwrap_or_else(|| panic!("{} documents {status}", spec.from));
             let links = response
                 .as_mapping_mut()
                 .expect("a response is a mapping")
@@ -80,7 +96,7 @@ fn add_links(doc: &mut Value) {
             links
                 .as_mapping_mut()
                 .expect("links is a mapping")
-                .insert((*name).into(), link.clone().into());
+                .insert(spec.name.into(), link.clone().into());
         }
     }
 }
