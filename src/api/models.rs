@@ -133,6 +133,11 @@ impl BankAccountType {
 }
 
 // ---------- verification ----------
+//
+// Text patterns spell out Unicode's whitespace (the White_Space property) and
+// exclude NUL: `\s` means different sets in Rust, ECMAScript and Python, so
+// clients and schema-driven tools would disagree with this service on it;
+// PostgreSQL cannot store NUL.
 
 #[derive(Enum, Debug, Clone, Copy, PartialEq, Eq)]
 #[oai(rename_all = "snake_case")]
@@ -156,7 +161,7 @@ pub struct Address {
     #[oai(validator(
         min_length = 1,
         max_length = 200,
-        pattern = r"^[^\x00]*[^\s\x00][^\x00]*$"
+        pattern = r"^[^\x00]*[^\x00\t\n\x0b\x0c\r \x85\xa0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000][^\x00]*$"
     ))]
     pub line1: String,
     #[oai(validator(max_length = 200, pattern = r"^[^\x00]*$"))]
@@ -164,7 +169,7 @@ pub struct Address {
     #[oai(validator(
         min_length = 1,
         max_length = 100,
-        pattern = r"^[^\x00]*[^\s\x00][^\x00]*$"
+        pattern = r"^[^\x00]*[^\x00\t\n\x0b\x0c\r \x85\xa0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000][^\x00]*$"
     ))]
     pub city: String,
     #[oai(validator(max_length = 100, pattern = r"^[^\x00]*$"))]
@@ -172,7 +177,7 @@ pub struct Address {
     #[oai(validator(
         min_length = 1,
         max_length = 20,
-        pattern = r"^[^\x00]*[^\s\x00][^\x00]*$"
+        pattern = r"^[^\x00]*[^\x00\t\n\x0b\x0c\r \x85\xa0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000][^\x00]*$"
     ))]
     pub postal_code: String,
     /// ISO 3166-1 alpha-2, upper case.
@@ -186,19 +191,19 @@ pub struct Individual {
     #[oai(validator(
         min_length = 1,
         max_length = 100,
-        pattern = r"^[^\x00]*[^\s\x00][^\x00]*$"
+        pattern = r"^[^\x00]*[^\x00\t\n\x0b\x0c\r \x85\xa0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000][^\x00]*$"
     ))]
     pub first_name: String,
     #[oai(validator(
         min_length = 1,
         max_length = 100,
-        pattern = r"^[^\x00]*[^\s\x00][^\x00]*$"
+        pattern = r"^[^\x00]*[^\x00\t\n\x0b\x0c\r \x85\xa0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000][^\x00]*$"
     ))]
     pub last_name: String,
     #[oai(validator(
         min_length = 1,
         max_length = 40,
-        pattern = r"^[^\x00]*[^\s\x00][^\x00]*$"
+        pattern = r"^[^\x00]*[^\x00\t\n\x0b\x0c\r \x85\xa0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000][^\x00]*$"
     ))]
     pub phone: String,
     /// YYYY-MM-DD
@@ -216,13 +221,13 @@ pub struct Representative {
     #[oai(validator(
         min_length = 1,
         max_length = 100,
-        pattern = r"^[^\x00]*[^\s\x00][^\x00]*$"
+        pattern = r"^[^\x00]*[^\x00\t\n\x0b\x0c\r \x85\xa0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000][^\x00]*$"
     ))]
     pub first_name: String,
     #[oai(validator(
         min_length = 1,
         max_length = 100,
-        pattern = r"^[^\x00]*[^\s\x00][^\x00]*$"
+        pattern = r"^[^\x00]*[^\x00\t\n\x0b\x0c\r \x85\xa0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000][^\x00]*$"
     ))]
     pub last_name: String,
     #[oai(validator(max_length = 40, pattern = r"^[^\x00]*$"))]
@@ -236,13 +241,13 @@ pub struct Company {
     #[oai(validator(
         min_length = 1,
         max_length = 200,
-        pattern = r"^[^\x00]*[^\s\x00][^\x00]*$"
+        pattern = r"^[^\x00]*[^\x00\t\n\x0b\x0c\r \x85\xa0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000][^\x00]*$"
     ))]
     pub name: String,
     #[oai(validator(
         min_length = 1,
         max_length = 50,
-        pattern = r"^[^\x00]*[^\s\x00][^\x00]*$"
+        pattern = r"^[^\x00]*[^\x00\t\n\x0b\x0c\r \x85\xa0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000][^\x00]*$"
     ))]
     pub tax_id: String,
     pub address: Address,
@@ -258,7 +263,7 @@ pub struct VerificationBank {
     #[oai(validator(
         min_length = 1,
         max_length = 200,
-        pattern = r"^[^\x00]*[^\s\x00][^\x00]*$"
+        pattern = r"^[^\x00]*[^\x00\t\n\x0b\x0c\r \x85\xa0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000][^\x00]*$"
     ))]
     pub account_holder_name: String,
     #[oai(validator(pattern = "^[0-9A-Za-z]{1,34}$"))]
@@ -271,10 +276,16 @@ pub struct VerificationBank {
 pub struct VerificationRequest {
     pub email: Email,
     pub business_type: BusinessType,
-    #[oai(validator(max_length = 2048, pattern = r"^https?://[^\s\x00/?#]+[^\s\x00]*$"))]
+    #[oai(validator(
+        max_length = 2048,
+        pattern = r"^https?://[^\x00\t\n\x0b\x0c\r \x85\xa0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000/?#]+[^\x00\t\n\x0b\x0c\r \x85\xa0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000]*$"
+    ))]
     pub business_url: String,
     /// Public https URL of the identity document (image or PDF).
-    #[oai(validator(max_length = 2048, pattern = r"^https?://[^\s\x00/?#]+[^\s\x00]*$"))]
+    #[oai(validator(
+        max_length = 2048,
+        pattern = r"^https?://[^\x00\t\n\x0b\x0c\r \x85\xa0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000/?#]+[^\x00\t\n\x0b\x0c\r \x85\xa0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000]*$"
+    ))]
     pub document_url: String,
     pub bank: VerificationBank,
     /// Required when `businessType` is `individual`.
@@ -319,7 +330,7 @@ pub struct BankAccountCreateRequest {
     #[oai(validator(
         min_length = 1,
         max_length = 200,
-        pattern = r"^[^\x00]*[^\s\x00][^\x00]*$"
+        pattern = r"^[^\x00]*[^\x00\t\n\x0b\x0c\r \x85\xa0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000][^\x00]*$"
     ))]
     pub account_holder_name: String,
     #[oai(validator(pattern = "^[0-9A-Za-z]{1,34}$"))]

@@ -300,7 +300,7 @@ impl_apirequest_for_payload!(RawJson);
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::api::models::{PayoutCreateRequest, VerificationRequest};
+    use crate::api::models::{BankAccountCreateRequest, PayoutCreateRequest, VerificationRequest};
     use serde_json::json;
 
     fn errors<T: Type + 'static>(value: Value) -> Vec<(String, String)> {
@@ -350,6 +350,19 @@ mod tests {
             errors::<PayoutCreateRequest>(json!({"amount": 1000, "description": 5}))[0].1,
             "must be a string, not a number"
         );
+    }
+
+    #[test]
+    fn blank_text_is_refused_whatever_the_whitespace() {
+        let body = |name: &str| json!({"accountNumber": "1", "accountHolderName": name});
+        assert!(errors::<BankAccountCreateRequest>(body(" Ada ")).is_empty());
+        for blank in [" ", "\u{85}", "\u{a0}\u{3000}", "\t\u{2028}"] {
+            assert_eq!(
+                errors::<BankAccountCreateRequest>(body(blank))[0].0,
+                "accountHolderName",
+                "{blank:?}"
+            );
+        }
     }
 
     #[test]
