@@ -6,7 +6,7 @@ CARGO ?= cargo
 # PostgreSQL for the second half of the suite (CI sets it; see .ci/run).
 TEST_DATABASE_URL ?=
 
-.PHONY: run test spec fmt fmt-check lint test-sqlite test-postgres test-sdk bench
+.PHONY: run test spec fmt fmt-check lint test-sqlite test-postgres test-sdk contract bench
 
 run:
 	$(CARGO) build --release
@@ -19,7 +19,7 @@ run:
 	./target/release/payouts serve
 
 # Everything CI runs.
-test: fmt-check lint test-sqlite test-postgres test-sdk
+test: fmt-check lint test-sqlite test-postgres test-sdk contract
 	@awk '/^test result:/ { p += $$4; f += $$6 } END { printf "\nall test runs: %d passed, %d failed\n", p, f }' $(TEST_LOG)
 
 fmt:
@@ -67,3 +67,24 @@ spec:
 bench:
 	$(CARGO) build --release -p payouts -p payouts-bench
 	./target/release/payouts-bench
+# Schemathesis against the running service (scripts/contract.sh): every
+# check, every phase, bounded to a few minutes. Its settings, and the reason
+# for each accepted business refusal, are in schemathesis.toml.
+ST_VERSION := 4.32.5
+VENV := .venv
+ST_STAMP := $(VENV)/schemathesis-$(ST_VERSION)
+CONTRACT_OPTS ?= --checks all --phases examples,coverage,fuzzing,stateful \
+  -n 20 -w 1 --seed 1 --max-time 240
+
+# The virtual environment and the pinned schemathesis, created on first use.
+$(ST_STAMP):
+	python3 -m venv $(VENV)
+	$(VENV)/bin/pip install --quiet --disable-pip-version-check 'schemathesis==$(ST_VERSION)'
+	@touch $@
+
+contract: $(ST_STAMP)
+	$(CARGO) build --quiet
+	@mkdir -p target/contract
+	@echo "== contract: schemathesis $(ST_VERSION) =="
+	scripts/contract.sh target/debug/payouts $(VENV)/bin/st target/contract/junit.xml \
+	  $(CONTRACT_OPTS) 2>&1 | tee -a $(TEST_LOG)

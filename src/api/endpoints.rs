@@ -142,7 +142,10 @@ impl PayoutsApi {
         req: &Request,
         auth: ApiKeyAuth,
         body: ValidJson<VerificationRequest>,
-        #[oai(name = "Idempotency-Key", validator(min_length = 1, max_length = 255))]
+        #[oai(
+            name = "Idempotency-Key",
+            validator(min_length = 1, max_length = 255, pattern = r"^[!-~]([ -~]*[!-~])?$")
+        )]
         _idempotency_key: IdempotencyKey,
     ) -> Result<VerificationResponse> {
         let org = auth.0;
@@ -189,7 +192,10 @@ impl PayoutsApi {
         req: &Request,
         auth: ApiKeyAuth,
         body: ValidJson<BankAccountCreateRequest>,
-        #[oai(name = "Idempotency-Key", validator(min_length = 1, max_length = 255))]
+        #[oai(
+            name = "Idempotency-Key",
+            validator(min_length = 1, max_length = 255, pattern = r"^[!-~]([ -~]*[!-~])?$")
+        )]
         _idempotency_key: IdempotencyKey,
     ) -> Result<BankAccountCreated> {
         let body = body.0;
@@ -224,7 +230,10 @@ impl PayoutsApi {
         req: &Request,
         auth: ApiKeyAuth,
         body: ValidJson<PayoutCreateRequest>,
-        #[oai(name = "Idempotency-Key", validator(min_length = 1, max_length = 255))]
+        #[oai(
+            name = "Idempotency-Key",
+            validator(min_length = 1, max_length = 255, pattern = r"^[!-~]([ -~]*[!-~])?$")
+        )]
         idempotency_key: IdempotencyKey,
     ) -> Result<PayoutCreated> {
         let body = body.0;

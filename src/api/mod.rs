@@ -2,10 +2,12 @@
 pub mod auth;
 pub mod endpoints;
 pub mod error;
+pub mod error_docs;
 pub mod idempotency;
 pub mod limits;
 pub mod models;
 pub mod rate_limit;
+pub mod spec;
 pub mod validate;
 
 use poem::{
@@ -59,7 +61,7 @@ pub fn api_service() -> OpenApiService<(endpoints::PayoutsApi, endpoints::Webhoo
 
 /// The OpenAPI document as committed in `openapi.yaml`.
 pub fn spec_yaml() -> String {
-    api_service().spec_yaml()
+    spec::document().yaml
 }
 
 /// Paths of the spec as (regex, methods), to answer 405 with `Allow`.
@@ -104,6 +106,10 @@ impl AllowTable {
                 "GET".into(),
             ));
         }
+        rows.push((
+            regex::Regex::new("^/docs/errors/[^/]+$").expect("static regex"),
+            "GET".into(),
+        ));
         Self(rows)
     }
 
@@ -130,8 +136,10 @@ pub fn routes(app: App) -> impl Endpoint {
         max_body_bytes: app.config.max_body_bytes,
     };
     let api = api_service();
-    let spec_json = api.spec();
-    let spec_yaml = api.spec_yaml();
+    let spec::Document {
+        json: spec_json,
+        yaml: spec_yaml,
+    } = spec::document();
     let allow = std::sync::Arc::new(AllowTable::from_spec(&spec_json));
     let swagger = api.swagger_ui();
     let limiter = std::sync::Arc::new(rate_limit::RateLimiter::new(&app.config));
@@ -157,6 +165,7 @@ pub fn routes(app: App) -> impl Endpoint {
         .at("/healthz", get(crate::ops::healthz))
         .at("/readyz", get(crate::ops::readyz))
         .at("/metrics", get(crate::ops::metrics))
+        .at("/docs/errors/:code", get(error_docs::error_page))
         .nest("/docs", swagger)
         .data(app.clone())
         .catch_all_error(|err| async move {

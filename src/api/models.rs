@@ -133,6 +133,11 @@ impl BankAccountType {
 }
 
 // ---------- verification ----------
+//
+// Text patterns spell out Unicode's whitespace (the White_Space property) and
+// exclude NUL: `\s` means different sets in Rust, ECMAScript and Python, so
+// clients and schema-driven tools would disagree with this service on it;
+// PostgreSQL cannot store NUL.
 
 #[derive(Enum, Debug, Clone, Copy, PartialEq, Eq)]
 #[oai(rename_all = "snake_case")]
@@ -153,15 +158,27 @@ impl BusinessType {
 #[derive(Object, Debug)]
 #[oai(rename_all = "camelCase")]
 pub struct Address {
-    #[oai(validator(min_length = 1, max_length = 200, pattern = r"\S"))]
+    #[oai(validator(
+        min_length = 1,
+        max_length = 200,
+        pattern = r"^[^\x00]*[^\x00\t\n\x0b\x0c\r \x85\xa0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000][^\x00]*$"
+    ))]
     pub line1: String,
-    #[oai(validator(max_length = 200))]
+    #[oai(validator(max_length = 200, pattern = r"^[^\x00]*$"))]
     pub line2: Option<String>,
-    #[oai(validator(min_length = 1, max_length = 100, pattern = r"\S"))]
+    #[oai(validator(
+        min_length = 1,
+        max_length = 100,
+        pattern = r"^[^\x00]*[^\x00\t\n\x0b\x0c\r \x85\xa0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000][^\x00]*$"
+    ))]
     pub city: String,
-    #[oai(validator(max_length = 100))]
+    #[oai(validator(max_length = 100, pattern = r"^[^\x00]*$"))]
     pub state: Option<String>,
-    #[oai(validator(min_length = 1, max_length = 20, pattern = r"\S"))]
+    #[oai(validator(
+        min_length = 1,
+        max_length = 20,
+        pattern = r"^[^\x00]*[^\x00\t\n\x0b\x0c\r \x85\xa0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000][^\x00]*$"
+    ))]
     pub postal_code: String,
     /// ISO 3166-1 alpha-2, upper case.
     #[oai(validator(pattern = "^[A-Z]{2}$"))]
@@ -171,17 +188,29 @@ pub struct Address {
 #[derive(Object, Debug)]
 #[oai(rename_all = "camelCase")]
 pub struct Individual {
-    #[oai(validator(min_length = 1, max_length = 100, pattern = r"\S"))]
+    #[oai(validator(
+        min_length = 1,
+        max_length = 100,
+        pattern = r"^[^\x00]*[^\x00\t\n\x0b\x0c\r \x85\xa0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000][^\x00]*$"
+    ))]
     pub first_name: String,
-    #[oai(validator(min_length = 1, max_length = 100, pattern = r"\S"))]
+    #[oai(validator(
+        min_length = 1,
+        max_length = 100,
+        pattern = r"^[^\x00]*[^\x00\t\n\x0b\x0c\r \x85\xa0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000][^\x00]*$"
+    ))]
     pub last_name: String,
-    #[oai(validator(min_length = 1, max_length = 40, pattern = r"\S"))]
+    #[oai(validator(
+        min_length = 1,
+        max_length = 40,
+        pattern = r"^[^\x00]*[^\x00\t\n\x0b\x0c\r \x85\xa0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000][^\x00]*$"
+    ))]
     pub phone: String,
     /// YYYY-MM-DD
     pub date_of_birth: Date,
     #[oai(validator(pattern = "^[0-9]{4}$"))]
     pub ssn_last4: Option<String>,
-    #[oai(validator(min_length = 1, max_length = 100))]
+    #[oai(validator(min_length = 1, max_length = 100, pattern = r"^[^\x00]*$"))]
     pub id_number: Option<String>,
     pub address: Address,
 }
@@ -189,11 +218,19 @@ pub struct Individual {
 #[derive(Object, Debug)]
 #[oai(rename_all = "camelCase")]
 pub struct Representative {
-    #[oai(validator(min_length = 1, max_length = 100, pattern = r"\S"))]
+    #[oai(validator(
+        min_length = 1,
+        max_length = 100,
+        pattern = r"^[^\x00]*[^\x00\t\n\x0b\x0c\r \x85\xa0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000][^\x00]*$"
+    ))]
     pub first_name: String,
-    #[oai(validator(min_length = 1, max_length = 100, pattern = r"\S"))]
+    #[oai(validator(
+        min_length = 1,
+        max_length = 100,
+        pattern = r"^[^\x00]*[^\x00\t\n\x0b\x0c\r \x85\xa0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000][^\x00]*$"
+    ))]
     pub last_name: String,
-    #[oai(validator(max_length = 40))]
+    #[oai(validator(max_length = 40, pattern = r"^[^\x00]*$"))]
     pub phone: Option<String>,
     pub email: Option<Email>,
 }
@@ -201,9 +238,17 @@ pub struct Representative {
 #[derive(Object, Debug)]
 #[oai(rename_all = "camelCase")]
 pub struct Company {
-    #[oai(validator(min_length = 1, max_length = 200, pattern = r"\S"))]
+    #[oai(validator(
+        min_length = 1,
+        max_length = 200,
+        pattern = r"^[^\x00]*[^\x00\t\n\x0b\x0c\r \x85\xa0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000][^\x00]*$"
+    ))]
     pub name: String,
-    #[oai(validator(min_length = 1, max_length = 50, pattern = r"\S"))]
+    #[oai(validator(
+        min_length = 1,
+        max_length = 50,
+        pattern = r"^[^\x00]*[^\x00\t\n\x0b\x0c\r \x85\xa0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000][^\x00]*$"
+    ))]
     pub tax_id: String,
     pub address: Address,
     pub representative: Representative,
@@ -215,7 +260,11 @@ pub struct VerificationBank {
     /// The full account number. Stored encrypted; never returned.
     #[oai(validator(pattern = "^[0-9A-Za-z]{1,34}$"))]
     pub account_number: String,
-    #[oai(validator(min_length = 1, max_length = 200, pattern = r"\S"))]
+    #[oai(validator(
+        min_length = 1,
+        max_length = 200,
+        pattern = r"^[^\x00]*[^\x00\t\n\x0b\x0c\r \x85\xa0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000][^\x00]*$"
+    ))]
     pub account_holder_name: String,
     #[oai(validator(pattern = "^[0-9A-Za-z]{1,34}$"))]
     pub routing_number: Option<String>,
@@ -227,10 +276,16 @@ pub struct VerificationBank {
 pub struct VerificationRequest {
     pub email: Email,
     pub business_type: BusinessType,
-    #[oai(validator(max_length = 2048, pattern = r"^https?://[^\s/?#]+[^\s]*$"))]
+    #[oai(validator(
+        max_length = 2048,
+        pattern = r"^https?://[^\x00\t\n\x0b\x0c\r \x85\xa0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000/?#]+[^\x00\t\n\x0b\x0c\r \x85\xa0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000]*$"
+    ))]
     pub business_url: String,
     /// Public https URL of the identity document (image or PDF).
-    #[oai(validator(max_length = 2048, pattern = r"^https?://[^\s/?#]+[^\s]*$"))]
+    #[oai(validator(
+        max_length = 2048,
+        pattern = r"^https?://[^\x00\t\n\x0b\x0c\r \x85\xa0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000/?#]+[^\x00\t\n\x0b\x0c\r \x85\xa0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000]*$"
+    ))]
     pub document_url: String,
     pub bank: VerificationBank,
     /// Required when `businessType` is `individual`.
@@ -272,7 +327,11 @@ pub struct BankAccountCreateRequest {
     /// The full account number. Stored encrypted; never returned.
     #[oai(validator(pattern = "^[0-9A-Za-z]{1,34}$"))]
     pub account_number: String,
-    #[oai(validator(min_length = 1, max_length = 200, pattern = r"\S"))]
+    #[oai(validator(
+        min_length = 1,
+        max_length = 200,
+        pattern = r"^[^\x00]*[^\x00\t\n\x0b\x0c\r \x85\xa0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000][^\x00]*$"
+    ))]
     pub account_holder_name: String,
     #[oai(validator(pattern = "^[0-9A-Za-z]{1,34}$"))]
     pub routing_number: Option<String>,
@@ -318,7 +377,7 @@ pub struct PayoutCreateRequest {
     /// Payout amount in cents. Minimum 1000 ($10).
     #[oai(validator(minimum(value = "1000"), maximum(value = "100000000000")))]
     pub amount: i64,
-    #[oai(validator(max_length = 500))]
+    #[oai(validator(max_length = 500, pattern = r"^[^\x00]*$"))]
     pub description: Option<String>,
 }
 

@@ -184,7 +184,12 @@ impl SchemaCheck {
                     None | Some(Value::Null) if schema.required.contains(name) => {
                         errors.push(FieldError::new(child, "is required"))
                     }
-                    None | Some(Value::Null) => {}
+                    None => {}
+                    // The spec says optional, not nullable: omit the field instead.
+                    Some(Value::Null) if !self.resolve(property).is_some_and(|s| s.nullable) => {
+                        errors.push(FieldError::new(child, "must not be null (omit it instead)"))
+                    }
+                    Some(Value::Null) => {}
                     Some(inner) => self.walk(property, inner, &child, errors),
                 }
             }
@@ -295,7 +300,7 @@ impl_apirequest_for_payload!(RawJson);
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::api::models::{PayoutCreateRequest, VerificationRequest};
+    use crate::api::models::{BankAccountCreateRequest, PayoutCreateRequest, VerificationRequest};
     use serde_json::json;
 
     fn errors<T: Type + 'static>(value: Value) -> Vec<(String, String)> {
@@ -314,6 +319,17 @@ mod tests {
             vec![("amount".into(), "must be at least 1000".into())]
         );
         assert_eq!(errors::<PayoutCreateRequest>(json!({}))[0].1, "is required");
+        assert_eq!(
+            errors::<PayoutCreateRequest>(json!({"amount": 1000, "description": null})),
+            vec![(
+                "description".into(),
+                "must not be null (omit it instead)".into()
+            )]
+        );
+        assert_eq!(
+            errors::<PayoutCreateRequest>(json!({"amount": 1000, "description": "a\u{0}"}))[0].1,
+            "must not contain NUL characters"
+        );
         assert_eq!(
             errors::<PayoutCreateRequest>(json!({"amount": "1000"}))[0].1,
             "must be an integer, not a string"
@@ -334,6 +350,19 @@ mod tests {
             errors::<PayoutCreateRequest>(json!({"amount": 1000, "description": 5}))[0].1,
             "must be a string, not a number"
         );
+    }
+
+    #[test]
+    fn blank_text_is_refused_whatever_the_whitespace() {
+        let body = |name: &str| json!({"accountNumber": "1", "accountHolderName": name});
+        assert!(errors::<BankAccountCreateRequest>(body(" Ada ")).is_empty());
+        for blank in [" ", "\u{85}", "\u{a0}\u{3000}", "\t\u{2028}"] {
+            assert_eq!(
+                errors::<BankAccountCreateRequest>(body(blank))[0].0,
+                "accountHolderName",
+                "{blank:?}"
+            );
+        }
     }
 
     #[test]

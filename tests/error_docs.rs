@@ -1,0 +1,58 @@
+//! `doc_url` in every error envelope leads to a page this service serves.
+mod common;
+
+use common::*;
+use reqwest::Method;
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn doc_url_of_an_envelope_is_a_page_that_says_whether_to_retry() {
+    let app = TestApp::spawn().await;
+    let reply = app.request(Method::GET, "/balance", None, None).await;
+    let doc_url = reply.body["error"]["doc_url"].as_str().unwrap().to_string();
+    assert_eq!(doc_url, format!("{}/docs/errors/unauthorized", app.base));
+    let page = app.client.get(&doc_url).send().await.unwrap();
+    assert_eq!(page.status(), 200);
+    assert!(page.headers()["content-type"]
+        .to_str()
+        .unwrap()
+        .starts_with("text/html"));
+    let html = page.text().await.unwrap();
+    assert!(html.contains("HTTP 401"), "{html}");
+    assert!(html.contains("Retry?"), "{html}");
+    app.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn every_code_has_a_page_and_unknown_codes_are_404_envelopes() {
+    let app = TestApp::spawn().await;
+    for err in payouts::api::error_docs::samples() {
+        let code = err.kind().1;
+        let page = app
+            .client
+            .get(format!("{}/docs/errors/{code}", app.base))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(page.status(), 200, "{code}");
+    }
+    let reply = TestApp::reply(
+        app.client
+            .get(format!("{}/docs/errors/no_such_code", app.base))
+            .send()
+            .await
+            .unwrap(),
+    )
+    .await;
+    assert_eq!(reply.status, 404);
+    assert_eq!(reply.error_code(), "not_found");
+    // Swagger UI shares the /docs prefix and still answers there.
+    let swagger = app
+        .client
+        .get(format!("{}/docs", app.base))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(swagger.status(), 200);
+    assert!(swagger.text().await.unwrap().contains("swagger"));
+    app.stop().await;
+}
