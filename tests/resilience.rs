@@ -195,8 +195,8 @@ async fn balance_transactions_are_paginated() {
         )
         .await;
     assert_eq!(
-        (reply.status.as_u16(), reply.body["error"]["param"].as_str()),
-        (422, Some("cursor"))
+        (reply.status.as_u16(), reply.error_code()),
+        (404, "not_found")
     );
     app.stop().await;
 }

@@ -134,7 +134,8 @@ pub async fn transactions(
             .filter(ledger_transaction::Column::OrganizationId.eq(org_id))
             .one(conn)
             .await?
-            .ok_or_else(|| Error::field("cursor", "is not a transaction of this organization"))?;
+            // Like any id of another organization's: not found.
+            .ok_or_else(|| Error::NotFound("no such transaction (cursor)".into()))?;
         query = query.filter(
             Condition::any()
                 .add(ledger_transaction::Column::CreatedAt.lt(after.created_at))

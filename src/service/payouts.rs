@@ -126,19 +126,38 @@ pub async fn create(
     .await?;
     txn.commit().await?;
 
-    match submit(app, &row).await {
-        Ok(()) | Err(ProviderError::Unavailable(_)) => {}
+    let destination = Destination {
+        org: org.clone(),
+        account,
+        bank,
+    };
+    let mut row = row;
+    match submit(app, &row, &destination).await {
+        Ok(transfer_id) => {
+            row.provider_transfer_id = Some(transfer_id);
+            row.provider_attempts += 1;
+        }
+        // Still pending: the job will submit it.
+        Err(ProviderError::Unavailable(_)) => {}
         Err(ProviderError::Refused(reason)) => {
             fail_unsubmitted(&app.db, &row.id, &reason).await?;
             return Err(Error::Provider(reason));
         }
     }
-    find(&app.db, &org.id, &row.id).await
+    Ok(row)
 }
 
-/// Sends a payout to the provider (idempotent: keyed by the payout id) and
-/// records the transfer id.
-async fn submit(app: &App, payout: &payout::Model) -> std::result::Result<(), ProviderError> {
+/// Where a payout goes.
+struct Destination {
+    org: organization::Model,
+    account: payout_account::Model,
+    bank: bank_account::Model,
+}
+
+async fn load_destination(
+    app: &App,
+    payout: &payout::Model,
+) -> std::result::Result<Destination, ProviderError> {
     let unavailable = |e: sea_orm::DbErr| ProviderError::Unavailable(e.to_string());
     let org = organization::Entity::find_by_id(payout.organization_id.clone())
         .one(&app.db)
@@ -155,6 +174,18 @@ async fn submit(app: &App, payout: &payout::Model) -> std::result::Result<(), Pr
         .await
         .map_err(unavailable)?
         .ok_or_else(|| ProviderError::Refused("payout account is gone".into()))?;
+    Ok(Destination { org, account, bank })
+}
+
+/// Sends a payout to the provider (idempotent: keyed by the payout id) and
+/// records the transfer id, which it returns.
+async fn submit(
+    app: &App,
+    payout: &payout::Model,
+    to: &Destination,
+) -> std::result::Result<String, ProviderError> {
+    let unavailable = |e: sea_orm::DbErr| ProviderError::Unavailable(e.to_string());
+    let (org, account, bank) = (&to.org, &to.account, &to.bank);
     let external_account_id = bank
         .provider_external_account_id
         .as_deref()
@@ -162,7 +193,7 @@ async fn submit(app: &App, payout: &payout::Model) -> std::result::Result<(), Pr
             ProviderError::Refused("bank account is not registered with the provider".into())
         })?;
     let transfer_id = app
-        .provider_for(&org)
+        .provider_for(org)
         .create_payout(&PayoutRequest {
             payout_id: &payout.id,
             account_id: &account.provider_account_id,
@@ -172,7 +203,10 @@ async fn submit(app: &App, payout: &payout::Model) -> std::result::Result<(), Pr
         })
         .await?;
     payout::Entity::update_many()
-        .col_expr(payout::Column::ProviderTransferId, Expr::value(transfer_id))
+        .col_expr(
+            payout::Column::ProviderTransferId,
+            Expr::value(transfer_id.clone()),
+        )
         .col_expr(
             payout::Column::ProviderAttempts,
             Expr::col(payout::Column::ProviderAttempts).add(1),
@@ -182,7 +216,7 @@ async fn submit(app: &App, payout: &payout::Model) -> std::result::Result<(), Pr
         .exec(&app.db)
         .await
         .map_err(unavailable)?;
-    Ok(())
+    Ok(transfer_id)
 }
 
 /// The background retry of a payout that has no provider transfer yet.
@@ -208,8 +242,12 @@ pub async fn submit_job(app: &App, payload: &str, attempts: i32) -> Outcome {
     if payout.provider_transfer_id.is_some() || !open.contains(&payout.status.as_str()) {
         return Outcome::Done;
     }
-    let refused = match submit(app, &payout).await {
-        Ok(()) => return Outcome::Done,
+    let submitted = match load_destination(app, &payout).await {
+        Ok(destination) => submit(app, &payout, &destination).await,
+        Err(err) => Err(err),
+    };
+    let refused = match submitted {
+        Ok(_) => return Outcome::Done,
         Err(ProviderError::Refused(reason)) => reason,
         Err(ProviderError::Unavailable(reason)) if attempts < app.config.provider_max_attempts => {
             return Outcome::Retry(reason)
