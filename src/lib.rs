@@ -1,4 +1,7 @@
 //! A self-hostable payouts API, wire-compatible with Commet's.
+// The middleware stack nests deeply; release builds need a higher limit to
+// compute the server future's layout.
+#![recursion_limit = "256"]
 pub mod api;
 pub mod config;
 pub mod crypto;

@@ -1,4 +1,5 @@
 //! `payouts`: the service and its operator commands. Each command prints JSON.
+#![recursion_limit = "256"]
 use clap::{Parser, Subcommand};
 use payouts::{
     config::Config,
