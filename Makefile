@@ -6,7 +6,7 @@ CARGO ?= cargo
 # PostgreSQL for the second half of the suite (CI sets it; see .ci/run).
 TEST_DATABASE_URL ?=
 
-.PHONY: run test spec fmt fmt-check lint test-sqlite test-postgres test-sdk contract bench
+.PHONY: run release test spec fmt fmt-check lint test-sqlite test-postgres test-sdk contract bench
 
 run:
 	$(CARGO) build --release
@@ -19,8 +19,12 @@ run:
 	./target/release/payouts serve
 
 # Everything CI runs.
-test: fmt-check lint test-sqlite test-postgres test-sdk contract
+test: fmt-check lint release test-sqlite test-postgres test-sdk contract
 	@awk '/^test result:/ { p += $$4; f += $$6 } END { printf "\nall test runs: %d passed, %d failed\n", p, f }' $(TEST_LOG)
+
+# The binary `make run` serves: release builds can fail where debug ones pass.
+release:
+	$(CARGO) build --release --bin payouts
 
 fmt:
 	$(CARGO) fmt --all
