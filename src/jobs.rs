@@ -16,6 +16,14 @@ use crate::{service::payouts, service::App};
 const BATCH: u64 = 16;
 const PURGE_EVERY: Duration = Duration::from_secs(600);
 
+/// A job to queue.
+pub struct NewJob<'a> {
+    pub id: &'a str,
+    pub kind: &'a str,
+    pub payload: String,
+    pub run_at: DateTime<Utc>,
+}
+
 /// Queues a job; a job with the same id already queued is left as it is.
 pub async fn enqueue<C: ConnectionTrait>(
     db: &C,
@@ -24,22 +32,37 @@ pub async fn enqueue<C: ConnectionTrait>(
     payload: String,
     run_at: DateTime<Utc>,
 ) -> Result<(), DbErr> {
+    enqueue_all(
+        db,
+        vec![NewJob {
+            id,
+            kind,
+            payload,
+            run_at,
+        }],
+    )
+    .await
+}
+
+/// Queues jobs in one statement (so all or none); ids already queued are
+/// left as they are.
+pub async fn enqueue_all<C: ConnectionTrait>(db: &C, jobs: Vec<NewJob<'_>>) -> Result<(), DbErr> {
     let now = Utc::now();
-    let row = job::ActiveModel {
-        id: Set(id.to_string()),
-        kind: Set(kind.to_string()),
-        payload: Set(payload),
-        run_at: Set(run_at),
+    let rows = jobs.into_iter().map(|job| job::ActiveModel {
+        id: Set(job.id.to_string()),
+        kind: Set(job.kind.to_string()),
+        payload: Set(job.payload),
+        run_at: Set(job.run_at),
         attempts: Set(0),
         lease_owner: Set(None),
         lease_until: Set(None),
         done_at: Set(None),
         last_error: Set(None),
         created_at: Set(now),
-    };
-    job::Entity::insert(row)
+    });
+    job::Entity::insert_many(rows)
         .on_conflict_do_nothing()
-        .exec(db)
+        .exec_without_returning(db)
         .await?;
     Ok(())
 }

@@ -99,27 +99,34 @@ impl SandboxProvider {
     /// Queues events, each for delivery its `steps` delays from now, all or
     /// none (as a real provider records an operation's events with it).
     async fn schedule(&self, events: Vec<(&str, Value, u32)>) -> Result<(), ProviderError> {
-        let queue_error =
-            |e: sea_orm::DbErr| ProviderError::Unavailable(format!("sandbox queue: {e}"));
-        let txn = crate::db::begin_write(&self.db)
+        let events: Vec<(String, String, DateTime<Utc>)> = events
+            .into_iter()
+            .map(|(event_type, object, steps)| {
+                let object_id = object["id"].as_str().unwrap_or_default();
+                let id = derived_id("evt", &format!("{object_id}:{event_type}"));
+                let created = Utc::now() + self.delay * steps;
+                let body = json!({
+                    "id": id,
+                    "object": "event",
+                    "type": event_type,
+                    "created": created.timestamp(),
+                    "data": {"object": object},
+                });
+                (id, body.to_string(), created)
+            })
+            .collect();
+        let jobs = events
+            .iter()
+            .map(|(id, body, created)| jobs::NewJob {
+                id,
+                kind: DELIVERY_JOB,
+                payload: body.clone(),
+                run_at: *created,
+            })
+            .collect();
+        jobs::enqueue_all(&self.db, jobs)
             .await
-            .map_err(queue_error)?;
-        for (event_type, object, steps) in events {
-            let object_id = object["id"].as_str().unwrap_or_default().to_string();
-            let id = derived_id("evt", &format!("{object_id}:{event_type}"));
-            let created = Utc::now() + self.delay * steps;
-            let body = json!({
-                "id": id,
-                "object": "event",
-                "type": event_type,
-                "created": created.timestamp(),
-                "data": {"object": object},
-            });
-            jobs::enqueue(&txn, &id, DELIVERY_JOB, body.to_string(), created)
-                .await
-                .map_err(queue_error)?;
-        }
-        txn.commit().await.map_err(queue_error)
+            .map_err(|e| ProviderError::Unavailable(format!("sandbox queue: {e}")))
     }
 
     /// The `Stripe-Signature` header for a body, signed now.

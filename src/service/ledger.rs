@@ -48,28 +48,42 @@ pub async fn post<C: ConnectionTrait>(
         return Err(Error::internal(format!("unbalanced posting {posting:?}")));
     }
     let now = Utc::now();
-    for &(account, amount) in &posting.legs {
+    // All legs in one conditional update of the running balances: refused
+    // atomically if an account that must stay non-negative would go below
+    // zero, so two concurrent withdrawals cannot both spend the same cents.
+    let mut update = balance::Entity::update_many()
+        .col_expr(balance::Column::UpdatedAt, Expr::value(now))
+        .filter(balance::Column::OrganizationId.eq(organization_id))
+        .filter(balance::Column::Currency.eq(currency));
+    for account in Account::ALL {
+        let amount: i64 = posting
+            .legs
+            .iter()
+            .filter(|(a, _)| *a == account)
+            .map(|(_, v)| v)
+            .sum();
+        if amount == 0 {
+            continue;
+        }
         let col = column(account);
-        let mut update = balance::Entity::update_many()
-            .col_expr(col, Expr::col(col).add(amount))
-            .col_expr(balance::Column::UpdatedAt, Expr::value(now))
-            .filter(balance::Column::OrganizationId.eq(organization_id))
-            .filter(balance::Column::Currency.eq(currency));
+        update = update.col_expr(col, Expr::col(col).add(amount));
         if amount < 0 && must_stay_non_negative(account) {
             update = update.filter(col.gte(-amount));
         }
-        if update.exec(conn).await?.rows_affected != 1 {
-            return Err(match account {
-                Account::Available => Error::InsufficientBalance {
-                    requested: -amount,
-                    available: available(conn, organization_id).await?,
-                },
-                _ => Error::internal(format!(
-                    "ledger account {} of {organization_id} cannot take {amount}",
-                    account.as_str()
-                )),
-            });
-        }
+    }
+    if update.exec(conn).await?.rows_affected != 1 {
+        let current = get_balance(conn, organization_id).await?;
+        let withdrawal = posting
+            .legs
+            .iter()
+            .find(|(a, v)| *a == Account::Available && *v < 0);
+        return Err(match withdrawal {
+            Some(&(_, amount)) if current.available < -amount => Error::InsufficientBalance {
+                requested: -amount,
+                available: current.available,
+            },
+            _ => Error::internal(format!("posting {posting:?} refused for {organization_id}")),
+        });
     }
     let transaction_id = ids::new_id("txn");
     let total = posting
@@ -106,10 +120,6 @@ pub async fn post<C: ConnectionTrait>(
         .exec_without_returning(conn)
         .await?;
     Ok(transaction_id)
-}
-
-async fn available<C: ConnectionTrait>(conn: &C, organization_id: &str) -> Result<i64> {
-    Ok(get_balance(conn, organization_id).await?.available)
 }
 
 /// The balance row, locked until the transaction ends (PostgreSQL
