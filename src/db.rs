@@ -10,10 +10,27 @@ use sea_orm::{
 };
 
 pub async fn connect(url: &str) -> anyhow::Result<DatabaseConnection> {
+    connect_with(url, if url.starts_with("sqlite") { 8 } else { 20 }).await
+}
+
+/// The pools the service runs on: `(writes, reads)`. On SQLite, writes go
+/// through one connection, so writers queue in order in the pool instead of
+/// sleeping in SQLite's busy handler, while reads (WAL) use their own pool
+/// and never wait behind a write. On PostgreSQL both are the same pool.
+pub async fn connect_pools(url: &str) -> anyhow::Result<(DatabaseConnection, DatabaseConnection)> {
+    if url.starts_with("sqlite") {
+        Ok((connect_with(url, 1).await?, connect_with(url, 8).await?))
+    } else {
+        let pool = connect_with(url, 20).await?;
+        Ok((pool.clone(), pool))
+    }
+}
+
+async fn connect_with(url: &str, max_connections: u32) -> anyhow::Result<DatabaseConnection> {
     let mut options = ConnectOptions::new(url.to_string());
     options
         .sqlx_logging(false)
-        .max_connections(if url.starts_with("sqlite") { 8 } else { 20 })
+        .max_connections(max_connections)
         .acquire_timeout(Duration::from_secs(10))
         .map_sqlx_sqlite_opts(|o| {
             o.journal_mode(SqliteJournalMode::Wal)

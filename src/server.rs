@@ -32,9 +32,9 @@ impl Running {
 /// Connects, migrates, and serves on `listener` (already bound, so tests can
 /// take a free port first).
 pub async fn start(config: Config, listener: std::net::TcpListener) -> anyhow::Result<Running> {
-    let conn = db::connect(&config.database_url).await?;
-    db::migrate(&conn).await?;
-    let app = App::new(conn, config);
+    let (writes, reads) = db::connect_pools(&config.database_url).await?;
+    db::migrate(&writes).await?;
+    let app = App::with_pools(writes, reads, config);
     let (shutdown, shutdown_rx) = watch::channel(false);
     let worker = tokio::spawn(jobs::worker(app.clone(), shutdown_rx.clone()));
     listener.set_nonblocking(true)?;

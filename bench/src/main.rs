@@ -335,17 +335,19 @@ fn get_url(client: &reqwest::Client, url: String, key: &str) -> Call {
 /// The storage ceiling: what POST /payouts does below HTTP, in-process.
 async fn storage_ceiling(database_url: &str, key: &str) -> Result<Stats> {
     use payouts::{config::Config, crypto::Cipher, service};
-    let conn = payouts::db::connect(database_url).await?;
+    // The same pools the service runs on.
+    let (writes, reads) = payouts::db::connect_pools(database_url).await?;
     let cipher = Cipher::from_encoded_key(KEY_HEX).map_err(anyhow::Error::msg)?;
     let mut config = Config::new(database_url, "127.0.0.1:0", cipher);
     config.sandbox_delay = Duration::from_secs(3600);
     config.sandbox_webhook_secret = WEBHOOK_SECRET.into();
-    let app = service::App::new(conn, config);
+    let app = service::App::with_pools(writes, reads, config);
     let key = key.to_string();
     let call: Call = Arc::new(move || {
         let (app, key) = (app.clone(), key.clone());
         Box::pin(async move {
-            let Ok(Some((_, org))) = service::orgs::authenticate_key(&app.db, &key).await else {
+            let Ok(Some((_, org))) = service::orgs::authenticate_key(&app.read_db, &key).await
+            else {
                 return false;
             };
             let created = service::payouts::create(&app, &org, 1000, None, None).await;

@@ -22,7 +22,7 @@ pub async fn handle<E: Endpoint>(next: E, mut req: Request, app: &App) -> Respon
         .and_then(|v| v.to_str().ok())
         .map(str::to_string);
     if let Some(presented) = presented {
-        match orgs::authenticate_key(&app.db, &presented).await {
+        match orgs::authenticate_key(&app.read_db, &presented).await {
             Ok(Some((key, org))) => {
                 req.extensions_mut().insert(Caller {
                     key_id: key.id,

@@ -169,7 +169,7 @@ impl PayoutsApi {
         operation_id = "getPayoutAccount"
     )]
     async fn get_account(&self, req: &Request, auth: ApiKeyAuth) -> Result<PayoutAccountResponse> {
-        let account = accounts::find_account(&app(req)?.db, &auth.0.id)
+        let account = accounts::find_account(&app(req)?.read_db, &auth.0.id)
             .await?
             .ok_or_else(|| Error::NotFound("the organization has no payout account".into()))?;
         let data = payout_account_view(&auth.0, &account, true)?;
@@ -257,7 +257,7 @@ impl PayoutsApi {
         auth: ApiKeyAuth,
         id: Path<String>,
     ) -> Result<PayoutResponse> {
-        let row = payouts::find(&app(req)?.db, &auth.0.id, &id.0).await?;
+        let row = payouts::find(&app(req)?.read_db, &auth.0.id, &id.0).await?;
         Ok(PayoutResponse::Ok(Json(Success::new(payout_view(
             &auth.0, &row,
         )?))))
@@ -273,7 +273,7 @@ impl PayoutsApi {
         operation_id = "getBalance"
     )]
     async fn get_balance(&self, req: &Request, auth: ApiKeyAuth) -> Result<BalanceResponse> {
-        let balance = ledger::get_balance(&app(req)?.db, &auth.0.id).await?;
+        let balance = ledger::get_balance(&app(req)?.read_db, &auth.0.id).await?;
         Ok(BalanceResponse::Ok(Json(Success::new(Balance {
             object: "balance".into(),
             livemode: livemode(&auth.0),
@@ -308,7 +308,7 @@ impl PayoutsApi {
     ) -> Result<BalanceTransactionsResponse> {
         let limit = limit.0.unwrap_or(20) as u64;
         let page =
-            funds::transactions(&app(req)?.db, &auth.0.id, limit, cursor.0.as_deref()).await?;
+            funds::transactions(&app(req)?.read_db, &auth.0.id, limit, cursor.0.as_deref()).await?;
         let next_cursor = if page.has_more {
             page.items.last().map(|t| t.id.clone())
         } else {

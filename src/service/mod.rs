@@ -21,7 +21,11 @@ use crate::{
 };
 
 pub struct AppInner {
+    /// For anything that may write.
     pub db: DatabaseConnection,
+    /// For plain reads: on SQLite a separate pool, so reads never queue
+    /// behind the single writer connection.
+    pub read_db: DatabaseConnection,
     pub config: Config,
     pub documents: DocumentFetcher,
     pub sandbox: Arc<SandboxProvider>,
@@ -46,7 +50,15 @@ impl Deref for App {
 }
 
 impl App {
+    /// One pool for everything.
     pub fn new(db: DatabaseConnection, config: Config) -> Self {
+        Self::with_pools(db.clone(), db, config)
+    }
+
+    /// `db` for anything that may write, `read_db` for plain reads (see
+    /// `db::connect_pools`). Never hold a write transaction while waiting
+    /// for `db`: on SQLite it is a single connection.
+    pub fn with_pools(db: DatabaseConnection, read_db: DatabaseConnection, config: Config) -> Self {
         let sandbox = Arc::new(SandboxProvider::new(
             db.clone(),
             config.sandbox_delay,
@@ -65,6 +77,7 @@ impl App {
         let provider = Arc::new(Instrumented::new(sandbox.clone(), metrics.clone()));
         Self(Arc::new(AppInner {
             db,
+            read_db,
             config,
             documents,
             sandbox,

@@ -41,13 +41,13 @@ pub async fn create(
     idempotency_key: Option<&str>,
 ) -> Result<payout::Model> {
     if let Some(key) = idempotency_key {
-        if let Some(existing) = find_by_key(&app.db, &org.id, key).await? {
+        if let Some(existing) = find_by_key(&app.read_db, &org.id, key).await? {
             return same_request(existing, amount, &description);
         }
     }
     let account = payout_account::Entity::find()
         .filter(payout_account::Column::OrganizationId.eq(org.id.clone()))
-        .one(&app.db)
+        .one(&app.read_db)
         .await?
         .ok_or(Error::PayoutAccountRequired)?;
     if account.status != AccountStatus::Verified.as_str() {
@@ -57,7 +57,7 @@ pub async fn create(
         .filter(bank_account::Column::OrganizationId.eq(org.id.clone()))
         .filter(bank_account::Column::IsDefault.eq(true))
         .filter(bank_account::Column::Status.eq("active"))
-        .one(&app.db)
+        .one(&app.read_db)
         .await?
         .ok_or(Error::NoDefaultBankAccount)?;
     let fee = app.config.fees.apply(amount);
