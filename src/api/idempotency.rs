@@ -3,7 +3,7 @@
 //! with `Idempotent-Replayed: true`.
 use poem::{http::Method, Body, Endpoint, Request, Response};
 
-use super::{error::error_response, max_body_bytes, API_BASE};
+use super::{error::error_response, API_BASE};
 use crate::{
     crypto,
     error::Error,
@@ -43,15 +43,9 @@ pub async fn handle<E: Endpoint>(next: E, mut req: Request, app: &App) -> Respon
         // Unauthenticated: the operation itself answers 401.
         return next.get_response(req).await;
     };
-    let limit = max_body_bytes();
-    let body = match req.take_body().into_bytes_limit(limit).await {
+    let body = match super::read_capped(req.take_body()).await {
         Ok(body) => body,
-        Err(poem::error::ReadBodyError::PayloadTooLarge) => {
-            return error_response(Error::PayloadTooLarge(limit))
-        }
-        Err(_) => {
-            return error_response(Error::InvalidJson("request body could not be read".into()))
-        }
+        Err(err) => return error_response(err),
     };
     let route = format!("POST {}", req.uri().path());
     match idempotency::claim(

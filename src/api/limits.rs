@@ -9,7 +9,7 @@
 //! handler future is ever cancelled half-way, which matters for money.
 use std::time::Duration;
 
-use poem::{error::ReadBodyError, http::header, Endpoint, Request, Response};
+use poem::{http::header, Endpoint, Request, Response};
 
 use super::{error::error_response, max_body_bytes};
 use crate::error::Error;
@@ -40,11 +40,9 @@ pub async fn handle<E: Endpoint>(next: E, mut req: Request, read_timeout: Durati
     if declared.is_some_and(|len| len > limit as u64) {
         return error_response(Error::PayloadTooLarge(limit));
     }
-    let read = req.take_body().into_bytes_limit(limit);
-    match tokio::time::timeout(read_timeout, read).await {
+    match tokio::time::timeout(read_timeout, super::read_capped(req.take_body())).await {
         Err(_elapsed) => error_response(Error::RequestTimeout),
-        Ok(Err(ReadBodyError::PayloadTooLarge)) => error_response(Error::PayloadTooLarge(limit)),
-        Ok(Err(_)) => error_response(Error::InvalidJson("request body could not be read".into())),
+        Ok(Err(err)) => error_response(err),
         Ok(Ok(body)) => {
             req.set_body(body);
             next.get_response(req).await

@@ -45,6 +45,22 @@ pub fn max_body_bytes() -> usize {
         .unwrap_or(1024 * 1024)
 }
 
+/// Reads a whole body, refusing more than the configured cap. `limits`
+/// reads every body first (with a deadline); later readers get it from
+/// memory, with the same cap and the same errors.
+pub async fn read_capped(body: poem::Body) -> Result<Vec<u8>, crate::error::Error> {
+    use crate::error::Error;
+    let limit = max_body_bytes();
+    let bytes = body
+        .into_bytes_limit(limit)
+        .await
+        .map_err(|err| match err {
+            poem::error::ReadBodyError::PayloadTooLarge => Error::PayloadTooLarge(limit),
+            _ => Error::InvalidJson("request body could not be read".into()),
+        })?;
+    Ok(bytes.to_vec())
+}
+
 pub fn api_service() -> OpenApiService<(endpoints::PayoutsApi, endpoints::WebhooksApi), ()> {
     OpenApiService::new(
         (endpoints::PayoutsApi, endpoints::WebhooksApi),

@@ -47,16 +47,7 @@ impl<T: Type> Payload for ValidJson<T> {
 
 /// Reads the whole body, refusing more than the configured cap.
 pub async fn read_body(body: &mut RequestBody) -> poem::Result<Vec<u8>> {
-    let limit = super::max_body_bytes();
-    let bytes = body
-        .take()?
-        .into_bytes_limit(limit)
-        .await
-        .map_err(|err| match err {
-            poem::error::ReadBodyError::PayloadTooLarge => Error::PayloadTooLarge(limit),
-            _ => Error::InvalidJson("request body could not be read".into()),
-        })?;
-    Ok(bytes.to_vec())
+    Ok(super::read_capped(body.take()?).await?)
 }
 
 impl<T: ParseFromJSON + 'static> ParsePayload for ValidJson<T> {
