@@ -34,12 +34,15 @@ fn unavailable(body: Value) -> Response {
 }
 
 async fn check(app: &App) -> Result<Value, Value> {
-    if let Err(err) = app.db.ping().await {
+    // Both lanes: on SQLite the writes have their own connection.
+    let ping = async { app.db.ping().await.and(app.read_db.ping().await) };
+    if let Err(err) = ping.await {
         tracing::warn!(error = %err, "readiness: database unreachable");
         return Err(json!({"status": "unavailable", "database": "unreachable"}));
     }
     // Read-only: a readiness probe must never create the migrations table.
-    let applied: Vec<String> = match Migrator::get_applied_migrations_read_only(&app.db).await {
+    let applied: Vec<String> = match Migrator::get_applied_migrations_read_only(&app.read_db).await
+    {
         Ok(applied) => applied.iter().map(|m| m.name().to_string()).collect(),
         Err(err) => {
             tracing::warn!(error = %err, "readiness: migrations unreadable");
@@ -67,7 +70,7 @@ async fn check(app: &App) -> Result<Value, Value> {
 
 #[handler]
 pub async fn metrics(app: Data<&App>) -> Response {
-    match app.metrics.render(&app.db).await {
+    match app.metrics.render(&app.read_db).await {
         Ok(text) => text
             .with_content_type("text/plain; version=0.0.4; charset=utf-8")
             .into_response(),

@@ -17,7 +17,7 @@ pub async fn create(conn: &DatabaseConnection, org_id: &str) -> Result<(api_key:
         .await?
         .ok_or_else(|| Error::NotFound(format!("no organization {org_id}")))?;
     let key = orgs::create_key(conn, &org).await?;
-    let row = orgs::find_key(conn, &key)
+    let (row, _) = orgs::authenticate_key(conn, &key)
         .await?
         .ok_or_else(|| Error::internal("the new key is not stored"))?;
     Ok((row, key))

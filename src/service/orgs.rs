@@ -44,7 +44,7 @@ pub async fn create(
     })
     .exec_without_returning(&txn)
     .await?;
-    let api_key = create_key_in(&txn, &org).await?;
+    let api_key = create_key(&txn, &org).await?;
     txn.commit().await?;
     Ok(NewOrganization {
         organization: org,
@@ -52,7 +52,8 @@ pub async fn create(
     })
 }
 
-async fn create_key_in<C: sea_orm::ConnectionTrait>(
+/// A new key for `org`; returns the key itself (shown once).
+pub async fn create_key<C: sea_orm::ConnectionTrait>(
     conn: &C,
     org: &organization::Model,
 ) -> Result<String> {
@@ -74,37 +75,28 @@ pub async fn find(conn: &DatabaseConnection, id: &str) -> Result<Option<organiza
     Ok(organization::Entity::find_by_id(id).one(conn).await?)
 }
 
-/// The stored, unrevoked API key row for a presented key. The key is looked
-/// up by its SHA-256, never stored in clear; nothing is cached, so a
+/// The stored, unrevoked API key row for a presented key, with its
+/// organization, in one query (this runs on every request). The key is
+/// looked up by its SHA-256, never stored in clear; nothing is cached, so a
 /// revocation applies to the very next request.
-pub async fn find_key(conn: &DatabaseConnection, key: &str) -> Result<Option<api_key::Model>> {
-    if !ids::looks_like_api_key(key) {
-        return Ok(None);
-    }
-    let hash = crypto::sha256_hex(key.as_bytes());
-    let row = api_key::Entity::find()
-        .filter(api_key::Column::KeyHash.eq(hash.clone()))
-        .filter(api_key::Column::RevokedAt.is_null())
-        .one(conn)
-        .await?;
-    Ok(row.filter(|row| crypto::constant_time_eq(&row.key_hash, &hash)))
-}
-
-/// The key row and the organization it belongs to, if the key is known and
-/// not revoked.
 pub async fn authenticate_key(
     conn: &DatabaseConnection,
     key: &str,
 ) -> Result<Option<(api_key::Model, organization::Model)>> {
-    let Some(row) = find_key(conn, key).await? else {
+    if !ids::looks_like_api_key(key) {
         return Ok(None);
-    };
-    Ok(find(conn, &row.organization_id)
-        .await?
-        .map(|org| (row, org)))
-}
-
-/// A new key for `org`; returns the key itself (shown once).
-pub async fn create_key(conn: &DatabaseConnection, org: &organization::Model) -> Result<String> {
-    create_key_in(conn, org).await
+    }
+    let hash = crypto::sha256_hex(key.as_bytes());
+    let found = api_key::Entity::find()
+        .find_also_related(organization::Entity)
+        .filter(api_key::Column::KeyHash.eq(hash.clone()))
+        .filter(api_key::Column::RevokedAt.is_null())
+        .one(conn)
+        .await?;
+    Ok(match found {
+        Some((row, Some(org))) if crypto::constant_time_eq(&row.key_hash, &hash) => {
+            Some((row, org))
+        }
+        _ => None,
+    })
 }
