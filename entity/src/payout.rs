@@ -17,8 +17,6 @@ pub struct Model {
     pub provider_transfer_id: Option<String>,
     pub failure_code: Option<String>,
     pub failure_message: Option<String>,
-    /// Provider calls tried so far; the retry job gives up after a bound.
-    pub provider_attempts: i32,
     /// The request's `Idempotency-Key`, if it had one.
     pub idempotency_key: Option<String>,
     pub created_at: DateTimeUtc,

@@ -107,7 +107,6 @@ impl MigrationTrait for Migration {
                 .col(string_null("provider_transfer_id"))
                 .col(string_null("failure_code"))
                 .col(string_null("failure_message"))
-                .col(integer("provider_attempts").default(0))
                 .col(string_len_null("idempotency_key", 255))
                 .col(timestamp_with_time_zone("created_at"))
                 .col(timestamp_with_time_zone("updated_at"))

@@ -2,8 +2,7 @@
 use chrono::{DateTime, Utc};
 use entity::{bank_account, organization, payout, payout_account};
 use sea_orm::{
-    sea_query::Expr, ColumnTrait, ConnectionTrait, DatabaseConnection, EntityTrait, ExprTrait,
-    QueryFilter,
+    sea_query::Expr, ColumnTrait, ConnectionTrait, DatabaseConnection, EntityTrait, QueryFilter,
 };
 use serde::{Deserialize, Serialize};
 
@@ -76,7 +75,6 @@ pub async fn create(
         provider_transfer_id: None,
         failure_code: None,
         failure_message: None,
-        provider_attempts: 0,
         idempotency_key: idempotency_key.map(str::to_string),
         created_at: now,
         updated_at: now,
@@ -135,7 +133,6 @@ pub async fn create(
     match submit(app, &row, &destination).await {
         Ok(transfer_id) => {
             row.provider_transfer_id = Some(transfer_id);
-            row.provider_attempts += 1;
         }
         // Still pending: the job will submit it.
         Err(ProviderError::Unavailable(_)) => {}
@@ -206,10 +203,6 @@ async fn submit(
         .col_expr(
             payout::Column::ProviderTransferId,
             Expr::value(transfer_id.clone()),
-        )
-        .col_expr(
-            payout::Column::ProviderAttempts,
-            Expr::col(payout::Column::ProviderAttempts).add(1),
         )
         .filter(payout::Column::Id.eq(payout.id.clone()))
         .filter(payout::Column::ProviderTransferId.is_null())
