@@ -159,7 +159,7 @@ pub enum Outcome {
 
 async fn run_one(app: &App, job: &job::Model) -> Outcome {
     match job.kind.as_str() {
-        crate::provider::sandbox::DELIVERY_JOB => deliver_sandbox_event(app, &job.payload).await,
+        crate::provider::sandbox::DELIVERY_JOB => deliver_sandbox_event(app, job).await,
         payouts::SUBMIT_JOB => payouts::submit_job(app, &job.payload, job.attempts).await,
         crate::service::funds::RELEASE_JOB => {
             crate::service::funds::release_job(app, &job.payload).await
@@ -168,8 +168,14 @@ async fn run_one(app: &App, job: &job::Model) -> Outcome {
     }
 }
 
+/// Like a real provider, the sandbox stops redelivering an event at last
+/// (about a day of backoff), e.g. one about an account whose verification
+/// lost a race and was never stored.
+const MAX_DELIVERY_ATTEMPTS: i32 = 150;
+
 /// POSTs a sandbox event to this service's own webhook endpoint.
-async fn deliver_sandbox_event(app: &App, body: &str) -> Outcome {
+async fn deliver_sandbox_event(app: &App, job: &job::Model) -> Outcome {
+    let body = &job.payload;
     let url = format!(
         "{}/api/v1/webhooks/{}",
         app.config.public_url,
@@ -188,7 +194,13 @@ async fn deliver_sandbox_event(app: &App, body: &str) -> Outcome {
     };
     app.metrics
         .webhook_delivery(matches!(outcome, Outcome::Done));
-    outcome
+    match outcome {
+        Outcome::Retry(error) if job.attempts >= MAX_DELIVERY_ATTEMPTS => {
+            tracing::warn!(job = %job.id, %error, "sandbox event abandoned after its last delivery attempt");
+            Outcome::Done
+        }
+        outcome => outcome,
+    }
 }
 
 /// Runs due jobs until `shutdown` turns true; finishes the job in hand first.

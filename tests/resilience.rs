@@ -258,3 +258,54 @@ async fn two_instances_settle_each_payout_exactly_once() {
     second.stop().await;
     first.stop().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_event_for_an_object_not_stored_yet_is_not_consumed() {
+    use sea_orm::{EntityTrait, PaginatorTrait};
+    let app = TestApp::spawn_with(|c| c.sandbox_delay = std::time::Duration::from_secs(3600)).await;
+    let org = app.org().await;
+    let now = chrono::Utc::now().timestamp();
+    let event = |account: &str| {
+        json!({"id": "evt_early", "type": "account.updated", "created": now,
+               "data": {"object": {"id": account, "status": "verified"}}})
+        .to_string()
+    };
+    // The provider calls back before the account is stored: refused with a
+    // non-2xx (so it is redelivered), and the event id is not used up.
+    let early = event("acct_not_stored_yet");
+    let reply = app
+        .send_webhook(&early, Some(app.signed_webhook(&early, now)))
+        .await;
+    assert_eq!(
+        (reply.status.as_u16(), reply.error_code()),
+        (404, "not_found")
+    );
+    let payout_event = json!({"id": "evt_early_payout", "type": "payout.paid", "created": now,
+        "data": {"object": {"id": "tr_unknown", "status": "paid"}}})
+    .to_string();
+    let reply = app
+        .send_webhook(&payout_event, Some(app.signed_webhook(&payout_event, now)))
+        .await;
+    assert_eq!(reply.status, 404);
+    assert_eq!(
+        entity::provider_event::Entity::find()
+            .count(app.db())
+            .await
+            .unwrap(),
+        0
+    );
+
+    // Once the account exists, the same event id applies.
+    let body = app.verification_body("1990-01-01", GOOD_ACCOUNT);
+    let account = app.post("/payouts/verification", &org.key, body).await;
+    let redelivered = event(account.data()["providerAccountId"].as_str().unwrap());
+    let reply = app
+        .send_webhook(&redelivered, Some(app.signed_webhook(&redelivered, now)))
+        .await;
+    assert_eq!(reply.data()["result"], "applied");
+    assert_eq!(
+        app.get("/payouts/account", &org.key).await.data()["status"],
+        "verified"
+    );
+    app.stop().await;
+}

@@ -58,7 +58,10 @@ pub async fn apply(app: &App, provider: &str, event: &ProviderEvent) -> Result<A
     }
     let applied = match &event.object {
         EventObject::Account { account_id, status } => {
-            apply_account(&txn, provider, account_id, *status, event).await?
+            match apply_account(&txn, provider, account_id, *status, event).await? {
+                Some(applied) => applied,
+                None => return Err(not_yet_known()),
+            }
         }
         EventObject::Payout {
             transfer_id,
@@ -70,8 +73,7 @@ pub async fn apply(app: &App, provider: &str, event: &ProviderEvent) -> Result<A
             let Some(payout) =
                 find_payout(&txn, provider, transfer_id, payout_id.as_deref()).await?
             else {
-                txn.commit().await?;
-                return Ok(Applied::Ignored);
+                return Err(not_yet_known());
             };
             let failure = match (failure_code, failure_message) {
                 (Some(code), message) => Some((
@@ -90,6 +92,14 @@ pub async fn apply(app: &App, provider: &str, event: &ProviderEvent) -> Result<A
     } else {
         Applied::Ignored
     })
+}
+
+/// An event about an object this service does not have (yet: a provider
+/// can call back before the transaction that stores the object commits).
+/// The event is not recorded (the transaction rolls back), and the non-2xx
+/// answer makes the provider deliver it again later.
+fn not_yet_known() -> Error {
+    Error::NotFound("no object for this event (yet); deliver it again later".into())
 }
 
 async fn find_payout<C: ConnectionTrait>(
@@ -128,25 +138,25 @@ async fn apply_account<C: ConnectionTrait>(
     account_id: &str,
     to: AccountStatus,
     event: &ProviderEvent,
-) -> Result<bool> {
+) -> Result<Option<bool>> {
     let Some(account) = payout_account::Entity::find()
         .filter(payout_account::Column::Provider.eq(provider))
         .filter(payout_account::Column::ProviderAccountId.eq(account_id))
         .one(conn)
         .await?
     else {
-        return Ok(false);
+        return Ok(None);
     };
     // Account events are snapshots: an older one than the last applied is stale.
     if account
         .last_event_at
         .is_some_and(|last| event.created < last)
     {
-        return Ok(false);
+        return Ok(Some(false));
     }
     let from: AccountStatus = account.status.parse().map_err(Error::internal)?;
     if !from.can_move_to(to) {
-        return Ok(false);
+        return Ok(Some(false));
     }
     let moved = payout_account::Entity::update_many()
         .col_expr(payout_account::Column::Status, Expr::value(to.as_str()))
@@ -163,5 +173,5 @@ async fn apply_account<C: ConnectionTrait>(
         .filter(payout_account::Column::Status.eq(account.status))
         .exec(conn)
         .await?;
-    Ok(moved.rows_affected == 1)
+    Ok(Some(moved.rows_affected == 1))
 }
