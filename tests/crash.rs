@@ -91,11 +91,7 @@ async fn request_payout(
 async fn sigkill_mid_traffic_loses_nothing_and_pays_nothing_twice() {
     let (database_url, sqlite_dir, postgres) = fresh_database().await;
     let documents = DocumentServer::start().await;
-    let port = std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port();
+    let port = free_port();
     let base = format!("http://127.0.0.1:{port}");
     let service = Service {
         env: vec![

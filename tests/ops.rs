@@ -317,11 +317,7 @@ async fn sigterm_lets_the_in_flight_request_finish_and_exits_zero() {
     let created: Value = serde_json::from_slice(&created.stdout).unwrap();
     let key = created["apiKey"].as_str().unwrap().to_string();
 
-    let port = std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port();
+    let port = free_port();
     let base = format!("http://127.0.0.1:{port}");
     let mut child = binary()
         .arg("serve")

@@ -80,6 +80,15 @@ pub async fn fresh_database() -> (String, Option<std::path::PathBuf>, Option<(St
     }
 }
 
+/// A loopback port nobody listens on right now (for a real binary to bind).
+pub fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
 pub fn engine() -> &'static str {
     if std::env::var("TEST_DATABASE_URL").is_ok_and(|u| !u.is_empty()) {
         "postgres"
