@@ -89,14 +89,6 @@ pub fn free_port() -> u16 {
         .port()
 }
 
-pub fn engine() -> &'static str {
-    if std::env::var("TEST_DATABASE_URL").is_ok_and(|u| !u.is_empty()) {
-        "postgres"
-    } else {
-        "sqlite"
-    }
-}
-
 impl TestApp {
     pub async fn spawn() -> TestApp {
         Self::spawn_with(|_| {}).await
