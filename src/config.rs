@@ -45,6 +45,9 @@ pub struct Config {
     pub redis_url: Option<String>,
     /// Prefix of this service's Redis keys.
     pub redis_prefix: String,
+    /// Where `/metrics` is served; unset, it is not served at all (it is
+    /// never served on `bind`, which faces API clients).
+    pub metrics_bind: Option<String>,
 }
 
 fn env(name: &str) -> Option<String> {
@@ -96,6 +99,7 @@ impl Config {
             rate_limit_burst: 200,
             redis_url: None,
             redis_prefix: "payouts:".into(),
+            metrics_bind: None,
         }
     }
 
@@ -116,7 +120,6 @@ impl Config {
             fixed_cents: env_parse("PAYOUTS_PAYOUT_FEE_FIXED_CENTS", 0)?,
             basis_points: env_parse("PAYOUTS_PAYOUT_FEE_BPS", 0)?,
         };
-        c.fees.validate().map_err(anyhow::Error::msg)?;
         c.sandbox_delay = env_millis("PAYOUTS_SANDBOX_DELAY_MS", c.sandbox_delay)?;
         if let Some(hosts) = env("PAYOUTS_DOCUMENT_ALLOW_HOSTS") {
             c.document_allow_hosts = hosts
@@ -142,6 +145,7 @@ impl Config {
             env_parse("PAYOUTS_RATE_LIMIT_PER_SECOND", c.rate_limit_per_second)?;
         c.rate_limit_burst = env_parse("PAYOUTS_RATE_LIMIT_BURST", c.rate_limit_burst)?;
         c.redis_url = env("PAYOUTS_REDIS_URL");
+        c.metrics_bind = env("PAYOUTS_METRICS_BIND");
         if let Some(prefix) = env("PAYOUTS_REDIS_PREFIX") {
             c.redis_prefix = prefix;
         }
@@ -149,17 +153,48 @@ impl Config {
         Ok(c)
     }
 
-    fn validate(&self) -> anyhow::Result<()> {
-        if !(self.rate_limit_per_second > 0.0 && self.rate_limit_per_second.is_finite())
-            || self.rate_limit_burst == 0
-        {
-            anyhow::bail!(
-                "PAYOUTS_RATE_LIMIT_PER_SECOND and PAYOUTS_RATE_LIMIT_BURST must be positive"
-            );
+    /// Every number and duration within its range (so no arithmetic on them
+    /// can overflow), and the URLs parse. `from_env` runs it; an error names
+    /// the variable.
+    pub fn validate(&self) -> anyhow::Result<()> {
+        const SECOND: u64 = 1000;
+        const DAY: u64 = 86_400 * SECOND;
+        const MIB: u64 = 1024 * 1024;
+        let millis = [
+            ("PAYOUTS_SANDBOX_DELAY_MS", self.sandbox_delay, 0u64, DAY),
+            ("PAYOUTS_DOCUMENT_TIMEOUT_MS", self.document_timeout, 1, 600 * SECOND),
+            ("PAYOUTS_REQUEST_READ_TIMEOUT_MS", self.request_read_timeout, 1, 3600 * SECOND),
+            ("PAYOUTS_JOB_POLL_MS", self.job_poll_interval, 1, 3600 * SECOND),
+            ("PAYOUTS_JOB_LEASE_MS", self.job_lease, 1, DAY),
+            ("PAYOUTS_JOB_RETRY_BASE_MS", self.job_retry_base, 1, 600 * SECOND),
+            ("PAYOUTS_PROVIDER_RETRY_DELAY_MS", self.provider_retry_delay, 0, DAY),
+            // Keys are kept 24 h; a longer hold would outlive the key.
+            ("PAYOUTS_IDEMPOTENCY_LOCK_MS", self.idempotency_lock, 1, DAY),
+        ];
+        for (name, value, min, max) in millis {
+            check_range(name, value.as_millis(), min.into(), max.into())?;
         }
-        if self.provider_max_attempts < 1 {
-            anyhow::bail!("PAYOUTS_PROVIDER_MAX_ATTEMPTS must be at least 1");
+        let counts = [
+            ("PAYOUTS_DOCUMENT_MAX_BYTES", self.document_max_bytes as u64, 1, 100 * MIB),
+            ("PAYOUTS_MAX_BODY_BYTES", self.max_body_bytes as u64, 1024, 100 * MIB),
+            ("PAYOUTS_RATE_LIMIT_BURST", self.rate_limit_burst.into(), 1, 1_000_000),
+        ];
+        for (name, value, min, max) in counts {
+            check_range(name, value, min, max)?;
         }
+        check_range(
+            "PAYOUTS_PROVIDER_MAX_ATTEMPTS",
+            self.provider_max_attempts,
+            1,
+            1000,
+        )?;
+        let rate = self.rate_limit_per_second;
+        if !(rate > 0.0 && rate <= 1_000_000.0) {
+            anyhow::bail!("PAYOUTS_RATE_LIMIT_PER_SECOND={rate} is out of range (more than 0, at most 1000000)");
+        }
+        self.fees.validate().map_err(|e| {
+            anyhow::anyhow!("PAYOUTS_PAYOUT_FEE_FIXED_CENTS / PAYOUTS_PAYOUT_FEE_BPS: {e}")
+        })?;
         if let Some(url) = &self.redis_url {
             redis::Client::open(url.as_str())
                 .map_err(|e| anyhow::anyhow!("PAYOUTS_REDIS_URL is not a Redis URL: {e}"))?;
@@ -168,6 +203,18 @@ impl Config {
             .map_err(|e| anyhow::anyhow!("PAYOUTS_PUBLIC_URL is not a URL: {e}"))?;
         Ok(())
     }
+}
+
+fn check_range<T: PartialOrd + std::fmt::Display>(
+    name: &str,
+    value: T,
+    min: T,
+    max: T,
+) -> anyhow::Result<()> {
+    if value < min || value > max {
+        anyhow::bail!("{name}={value} is out of range ({min} to {max})");
+    }
+    Ok(())
 }
 
 /// `PAYOUTS_ENCRYPTION_KEY`, or for SQLite a development key generated once

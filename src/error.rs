@@ -10,11 +10,16 @@ pub struct FieldError {
 }
 
 impl FieldError {
+    /// `message` says what is wrong with the field; a message that begins
+    /// with the field's name (as `DocumentError`'s do) loses that prefix, so
+    /// the envelope's "{field} {message}" names the field once.
     pub fn new(field: impl Into<String>, message: impl Into<String>) -> Self {
-        Self {
-            field: field.into(),
-            message: message.into(),
+        let field = field.into();
+        let mut message = message.into();
+        if let Some(rest) = message.strip_prefix(&format!("{field} ")) {
+            message = rest.to_string();
         }
+        Self { field, message }
     }
 }
 
@@ -160,3 +165,20 @@ where
 }
 
 pub type Result<T, E = Error> = std::result::Result<T, E>;
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn validation_messages_name_the_field_once() {
+        let err = Error::field("documentUrl", "documentUrl must use https");
+        assert_eq!(err.to_string(), "documentUrl must use https");
+        assert_eq!(err.details().unwrap()[0].message, "must use https");
+        let err = Error::field("amount", "must be at least 1000");
+        assert_eq!(err.to_string(), "amount must be at least 1000");
+        // Only a whole leading word is the field's name.
+        let err = Error::field("document", "documentUrl is wrong");
+        assert_eq!(err.to_string(), "document documentUrl is wrong");
+    }
+}

@@ -153,6 +153,9 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
                 .map_err(|e| anyhow::anyhow!("cannot listen on {}: {e}", config.bind))?;
             let public_url = config.public_url.clone();
             let running = server::start(config, listener).await?;
+            if let Some(addr) = running.metrics_addr {
+                tracing::info!(metrics = %format!("http://{addr}/metrics"), "metrics listening");
+            }
             tracing::info!(url = %public_url, docs = %format!("{public_url}/docs"), "payouts API listening");
             println!(
                 "{}",

@@ -7,8 +7,11 @@ use crate::{api, config::Config, db, jobs, service::App};
 /// A started service.
 pub struct Running {
     pub app: App,
+    /// Where `/metrics` is served, when `metrics_bind` is set.
+    pub metrics_addr: Option<std::net::SocketAddr>,
     shutdown: watch::Sender<bool>,
     server: tokio::task::JoinHandle<std::io::Result<()>>,
+    metrics_server: Option<tokio::task::JoinHandle<std::io::Result<()>>>,
     worker: tokio::task::JoinHandle<()>,
 }
 
@@ -17,6 +20,9 @@ impl Running {
     pub async fn stop(self) {
         let _ = self.shutdown.send(true);
         let _ = self.server.await;
+        if let Some(metrics) = self.metrics_server {
+            let _ = metrics.await;
+        }
         let _ = self.worker.await;
     }
 
@@ -24,6 +30,9 @@ impl Running {
     pub async fn wait(self) -> std::io::Result<()> {
         let result = self.server.await.unwrap_or(Ok(()));
         let _ = self.shutdown.send(true);
+        if let Some(metrics) = self.metrics_server {
+            let _ = metrics.await;
+        }
         let _ = self.worker.await;
         result
     }
@@ -32,6 +41,15 @@ impl Running {
 /// Connects, migrates, and serves on `listener` (already bound, so tests can
 /// take a free port first).
 pub async fn start(config: Config, listener: std::net::TcpListener) -> anyhow::Result<Running> {
+    config.validate()?;
+    // Bound before anything else starts, so a bad address stops the start.
+    let metrics_listener = match &config.metrics_bind {
+        None => None,
+        Some(addr) => Some(
+            std::net::TcpListener::bind(addr)
+                .map_err(|e| anyhow::anyhow!("PAYOUTS_METRICS_BIND: cannot listen on {addr}: {e}"))?,
+        ),
+    };
     let (writes, reads) = db::connect_pools(&config.database_url).await?;
     db::migrate(&writes).await?;
     let app = App::with_pools(writes, reads, config);
@@ -55,12 +73,51 @@ pub async fn start(config: Config, listener: std::net::TcpListener) -> anyhow::R
             )
             .await
     });
+    let (metrics_addr, metrics_server) = match metrics_listener {
+        None => (None, None),
+        Some(listener) => {
+            let addr = listener.local_addr()?;
+            let server = serve_metrics(app.clone(), listener, shutdown.subscribe())?;
+            (Some(addr), Some(server))
+        }
+    };
     Ok(Running {
         app,
+        metrics_addr,
         shutdown,
         server,
+        metrics_server,
         worker,
     })
+}
+
+/// `/metrics` alone, on its own listener (for Prometheus, not API clients).
+fn serve_metrics(
+    app: App,
+    listener: std::net::TcpListener,
+    mut stop: watch::Receiver<bool>,
+) -> std::io::Result<tokio::task::JoinHandle<std::io::Result<()>>> {
+    use poem::{get, EndpointExt, Route};
+    listener.set_nonblocking(true)?;
+    let acceptor = TcpAcceptor::from_std(listener)?;
+    let routes = Route::new()
+        .at("/metrics", get(crate::ops::metrics))
+        .data(app)
+        .catch_all_error(|err| async move { api::error::render(err) });
+    Ok(tokio::spawn(async move {
+        Server::new_with_acceptor(acceptor)
+            .run_with_graceful_shutdown(
+                routes,
+                async move {
+                    tokio::select! {
+                        _ = stop.changed() => {}
+                        _ = terminate_signal() => {}
+                    }
+                },
+                Some(std::time::Duration::from_secs(5)),
+            )
+            .await
+    }))
 }
 
 async fn terminate_signal() {

@@ -16,11 +16,14 @@ pub struct Caller {
 }
 
 pub async fn handle<E: Endpoint>(next: E, mut req: Request, app: &App) -> Response {
-    let presented = req
-        .headers()
-        .get("x-api-key")
-        .and_then(|v| v.to_str().ok())
-        .map(str::to_string);
+    let mut values = req.headers().get_all("x-api-key").iter();
+    let presented = match (values.next(), values.next()) {
+        (Some(value), None) => value.to_str().ok().map(str::to_string),
+        // Two keys are ambiguous (a proxy may read the other one): refused
+        // whichever they are, so neither authenticates the request.
+        (Some(_), Some(_)) => return error_response(crate::error::Error::Unauthorized),
+        (None, _) => None,
+    };
     if let Some(presented) = presented {
         match orgs::authenticate_key(&app.read_db, &presented).await {
             Ok(Some((key, org))) => {

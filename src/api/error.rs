@@ -182,6 +182,10 @@ pub fn render(err: poem::Error) -> Response {
     }
     let translated = if err.is::<NotFoundError>() {
         Error::NotFound("no such route".into())
+    } else if err.is::<poem::error::ParsePathError>() {
+        // A path segment that is not UTF-8 once percent-decoded (`%ff`)
+        // names no resource.
+        Error::NotFound("no such route (the path is not valid UTF-8)".into())
     } else if err.is::<MethodNotAllowedError>() {
         Error::MethodNotAllowed
     } else if err.is::<AuthorizationError>() {

@@ -7,11 +7,12 @@ pub mod idempotency;
 pub mod limits;
 pub mod models;
 pub mod rate_limit;
+pub mod route_table;
 pub mod spec;
 pub mod validate;
 
 use poem::{
-    endpoint::make_sync, get, http::Method, web::Redirect, Endpoint, EndpointExt, IntoResponse,
+    endpoint::make_sync, get, middleware::CatchPanic, web::Redirect, Endpoint, EndpointExt, IntoResponse,
     PathPattern, Request, Response, Route,
 };
 use poem_openapi::{OpenApiService, ServerObject};
@@ -80,63 +81,6 @@ pub fn spec_yaml() -> String {
     spec::document().yaml
 }
 
-/// Paths of the spec as (regex, methods), to answer 405 with `Allow`.
-struct AllowTable(Vec<(regex::Regex, String)>);
-
-impl AllowTable {
-    fn from_spec(spec_json: &str) -> Self {
-        let spec: serde_json::Value =
-            serde_json::from_str(spec_json).expect("the generated spec is JSON");
-        let mut rows = Vec::new();
-        let param = regex::Regex::new(r"\{[^}]+\}").expect("static regex");
-        if let Some(paths) = spec["paths"].as_object() {
-            for (path, item) in paths {
-                let pattern = param
-                    .replace_all(
-                        &regex::escape(&format!("{API_BASE}{path}"))
-                            .replace(r"\{", "{")
-                            .replace(r"\}", "}"),
-                        "[^/]+",
-                    )
-                    .to_string();
-                let methods: Vec<String> = item
-                    .as_object()
-                    .map(|ops| ops.keys().map(|m| m.to_uppercase()).collect())
-                    .unwrap_or_default();
-                rows.push((
-                    regex::Regex::new(&format!("^{pattern}$")).expect("path regex"),
-                    methods.join(", "),
-                ));
-            }
-        }
-        for path in [
-            "/openapi.json",
-            "/openapi.yaml",
-            "/docs",
-            "/healthz",
-            "/readyz",
-            "/metrics",
-        ] {
-            rows.push((
-                regex::Regex::new(&format!("^{}$", regex::escape(path))).expect("path regex"),
-                "GET".into(),
-            ));
-        }
-        rows.push((
-            regex::Regex::new("^/docs/errors/[^/]+$").expect("static regex"),
-            "GET".into(),
-        ));
-        Self(rows)
-    }
-
-    fn allow(&self, path: &str) -> Option<&str> {
-        self.0
-            .iter()
-            .find(|(re, _)| re.is_match(path))
-            .map(|(_, methods)| methods.as_str())
-    }
-}
-
 fn sane_request_id(value: &str) -> bool {
     (1..=128).contains(&value.len())
         && value
@@ -147,23 +91,14 @@ fn sane_request_id(value: &str) -> bool {
 /// All routes, with the error envelope, `x-request-id` and `Allow` applied
 /// to every response.
 pub fn routes(app: App) -> impl Endpoint {
-    let settings = RequestSettings {
-        public_url: app.config.public_url.clone(),
-        max_body_bytes: app.config.max_body_bytes,
-    };
     let api = api_service();
     let spec::Document {
         json: spec_json,
         yaml: spec_yaml,
     } = spec::document();
-    let allow = std::sync::Arc::new(AllowTable::from_spec(&spec_json));
     let swagger = api.swagger_ui();
-    let limiter = std::sync::Arc::new(rate_limit::RateLimiter::new(&app.config));
-    let read_timeout = app.config.request_read_timeout;
-    let auth_app = app.clone();
-    let metrics = app.metrics.clone();
-
-    Route::new()
+    let table = route_table::RouteTable::from_spec(&spec_json);
+    let routes = Route::new()
         .nest(API_BASE, api)
         .at(
             "/openapi.json",
@@ -180,9 +115,27 @@ pub fn routes(app: App) -> impl Endpoint {
         .at("/", get(make_sync(|_| Redirect::see_other("/docs"))))
         .at("/healthz", get(crate::ops::healthz))
         .at("/readyz", get(crate::ops::readyz))
-        .at("/metrics", get(crate::ops::metrics))
         .at("/docs/errors/:code", get(error_docs::error_page))
-        .nest("/docs", swagger)
+        .nest("/docs", swagger);
+    with_middleware(app, routes, table)
+}
+
+/// `routes` behind the middleware every request goes through, outermost
+/// last: request id, metrics and `Allow`; request limits; authentication;
+/// rate limiting; idempotency; and a panic anywhere below the outermost
+/// layer answered as a 500 in the envelope.
+fn with_middleware(app: App, routes: Route, table: route_table::RouteTable) -> impl Endpoint {
+    let settings = RequestSettings {
+        public_url: app.config.public_url.clone(),
+        max_body_bytes: app.config.max_body_bytes,
+    };
+    let table = std::sync::Arc::new(table);
+    let limiter = std::sync::Arc::new(rate_limit::RateLimiter::new(&app.config));
+    let read_timeout = app.config.request_read_timeout;
+    let auth_app = app.clone();
+    let metrics = app.metrics.clone();
+
+    routes
         .data(app.clone())
         .catch_all_error(|err| async move {
             // Keep the matched route for the metrics label.
@@ -193,6 +146,8 @@ pub fn routes(app: App) -> impl Endpoint {
             }
             response
         })
+        // Inside idempotency, so a panicking request releases its key.
+        .with(CatchPanic::new().with_handler(panic_response))
         .around(move |next, req: Request| {
             let app = app.clone();
             async move { Ok(idempotency::handle(next, req, &app).await) }
@@ -208,22 +163,36 @@ pub fn routes(app: App) -> impl Endpoint {
         .around(move |next, req: Request| async move {
             Ok(limits::handle(next, req, read_timeout).await)
         })
+        .with(CatchPanic::new().with_handler(panic_response))
         .around(move |next, req: Request| {
-            let allow = allow.clone();
+            let table = table.clone();
             let settings = settings.clone();
             let metrics = metrics.clone();
             async move {
                 Ok(SETTINGS
-                    .scope(settings, finish_response(next, req, &allow, &metrics))
+                    .scope(settings, finish_response(next, req, &table, &metrics))
                     .await)
             }
         })
 }
 
+/// A panic is a bug: logged (inside the request's span, so with its
+/// request id) and answered 500 in the envelope, never a dropped connection.
+fn panic_response(panic: Box<dyn std::any::Any + Send>) -> Response {
+    let message = panic
+        .downcast_ref::<&str>()
+        .map(|s| s.to_string())
+        .or_else(|| panic.downcast_ref::<String>().cloned())
+        .unwrap_or_else(|| "non-text panic payload".into());
+    error::error_response(crate::error::Error::Internal(format!(
+        "handler panicked: {message}"
+    )))
+}
+
 async fn finish_response<E: Endpoint>(
     next: E,
     req: Request,
-    allow: &AllowTable,
+    table: &route_table::RouteTable,
     metrics: &crate::metrics::Metrics,
 ) -> Response {
     let request_id = req
@@ -238,8 +207,8 @@ async fn finish_response<E: Endpoint>(
     let span = tracing::info_span!("request", request_id = %request_id, %method, %path);
     let started = std::time::Instant::now();
     let mut response = next.get_response(req).instrument(span.clone()).await;
-    if response.status() == 405 && method != Method::OPTIONS {
-        if let Some(methods) = allow.allow(&path) {
+    if response.status() == 405 {
+        if let Some(methods) = table.allow(&path) {
             if let Ok(value) = methods.parse() {
                 response.headers_mut().insert("allow", value);
             }
@@ -251,9 +220,11 @@ async fn finish_response<E: Endpoint>(
     let elapsed = started.elapsed();
     // The matched template bounds the label set; anything unmatched is one
     // label (an unknown path under the API base matches only the nest).
+    // Answers given before routing (429, 413, …) take the route the path
+    // would have matched.
     let route = match response.data::<PathPattern>() {
         Some(p) if &*p.0 != API_BASE => p.0.to_string(),
-        _ => "unmatched".to_string(),
+        _ => table.label(&path).unwrap_or("unmatched").to_string(),
     };
     metrics.observe_request(method.as_str(), &route, response.status().as_u16(), elapsed);
     span.in_scope(|| {

@@ -80,7 +80,7 @@ impl PayoutProvider for Instrumented {
         signature: Option<&str>,
         body: &[u8],
         now: DateTime<Utc>,
-    ) -> Result<ProviderEvent, String> {
+    ) -> Result<ProviderEvent, WebhookError> {
         self.inner.parse_webhook(signature, body, now)
     }
 }

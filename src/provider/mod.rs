@@ -74,6 +74,18 @@ pub enum EventObject {
     Other,
 }
 
+/// Why a webhook body was refused.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum WebhookError {
+    /// Missing, malformed, stale or wrong signature: nothing in the body is
+    /// trusted, not even its shape.
+    #[error("{0}")]
+    Signature(String),
+    /// Correctly signed, but not an event this provider sends.
+    #[error("{0}")]
+    Malformed(String),
+}
+
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ProviderEvent {
     pub id: String,
@@ -100,5 +112,5 @@ pub trait PayoutProvider: Send + Sync {
         signature: Option<&str>,
         body: &[u8],
         now: DateTime<Utc>,
-    ) -> Result<ProviderEvent, String>;
+    ) -> Result<ProviderEvent, WebhookError>;
 }

@@ -225,16 +225,18 @@ impl PayoutProvider for SandboxProvider {
         signature: Option<&str>,
         body: &[u8],
         now: DateTime<Utc>,
-    ) -> Result<ProviderEvent, String> {
-        let signature = signature.ok_or("missing Stripe-Signature header")?;
+    ) -> Result<ProviderEvent, WebhookError> {
+        let signature = signature
+            .ok_or_else(|| WebhookError::Signature("missing Stripe-Signature header".into()))?;
         crypto::stripe_signature::verify(
             &self.secret,
             signature,
             body,
             now.timestamp(),
             SIGNATURE_TOLERANCE_SECS,
-        )?;
-        parse_event(body)
+        )
+        .map_err(WebhookError::Signature)?;
+        parse_event(body).map_err(WebhookError::Malformed)
     }
 }
 

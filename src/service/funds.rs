@@ -130,6 +130,9 @@ pub async fn transactions(
         .order_by_desc(ledger_transaction::Column::Id)
         .limit(limit + 1);
     if let Some(cursor) = cursor {
+        if !crate::ids::is_own_id("txn", cursor) {
+            return Err(Error::field("cursor", "is not a nextCursor this API returned"));
+        }
         let after = ledger_transaction::Entity::find_by_id(cursor)
             .filter(ledger_transaction::Column::OrganizationId.eq(org_id))
             .one(conn)

@@ -55,6 +55,10 @@ pub async fn claim(
     let lock = Duration::from_std(lock).map_err(Error::internal)?;
     for _ in 0..3 {
         let now = Utc::now();
+        // `Config::validate` bounds the lock; never panic on a bad one anyway.
+        let locked_until = now
+            .checked_add_signed(lock)
+            .ok_or_else(|| Error::internal("idempotency lock out of range"))?;
         let inserted = idempotency_key::Entity::insert(idempotency_key::ActiveModel {
             organization_id: Set(org_id.to_string()),
             key: Set(key.to_string()),
@@ -62,7 +66,7 @@ pub async fn claim(
             request_hash: Set(request_hash.to_string()),
             response_status: Set(None),
             response_body: Set(None),
-            locked_until: Set(now + lock),
+            locked_until: Set(locked_until),
             created_at: Set(now),
             expires_at: Set(now + RETENTION),
         })
@@ -100,7 +104,7 @@ pub async fn claim(
         let taken = idempotency_key::Entity::update_many()
             .col_expr(
                 idempotency_key::Column::LockedUntil,
-                Expr::value(now + lock),
+                Expr::value(locked_until),
             )
             .filter(idempotency_key::Column::OrganizationId.eq(org_id))
             .filter(idempotency_key::Column::Key.eq(key))

@@ -352,6 +352,9 @@ pub async fn find<C: ConnectionTrait>(
     org_id: &str,
     payout_id: &str,
 ) -> Result<payout::Model> {
+    if !crate::ids::is_own_id("po", payout_id) {
+        return Err(Error::NotFound("no such payout".into()));
+    }
     payout::Entity::find_by_id(payout_id)
         .filter(payout::Column::OrganizationId.eq(org_id))
         .one(conn)

@@ -11,7 +11,8 @@ use crate::{
     db,
     domain::account_status::AccountStatus,
     error::{Error, Result},
-    provider::{EventObject, ProviderEvent},
+    ids,
+    provider::{EventObject, ProviderEvent, WebhookError},
 };
 
 /// What became of an event.
@@ -36,8 +37,51 @@ pub async fn handle(
         .ok_or_else(|| Error::NotFound("no such webhook provider".into()))?;
     let event = provider
         .parse_webhook(signature, body, Utc::now())
-        .map_err(Error::InvalidSignature)?;
+        .map_err(|err| match err {
+            WebhookError::Signature(reason) => Error::InvalidSignature(reason),
+            WebhookError::Malformed(reason) => {
+                Error::InvalidJson(format!("the event could not be read: {reason}"))
+            }
+        })?;
+    check_storable(&event)?;
     apply(app, provider.name(), &event).await
+}
+
+/// Every text of the event is looked up or stored: refuse what an engine
+/// cannot store (PostgreSQL refuses NUL) before any query, so both engines
+/// answer the same. Field names are those of the Stripe-shaped body.
+fn check_storable(event: &ProviderEvent) -> Result<()> {
+    let mut ids = vec![("id", Some(event.id.as_str()))];
+    let mut texts = vec![("type", Some(event.event_type.as_str()))];
+    match &event.object {
+        EventObject::Account { account_id, .. } => {
+            ids.push(("data.object.id", Some(account_id.as_str())))
+        }
+        EventObject::Payout {
+            transfer_id,
+            payout_id,
+            failure_code,
+            failure_message,
+            ..
+        } => {
+            ids.push(("data.object.id", Some(transfer_id.as_str())));
+            ids.push(("data.object.metadata.payout_id", payout_id.as_deref()));
+            texts.push(("data.object.failure_code", failure_code.as_deref()));
+            texts.push(("data.object.failure_message", failure_message.as_deref()));
+        }
+        EventObject::Other => {}
+    }
+    for (field, value) in ids {
+        if value.is_some_and(|v| !ids::is_external_id(v)) {
+            return Err(Error::field(field, "must be 1 to 255 printable ASCII characters"));
+        }
+    }
+    for (field, value) in texts {
+        if value.is_some_and(|v| v.contains('\0') || v.len() > 1000) {
+            return Err(Error::field(field, "must be text without NUL, at most 1000 bytes"));
+        }
+    }
+    Ok(())
 }
 
 pub async fn apply(app: &App, provider: &str, event: &ProviderEvent) -> Result<Applied> {

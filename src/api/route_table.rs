@@ -1,0 +1,115 @@
+//! The service's paths, from the spec, for answers given before routing or
+//! without a matched route: `Allow` on 405 and the route label of metrics
+//! (a 429 is answered before the router runs).
+use super::API_BASE;
+
+pub struct RouteTable(Vec<Row>);
+
+struct Row {
+    pattern: regex::Regex,
+    /// The label poem gives the matched route (`/api/v1/payouts/:param0`).
+    label: String,
+    methods: String,
+}
+
+impl RouteTable {
+    pub fn from_spec(spec_json: &str) -> Self {
+        let spec: serde_json::Value =
+            serde_json::from_str(spec_json).expect("the generated spec is JSON");
+        let mut rows = Vec::new();
+        if let Some(paths) = spec["paths"].as_object() {
+            for (path, item) in paths {
+                let methods: Vec<String> = item
+                    .as_object()
+                    .map(|ops| ops.keys().map(|m| m.to_uppercase()).collect())
+                    .unwrap_or_default();
+                rows.push(Row::new(
+                    &format!("{API_BASE}{path}"),
+                    methods.join(", "),
+                    true,
+                ));
+            }
+        }
+        for path in [
+            "/openapi.json",
+            "/openapi.yaml",
+            "/docs",
+            "/healthz",
+            "/readyz",
+            "/docs/errors/{code}",
+        ] {
+            rows.push(Row::new(path, "GET".into(), false));
+        }
+        Self(rows)
+    }
+
+    fn row(&self, path: &str) -> Option<&Row> {
+        self.0.iter().find(|row| row.pattern.is_match(path))
+    }
+
+    /// The methods of `path`, for `Allow`.
+    pub fn allow(&self, path: &str) -> Option<&str> {
+        self.row(path).map(|row| row.methods.as_str())
+    }
+
+    /// The route label of `path` as poem would name it once matched.
+    pub fn label(&self, path: &str) -> Option<&str> {
+        self.row(path).map(|row| row.label.as_str())
+    }
+}
+
+impl Row {
+    /// `template` in the spec's form (`/api/v1/payouts/{id}`); `numbered`
+    /// for poem-openapi's routes, which number path parameters in order.
+    fn new(template: &str, methods: String, numbered: bool) -> Self {
+        let mut pattern = String::from("^");
+        let mut label = String::new();
+        let mut params = 0;
+        for segment in template.split('/').filter(|s| !s.is_empty()) {
+            pattern.push('/');
+            label.push('/');
+            if let Some(name) = segment.strip_prefix('{').and_then(|s| s.strip_suffix('}')) {
+                pattern.push_str("[^/]+");
+                if numbered {
+                    label.push_str(&format!(":param{params}"));
+                    params += 1;
+                } else {
+                    label.push_str(&format!(":{name}"));
+                }
+            } else {
+                pattern.push_str(&regex::escape(segment));
+                label.push_str(segment);
+            }
+        }
+        pattern.push('$');
+        Self {
+            pattern: regex::Regex::new(&pattern).expect("path regex"),
+            label,
+            methods,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn labels_and_methods_follow_the_spec() {
+        let table = RouteTable::from_spec(&super::super::spec::document().json);
+        assert_eq!(
+            table.label("/api/v1/payouts/po_1"),
+            Some("/api/v1/payouts/:param0")
+        );
+        assert_eq!(table.allow("/api/v1/payouts"), Some("POST"));
+        assert_eq!(table.label("/api/v1/payouts"), Some("/api/v1/payouts"));
+        assert_eq!(table.allow("/docs/errors/not_found"), Some("GET"));
+        assert_eq!(
+            table.label("/docs/errors/not_found"),
+            Some("/docs/errors/:code")
+        );
+        assert_eq!(table.label("/api/v1/nope/x/y"), None);
+        // Not served on the public listener.
+        assert_eq!(table.allow("/metrics"), None);
+    }
+}
