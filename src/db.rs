@@ -5,8 +5,9 @@ use std::time::Duration;
 use migration::{Migrator, MigratorTrait};
 use sea_orm::{
     sqlx::sqlite::{SqliteJournalMode, SqliteSynchronous},
-    ConnectOptions, Database, DatabaseConnection, DatabaseTransaction, DbErr,
-    SqliteTransactionMode, TransactionOptions, TransactionTrait,
+    AccessMode, ConnectOptions, Database, DatabaseBackend, DatabaseConnection,
+    DatabaseTransaction, DbErr, IsolationLevel, SqliteTransactionMode, TransactionOptions,
+    TransactionTrait,
 };
 
 pub async fn connect(url: &str) -> anyhow::Result<DatabaseConnection> {
@@ -59,6 +60,20 @@ pub async fn begin_write(db: &DatabaseConnection) -> Result<DatabaseTransaction,
         ..Default::default()
     })
     .await
+}
+
+/// Begins a read-only transaction whose reads all see one snapshot, for
+/// checks that compare several tables while others write: PostgreSQL
+/// `REPEATABLE READ READ ONLY`; on SQLite (WAL) a deferred transaction
+/// reads one snapshot from its first read until it ends.
+pub async fn begin_snapshot(db: &DatabaseConnection) -> Result<DatabaseTransaction, DbErr> {
+    match db.get_database_backend() {
+        DatabaseBackend::Postgres => {
+            db.begin_with_config(Some(IsolationLevel::RepeatableRead), Some(AccessMode::ReadOnly))
+                .await
+        }
+        _ => db.begin().await,
+    }
 }
 
 /// True when the error is a unique-constraint violation (a concurrent

@@ -237,3 +237,71 @@ async fn finish_response<E: Endpoint>(
     });
     response
 }
+
+#[cfg(test)]
+mod tests {
+    use std::sync::{Arc, Mutex};
+
+    use poem::{handler, http::StatusCode};
+
+    use super::*;
+
+    #[handler]
+    fn boom() -> &'static str {
+        panic!("boom at the test route")
+    }
+
+    /// Writes log lines into a shared buffer.
+    #[derive(Clone)]
+    struct Logs(Arc<Mutex<Vec<u8>>>);
+    impl std::io::Write for Logs {
+        fn write(&mut self, data: &[u8]) -> std::io::Result<usize> {
+            self.0.lock().unwrap().extend_from_slice(data);
+            Ok(data.len())
+        }
+        fn flush(&mut self) -> std::io::Result<()> {
+            Ok(())
+        }
+    }
+
+    /// A route that panics (it exists only in this test) behind the real
+    /// middleware: 500 in the envelope, with the request id, and logged.
+    #[tokio::test]
+    async fn a_panic_is_a_500_in_the_envelope_with_the_request_id_and_logged() {
+        let logs = Logs(Arc::new(Mutex::new(Vec::new())));
+        let writer = logs.clone();
+        let subscriber = tracing_subscriber::fmt()
+            .with_ansi(false)
+            .with_writer(move || writer.clone())
+            .finish();
+        let _guard = tracing::subscriber::set_default(subscriber);
+
+        let db = crate::db::connect("sqlite::memory:").await.unwrap();
+        let cipher =
+            crate::crypto::Cipher::from_encoded_key(&crate::crypto::Cipher::generate_key_hex())
+                .unwrap();
+        let app = App::new(db, crate::config::Config::new("sqlite::memory:", "127.0.0.1:1", cipher));
+        let table = route_table::RouteTable::from_spec(&spec::document().json);
+        let endpoint = with_middleware(app, Route::new().at("/boom", get(boom)), table);
+
+        let request = Request::builder()
+            .uri("/boom".parse().unwrap())
+            .header("x-request-id", "req-panic-1")
+            .finish();
+        let mut response = endpoint.get_response(request).await;
+        assert_eq!(response.status(), StatusCode::INTERNAL_SERVER_ERROR);
+        assert_eq!(response.headers()["x-request-id"], "req-panic-1");
+        let body: serde_json::Value =
+            serde_json::from_slice(&response.take_body().into_vec().await.unwrap()).unwrap();
+        assert_eq!(body["success"], false);
+        assert_eq!(body["error"]["code"], "internal_error");
+        assert_eq!(body["error"]["message"], "internal error");
+
+        let logged = String::from_utf8(logs.0.lock().unwrap().clone()).unwrap();
+        let line = logged
+            .lines()
+            .find(|line| line.contains("boom at the test route"))
+            .unwrap_or_else(|| panic!("panic not logged: {logged}"));
+        assert!(line.contains("req-panic-1"), "{line}");
+    }
+}

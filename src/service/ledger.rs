@@ -151,7 +151,17 @@ pub async fn get_balance<C: ConnectionTrait>(
 /// balance equals the sum of its entries; no balance that must stay
 /// non-negative is negative; `in_payout` equals the payouts still reserved,
 /// `paid_out` and `fees` the paid ones.
-pub async fn verify(conn: &sea_orm::DatabaseConnection) -> Result<Vec<String>> {
+///
+/// Everything is read in one snapshot, so it can run on a live system:
+/// balances and entries are always compared as of the same instant.
+pub async fn verify(db: &sea_orm::DatabaseConnection) -> Result<Vec<String>> {
+    let snapshot = crate::db::begin_snapshot(db).await?;
+    let problems = verify_in(&snapshot).await?;
+    snapshot.commit().await?;
+    Ok(problems)
+}
+
+async fn verify_in<C: ConnectionTrait>(conn: &C) -> Result<Vec<String>> {
     use sea_orm::{FromQueryResult, Statement};
     use std::collections::HashMap;
 
