@@ -28,10 +28,25 @@ async fn get_json(app: &TestApp, path: &str) -> (u16, Value) {
     (status, response.json().await.unwrap())
 }
 
+/// A service that serves `/metrics` on a listener of its own.
+async fn spawn_with_metrics(adjust: impl FnOnce(&mut payouts::config::Config)) -> TestApp {
+    TestApp::spawn_with(|c| {
+        c.metrics_bind = Some("127.0.0.1:0".into());
+        adjust(c)
+    })
+    .await
+}
+
 async fn metrics_text(app: &TestApp) -> String {
+    let addr = app
+        .running
+        .as_ref()
+        .unwrap()
+        .metrics_addr
+        .expect("metrics_bind is set");
     let response = app
         .client
-        .get(format!("{}/metrics", app.base))
+        .get(format!("http://{addr}/metrics"))
         .send()
         .await
         .unwrap();
@@ -91,7 +106,7 @@ async fn health_and_readiness() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn metrics_count_requests_payouts_and_provider_calls() {
-    let app = TestApp::spawn().await;
+    let app = spawn_with_metrics(|_| {}).await;
     let org = app.verified_org(GOOD_ACCOUNT).await;
     app.credit(&org, 5000).await;
     let series =
@@ -145,6 +160,53 @@ async fn metrics_count_requests_payouts_and_provider_calls() {
         "{text}"
     );
     assert!(text.contains("job_queue_depth "));
+    // Only there: the public listener does not serve it.
+    let (status, body) = get_json(&app, "/metrics").await;
+    assert_eq!((status, &body["error"]["code"]), (404, &json!("not_found")));
+    app.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn metrics_are_not_served_unless_a_metrics_address_is_set() {
+    let app = TestApp::spawn().await;
+    assert!(app.running.as_ref().unwrap().metrics_addr.is_none());
+    let org = app.org().await;
+    let (status, body) = get_json(&app, "/metrics").await;
+    assert_eq!((status, &body["error"]["code"]), (404, &json!("not_found")), "{body}");
+    // Not with a key either: it is not an API resource.
+    let response = app
+        .client
+        .get(format!("{}/metrics", app.base))
+        .header("x-api-key", &org.key)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 404);
+    assert!(!response.text().await.unwrap().contains("payouts{"));
+    app.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn rate_limited_requests_are_labelled_with_their_route() {
+    let app = spawn_with_metrics(|c| {
+        c.rate_limit_burst = 1;
+        c.rate_limit_per_second = 0.001;
+    })
+    .await;
+    let org = app.org().await;
+    assert_eq!(app.get("/balance", &org.key).await.status, 200);
+    let reply = app.get("/payouts/po_x", &org.key).await;
+    assert_eq!(reply.status, 429, "{}", reply.body);
+    let text = metrics_text(&app).await;
+    assert_eq!(
+        sample(
+            &text,
+            r#"http_requests_total{method="GET",route="/api/v1/payouts/:param0",status="429"}"#
+        ),
+        1.0,
+        "{text}"
+    );
+    assert!(!text.contains(r#"route="unmatched",status="429""#), "{text}");
     app.stop().await;
 }
 
@@ -262,6 +324,25 @@ fn invalid_configuration_fails_at_start_naming_the_variable() {
         ("PAYOUTS_SANDBOX_DELAY_MS", "abc"),
         ("PAYOUTS_LOG_FORMAT", "xml"),
         ("PAYOUTS_ENCRYPTION_KEY", "short"),
+        // Out of range: each once passed the start and broke requests.
+        ("PAYOUTS_IDEMPOTENCY_LOCK_MS", "18446744073709551615"),
+        ("PAYOUTS_IDEMPOTENCY_LOCK_MS", "10000000000000000"),
+        ("PAYOUTS_IDEMPOTENCY_LOCK_MS", "0"),
+        ("PAYOUTS_JOB_LEASE_MS", "0"),
+        ("PAYOUTS_JOB_RETRY_BASE_MS", "99999999999"),
+        ("PAYOUTS_SANDBOX_DELAY_MS", "18446744073709551615"),
+        ("PAYOUTS_DOCUMENT_TIMEOUT_MS", "0"),
+        ("PAYOUTS_REQUEST_READ_TIMEOUT_MS", "0"),
+        ("PAYOUTS_JOB_POLL_MS", "0"),
+        ("PAYOUTS_PROVIDER_RETRY_DELAY_MS", "999999999999"),
+        ("PAYOUTS_PROVIDER_MAX_ATTEMPTS", "0"),
+        ("PAYOUTS_DOCUMENT_MAX_BYTES", "0"),
+        ("PAYOUTS_MAX_BODY_BYTES", "10"),
+        ("PAYOUTS_RATE_LIMIT_PER_SECOND", "inf"),
+        ("PAYOUTS_RATE_LIMIT_PER_SECOND", "NaN"),
+        ("PAYOUTS_RATE_LIMIT_BURST", "0"),
+        ("PAYOUTS_PAYOUT_FEE_BPS", "10001"),
+        ("PAYOUTS_METRICS_BIND", "not an address"),
     ] {
         let mut child = binary()
             .args(["serve", "--bind", "127.0.0.1:0"])
