@@ -162,12 +162,37 @@ impl Config {
         const MIB: u64 = 1024 * 1024;
         let millis = [
             ("PAYOUTS_SANDBOX_DELAY_MS", self.sandbox_delay, 0u64, DAY),
-            ("PAYOUTS_DOCUMENT_TIMEOUT_MS", self.document_timeout, 1, 600 * SECOND),
-            ("PAYOUTS_REQUEST_READ_TIMEOUT_MS", self.request_read_timeout, 1, 3600 * SECOND),
-            ("PAYOUTS_JOB_POLL_MS", self.job_poll_interval, 1, 3600 * SECOND),
+            (
+                "PAYOUTS_DOCUMENT_TIMEOUT_MS",
+                self.document_timeout,
+                1,
+                600 * SECOND,
+            ),
+            (
+                "PAYOUTS_REQUEST_READ_TIMEOUT_MS",
+                self.request_read_timeout,
+                1,
+                3600 * SECOND,
+            ),
+            (
+                "PAYOUTS_JOB_POLL_MS",
+                self.job_poll_interval,
+                1,
+                3600 * SECOND,
+            ),
             ("PAYOUTS_JOB_LEASE_MS", self.job_lease, 1, DAY),
-            ("PAYOUTS_JOB_RETRY_BASE_MS", self.job_retry_base, 1, 600 * SECOND),
-            ("PAYOUTS_PROVIDER_RETRY_DELAY_MS", self.provider_retry_delay, 0, DAY),
+            (
+                "PAYOUTS_JOB_RETRY_BASE_MS",
+                self.job_retry_base,
+                1,
+                600 * SECOND,
+            ),
+            (
+                "PAYOUTS_PROVIDER_RETRY_DELAY_MS",
+                self.provider_retry_delay,
+                0,
+                DAY,
+            ),
             // Keys are kept 24 h; a longer hold would outlive the key.
             ("PAYOUTS_IDEMPOTENCY_LOCK_MS", self.idempotency_lock, 1, DAY),
         ];
@@ -175,9 +200,24 @@ impl Config {
             check_range(name, value.as_millis(), min.into(), max.into())?;
         }
         let counts = [
-            ("PAYOUTS_DOCUMENT_MAX_BYTES", self.document_max_bytes as u64, 1, 100 * MIB),
-            ("PAYOUTS_MAX_BODY_BYTES", self.max_body_bytes as u64, 1024, 100 * MIB),
-            ("PAYOUTS_RATE_LIMIT_BURST", self.rate_limit_burst.into(), 1, 1_000_000),
+            (
+                "PAYOUTS_DOCUMENT_MAX_BYTES",
+                self.document_max_bytes as u64,
+                1,
+                100 * MIB,
+            ),
+            (
+                "PAYOUTS_MAX_BODY_BYTES",
+                self.max_body_bytes as u64,
+                1024,
+                100 * MIB,
+            ),
+            (
+                "PAYOUTS_RATE_LIMIT_BURST",
+                self.rate_limit_burst.into(),
+                1,
+                1_000_000,
+            ),
         ];
         for (name, value, min, max) in counts {
             check_range(name, value, min, max)?;

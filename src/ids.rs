@@ -37,7 +37,8 @@ pub fn is_own_id(prefix: &str, raw: &str) -> bool {
     raw.strip_prefix(prefix)
         .and_then(|rest| rest.strip_prefix('_'))
         .is_some_and(|body| {
-            (1..=MAX_ID_BODY).contains(&body.len()) && body.bytes().all(|b| b.is_ascii_alphanumeric())
+            (1..=MAX_ID_BODY).contains(&body.len())
+                && body.bytes().all(|b| b.is_ascii_alphanumeric())
         })
 }
 

@@ -132,8 +132,9 @@ pub async fn retry_later<C: ConnectionTrait>(
     error: &str,
     base: Duration,
 ) -> Result<(), DbErr> {
-    let backoff =
-        base.saturating_mul(2u32.pow(job.attempts.clamp(1, 11) as u32 - 1)).min(Duration::from_secs(600));
+    let backoff = base
+        .saturating_mul(2u32.pow(job.attempts.clamp(1, 11) as u32 - 1))
+        .min(Duration::from_secs(600));
     job::Entity::update_many()
         .col_expr(job::Column::RunAt, Expr::value(Utc::now() + backoff))
         .col_expr(

@@ -43,13 +43,13 @@ impl Running {
 pub async fn start(config: Config, listener: std::net::TcpListener) -> anyhow::Result<Running> {
     config.validate()?;
     // Bound before anything else starts, so a bad address stops the start.
-    let metrics_listener = match &config.metrics_bind {
-        None => None,
-        Some(addr) => Some(
-            std::net::TcpListener::bind(addr)
-                .map_err(|e| anyhow::anyhow!("PAYOUTS_METRICS_BIND: cannot listen on {addr}: {e}"))?,
-        ),
-    };
+    let metrics_listener =
+        match &config.metrics_bind {
+            None => None,
+            Some(addr) => Some(std::net::TcpListener::bind(addr).map_err(|e| {
+                anyhow::anyhow!("PAYOUTS_METRICS_BIND: cannot listen on {addr}: {e}")
+            })?),
+        };
     let (writes, reads) = db::connect_pools(&config.database_url).await?;
     db::migrate(&writes).await?;
     let app = App::with_pools(writes, reads, config);

@@ -76,12 +76,7 @@ async fn nul_and_undecodable_bytes_never_reach_the_database() {
         .send()
         .await
         .unwrap();
-    assert_error(
-        &TestApp::reply(response).await,
-        401,
-        "unauthorized",
-        None,
-    );
+    assert_error(&TestApp::reply(response).await, 401, "unauthorized", None);
     for key in [&b"key\xff"[..], &b"\xc3\xa9"[..]] {
         let response = app
             .client
@@ -113,7 +108,10 @@ async fn nul_and_undecodable_bytes_never_reach_the_database() {
     };
     let cases = [
         (account_event("evt_\u{0}x", account.clone()), "id"),
-        (account_event("evt_ok1", json!("acct_\u{0}")), "data.object.id"),
+        (
+            account_event("evt_ok1", json!("acct_\u{0}")),
+            "data.object.id",
+        ),
         (
             json!({"id": "evt_ok2", "type": "account.updated\u{0}", "created": now,
                    "data": {"object": {"id": account, "status": "verified"}}}),
@@ -206,7 +204,9 @@ async fn validation_messages_name_the_field_once() {
     let reply = app.post("/payouts/verification", &org.key, body).await;
     assert_error(&reply, 422, "validation_error", Some("documentUrl"));
     let message = reply.body["error"]["message"].as_str().unwrap();
-    let detail = reply.body["error"]["details"][0]["message"].as_str().unwrap();
+    let detail = reply.body["error"]["details"][0]["message"]
+        .as_str()
+        .unwrap();
     assert!(!message.contains("documentUrl documentUrl"), "{message}");
     assert!(!detail.starts_with("documentUrl"), "{detail}");
     assert_eq!(message, format!("documentUrl {detail}"));

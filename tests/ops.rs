@@ -172,7 +172,11 @@ async fn metrics_are_not_served_unless_a_metrics_address_is_set() {
     assert!(app.running.as_ref().unwrap().metrics_addr.is_none());
     let org = app.org().await;
     let (status, body) = get_json(&app, "/metrics").await;
-    assert_eq!((status, &body["error"]["code"]), (404, &json!("not_found")), "{body}");
+    assert_eq!(
+        (status, &body["error"]["code"]),
+        (404, &json!("not_found")),
+        "{body}"
+    );
     // Not with a key either: it is not an API resource.
     let response = app
         .client
@@ -206,7 +210,10 @@ async fn rate_limited_requests_are_labelled_with_their_route() {
         1.0,
         "{text}"
     );
-    assert!(!text.contains(r#"route="unmatched",status="429""#), "{text}");
+    assert!(
+        !text.contains(r#"route="unmatched",status="429""#),
+        "{text}"
+    );
     app.stop().await;
 }
 

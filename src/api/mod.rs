@@ -12,8 +12,8 @@ pub mod spec;
 pub mod validate;
 
 use poem::{
-    endpoint::make_sync, get, middleware::CatchPanic, web::Redirect, Endpoint, EndpointExt, IntoResponse,
-    PathPattern, Request, Response, Route,
+    endpoint::make_sync, get, middleware::CatchPanic, web::Redirect, Endpoint, EndpointExt,
+    IntoResponse, PathPattern, Request, Response, Route,
 };
 use poem_openapi::{OpenApiService, ServerObject};
 use tracing::Instrument;
@@ -280,7 +280,10 @@ mod tests {
         let cipher =
             crate::crypto::Cipher::from_encoded_key(&crate::crypto::Cipher::generate_key_hex())
                 .unwrap();
-        let app = App::new(db, crate::config::Config::new("sqlite::memory:", "127.0.0.1:1", cipher));
+        let app = App::new(
+            db,
+            crate::config::Config::new("sqlite::memory:", "127.0.0.1:1", cipher),
+        );
         let table = route_table::RouteTable::from_spec(&spec::document().json);
         let endpoint = with_middleware(app, Route::new().at("/boom", get(boom)), table);
 

@@ -131,7 +131,10 @@ pub async fn transactions(
         .limit(limit + 1);
     if let Some(cursor) = cursor {
         if !crate::ids::is_own_id("txn", cursor) {
-            return Err(Error::field("cursor", "is not a nextCursor this API returned"));
+            return Err(Error::field(
+                "cursor",
+                "is not a nextCursor this API returned",
+            ));
         }
         let after = ledger_transaction::Entity::find_by_id(cursor)
             .filter(ledger_transaction::Column::OrganizationId.eq(org_id))

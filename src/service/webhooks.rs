@@ -73,12 +73,18 @@ fn check_storable(event: &ProviderEvent) -> Result<()> {
     }
     for (field, value) in ids {
         if value.is_some_and(|v| !ids::is_external_id(v)) {
-            return Err(Error::field(field, "must be 1 to 255 printable ASCII characters"));
+            return Err(Error::field(
+                field,
+                "must be 1 to 255 printable ASCII characters",
+            ));
         }
     }
     for (field, value) in texts {
         if value.is_some_and(|v| v.contains('\0') || v.len() > 1000) {
-            return Err(Error::field(field, "must be text without NUL, at most 1000 bytes"));
+            return Err(Error::field(
+                field,
+                "must be text without NUL, at most 1000 bytes",
+            ));
         }
     }
     Ok(())
