@@ -38,6 +38,10 @@ pub struct AppInner {
     pub instance_id: String,
 }
 
+/// Wraps the provider before operations use it: a decorator over the
+/// sandbox (tests record and count provider calls through one).
+pub type ProviderLayer = Box<dyn FnOnce(Arc<dyn PayoutProvider>) -> Arc<dyn PayoutProvider> + Send>;
+
 /// Shared, cheaply cloned application state.
 #[derive(Clone)]
 pub struct App(Arc<AppInner>);
@@ -59,6 +63,17 @@ impl App {
     /// `db::connect_pools`). Never hold a write transaction while waiting
     /// for `db`: on SQLite it is a single connection.
     pub fn with_pools(db: DatabaseConnection, read_db: DatabaseConnection, config: Config) -> Self {
+        Self::with_provider_layer(db, read_db, config, Box::new(|provider| provider))
+    }
+
+    /// As `with_pools`, with the provider wrapped by `layer` (inside the
+    /// metrics and logging, so those still see every call).
+    pub fn with_provider_layer(
+        db: DatabaseConnection,
+        read_db: DatabaseConnection,
+        config: Config,
+        layer: ProviderLayer,
+    ) -> Self {
         let sandbox = Arc::new(SandboxProvider::new(
             db.clone(),
             config.sandbox_delay,
@@ -74,7 +89,7 @@ impl App {
             .build()
             .expect("an HTTP client with default TLS settings builds");
         let metrics = Arc::new(Metrics::new());
-        let provider = Arc::new(Instrumented::new(sandbox.clone(), metrics.clone()));
+        let provider = Arc::new(Instrumented::new(layer(sandbox.clone()), metrics.clone()));
         Self(Arc::new(AppInner {
             db,
             read_db,

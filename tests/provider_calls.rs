@@ -1,0 +1,124 @@
+//! What the service asks the payout provider, checked against a provider
+//! that records every call: payouts send the net amount, and one
+//! organization gets exactly one provider account however many
+//! verifications race.
+mod common;
+
+use common::{recording::AskedPayout, *};
+use sea_orm::{EntityTrait, PaginatorTrait};
+use serde_json::{json, Value};
+
+async fn post_keyed(app: &TestApp, org: &Org, key: &str, body: Value) -> Reply {
+    let response = app
+        .client
+        .post(format!("{}/api/v1/payouts", app.base))
+        .header("x-api-key", &org.key)
+        .header("idempotency-key", key)
+        .json(&body)
+        .send()
+        .await
+        .unwrap();
+    TestApp::reply(response).await
+}
+
+async fn payout_rows(app: &TestApp) -> u64 {
+    entity::payout::Entity::find()
+        .count(app.db())
+        .await
+        .unwrap()
+}
+
+#[tokio::test]
+async fn the_provider_is_asked_for_the_net_amount() {
+    let (app, calls) = TestApp::spawn_recording(|c| {
+        c.fees.fixed_cents = 5;
+        c.fees.basis_points = 9999;
+    })
+    .await;
+    let org = app.verified_org(GOOD_ACCOUNT).await;
+    app.credit(&org, 200_000).await;
+
+    // 5 + 99.99 % of 100,000 (99,990) = 99,995 withheld: the bank gets 5.
+    let reply = post_keyed(&app, &org, "net-5", json!({"amount": 100_000})).await;
+    assert_eq!(reply.status, 201, "{}", reply.body);
+    assert_eq!(
+        (
+            reply.data()["fee"].as_i64(),
+            reply.data()["netAmount"].as_i64()
+        ),
+        (Some(99_995), Some(5))
+    );
+    let payout_id = reply.data()["id"].as_str().unwrap().to_string();
+    assert_eq!(
+        calls.payouts(),
+        vec![AskedPayout {
+            payout_id: payout_id.clone(),
+            net_amount: 5,
+            fee: 99_995
+        }]
+    );
+    let paid = app
+        .wait_for(&format!("/payouts/{payout_id}"), &org.key, "paid")
+        .await;
+    assert_eq!(paid["netAmount"], 5);
+    assert_eq!(app.balance(&org).await["paidOut"], 5);
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn a_payout_the_fee_eats_whole_is_refused_and_changes_nothing() {
+    let (app, calls) = TestApp::spawn_recording(|c| {
+        c.fees.fixed_cents = 5;
+        c.fees.basis_points = 9999;
+    })
+    .await;
+    let org = app.verified_org(GOOD_ACCOUNT).await;
+    app.credit(&org, 200_000).await;
+    let balance_before = app.balance(&org).await;
+    let transactions_before = app.get("/balance/transactions", &org.key).await.body;
+
+    // The fee (5 + 999.9 → 1000, capped at the amount) leaves nothing to send.
+    for _ in 0..2 {
+        let reply = post_keyed(&app, &org, "eaten", json!({"amount": 1000})).await;
+        assert_eq!(reply.status, 422, "{}", reply.body);
+        assert_eq!(reply.body["error"]["param"], "amount");
+        assert!(
+            reply.headers.get("idempotent-replayed").is_none(),
+            "a refusal is not stored as the key's answer"
+        );
+    }
+    assert_eq!(app.balance(&org).await, balance_before);
+    assert_eq!(
+        app.get("/balance/transactions", &org.key).await.body,
+        transactions_before
+    );
+    assert_eq!(payout_rows(&app).await, 0);
+    assert!(calls.payouts().is_empty());
+
+    // The same key still works for a payout that leaves something to send.
+    let reply = post_keyed(&app, &org, "eaten", json!({"amount": 100_000})).await;
+    assert_eq!(reply.status, 201, "{}", reply.body);
+    assert_eq!(reply.data()["netAmount"], 5);
+    assert_eq!(calls.payouts()[0].net_amount, 5);
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn an_ordinary_fee_is_withheld_from_the_transfer() {
+    let (app, calls) = TestApp::spawn_recording(|c| {
+        c.fees.fixed_cents = 25;
+        c.fees.basis_points = 250;
+    })
+    .await;
+    let org = app.verified_org(GOOD_ACCOUNT).await;
+    app.credit(&org, 50_000).await;
+    // 25 + 2.5 % of 2000 (50) = 75.
+    let reply = app
+        .post("/payouts", &org.key, json!({"amount": 2000}))
+        .await;
+    assert_eq!(reply.status, 201, "{}", reply.body);
+    let asked = calls.payouts();
+    assert_eq!(asked.len(), 1);
+    assert_eq!((asked[0].net_amount, asked[0].fee), (1925, 75));
+    app.stop().await;
+}
