@@ -122,3 +122,128 @@ async fn an_ordinary_fee_is_withheld_from_the_transfer() {
     assert_eq!((asked[0].net_amount, asked[0].fee), (1925, 75));
     app.stop().await;
 }
+
+async fn count_rows<E>(app: &TestApp, _entity: E) -> u64
+where
+    E: EntityTrait,
+    E::Model: Sync,
+{
+    E::find().count(app.db()).await.unwrap()
+}
+
+/// Provider events queued for delivery by the sandbox, of one type.
+async fn queued_events(app: &TestApp, event_type: &str) -> usize {
+    entity::job::Entity::find()
+        .all(app.db())
+        .await
+        .unwrap()
+        .iter()
+        .filter(|job| job.payload.contains(&format!("\"type\":\"{event_type}\"")))
+        .count()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn concurrent_first_verifications_make_one_provider_account() {
+    let (app, calls) = TestApp::spawn_recording(|_| {}).await;
+    let org = app.org().await;
+    let mut body = app.verification_body("1990-01-01", GOOD_ACCOUNT);
+    body["documentUrl"] = json!(app.documents.url("/slow.pdf"));
+    let tasks: Vec<_> = (0..10)
+        .map(|i| {
+            let request = app
+                .client
+                .post(format!("{}/api/v1/payouts/verification", app.base))
+                .header("x-api-key", &org.key)
+                // As the SDKs do: each call its own key.
+                .header("idempotency-key", format!("sdk-{i}"))
+                .json(&body);
+            tokio::spawn(async move { TestApp::reply(request.send().await.unwrap()).await })
+        })
+        .collect();
+    let mut replies = Vec::new();
+    for task in tasks {
+        replies.push(task.await.unwrap());
+    }
+    let mut statuses: Vec<u16> = replies.iter().map(|r| r.status.as_u16()).collect();
+    statuses.sort();
+    assert_eq!(statuses, [vec![200; 9], vec![201]].concat());
+    let ids: std::collections::HashSet<_> = replies
+        .iter()
+        .map(|r| r.data()["id"].as_str().unwrap().to_string())
+        .collect();
+    assert_eq!(ids.len(), 1, "every reply names the one account");
+    assert!(replies
+        .iter()
+        .filter(|r| r.status == 200)
+        .all(|r| r.data()["alreadyExists"] == true));
+
+    let account_id = ids.into_iter().next().unwrap();
+    assert_eq!(calls.accounts(), vec![account_id], "provider asked once");
+    assert_eq!((calls.uploads(), calls.external_accounts()), (1, 1));
+    assert_eq!(
+        app.documents.hits.load(std::sync::atomic::Ordering::SeqCst),
+        1,
+        "the document is fetched once"
+    );
+    assert_eq!(count_rows(&app, entity::payout_account::Entity).await, 1);
+    assert_eq!(count_rows(&app, entity::bank_account::Entity).await, 1);
+    assert_eq!(queued_events(&app, "account.updated").await, 1);
+    assert_eq!(
+        count_rows(&app, entity::verification_claim::Entity).await,
+        0
+    );
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn a_failed_verification_keeps_the_provider_key_for_the_retry() {
+    let (app, calls) = TestApp::spawn_recording(|_| {}).await;
+    let org = app.org().await;
+    let mut body = app.verification_body("1990-01-01", GOOD_ACCOUNT);
+    body["documentUrl"] = json!(app.documents.url("/missing.pdf"));
+    let reply = app.post("/payouts/verification", &org.key, body).await;
+    assert_eq!(reply.status, 422, "{}", reply.body);
+    let claim = entity::verification_claim::Entity::find_by_id(org.id.clone())
+        .one(app.db())
+        .await
+        .unwrap()
+        .expect("the claim stays, expired, with its account id");
+    assert!(claim.expires_at <= chrono::Utc::now());
+
+    let body = app.verification_body("1990-01-01", GOOD_ACCOUNT);
+    let reply = app.post("/payouts/verification", &org.key, body).await;
+    assert_eq!(reply.status, 201, "{}", reply.body);
+    assert_eq!(reply.data()["id"], claim.account_id.as_str());
+    assert_eq!(calls.accounts(), vec![claim.account_id]);
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn a_claim_whose_holder_died_is_taken_over_after_its_lease() {
+    let (app, calls) = TestApp::spawn_recording(|_| {}).await;
+    let org = app.org().await;
+    // A verification claimed the organization, maybe reached the provider,
+    // and its instance died: its lease has run out.
+    let now = chrono::Utc::now();
+    entity::verification_claim::Entity::insert(entity::verification_claim::ActiveModel {
+        organization_id: sea_orm::Set(org.id.clone()),
+        account_id: sea_orm::Set("pacct_crashed".into()),
+        holder: sea_orm::Set("vclm_dead".into()),
+        expires_at: sea_orm::Set(now - chrono::Duration::seconds(1)),
+        created_at: sea_orm::Set(now - chrono::Duration::minutes(1)),
+    })
+    .exec_without_returning(app.db())
+    .await
+    .unwrap();
+
+    let body = app.verification_body("1990-01-01", GOOD_ACCOUNT);
+    let reply = app.post("/payouts/verification", &org.key, body).await;
+    assert_eq!(reply.status, 201, "{}", reply.body);
+    assert_eq!(reply.data()["id"], "pacct_crashed");
+    assert_eq!(calls.accounts(), vec!["pacct_crashed".to_string()]);
+    assert_eq!(
+        count_rows(&app, entity::verification_claim::Entity).await,
+        0
+    );
+    app.stop().await;
+}

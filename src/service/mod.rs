@@ -7,6 +7,7 @@ pub mod idempotency;
 pub mod ledger;
 pub mod orgs;
 pub mod payouts;
+pub mod verification_claims;
 pub mod webhooks;
 
 use std::{ops::Deref, sync::Arc};

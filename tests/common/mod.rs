@@ -382,12 +382,20 @@ impl DocumentServer {
             to: Option<String>,
         }
         #[handler]
-        fn document(Path(name): Path<String>, Query(target): Query<Target>) -> Response {
+        async fn document(Path(name): Path<String>, Query(target): Query<Target>) -> Response {
             match name.as_str() {
                 "id.pdf" => b"%PDF-1.4 identity document"
                     .to_vec()
                     .with_content_type("application/pdf")
                     .into_response(),
+                // A slow document server: concurrent verifications overlap.
+                "slow.pdf" => {
+                    tokio::time::sleep(Duration::from_secs(2)).await;
+                    b"%PDF-1.4 identity document"
+                        .to_vec()
+                        .with_content_type("application/pdf")
+                        .into_response()
+                }
                 "page.html" => "<html></html>"
                     .with_content_type("text/html")
                     .into_response(),
