@@ -196,13 +196,30 @@ async fn concurrent_first_verifications_make_one_provider_account() {
 }
 
 #[tokio::test]
-async fn a_failed_verification_keeps_the_provider_key_for_the_retry() {
+async fn a_verification_whose_document_fails_leaves_nothing() {
     let (app, calls) = TestApp::spawn_recording(|_| {}).await;
     let org = app.org().await;
     let mut body = app.verification_body("1990-01-01", GOOD_ACCOUNT);
     body["documentUrl"] = json!(app.documents.url("/missing.pdf"));
     let reply = app.post("/payouts/verification", &org.key, body).await;
     assert_eq!(reply.status, 422, "{}", reply.body);
+    assert_eq!(
+        count_rows(&app, entity::verification_claim::Entity).await,
+        0
+    );
+    assert_eq!(count_rows(&app, entity::payout_account::Entity).await, 0);
+    assert!(calls.accounts().is_empty());
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn a_failed_verification_keeps_the_provider_key_for_the_retry() {
+    let (app, calls) = TestApp::spawn_recording(|_| {}).await;
+    let org = app.org().await;
+    *calls.failing_accounts.lock().unwrap() = 1;
+    let body = app.verification_body("1990-01-01", GOOD_ACCOUNT);
+    let reply = app.post("/payouts/verification", &org.key, body).await;
+    assert_eq!(reply.status, 502, "{}", reply.body);
     let claim = entity::verification_claim::Entity::find_by_id(org.id.clone())
         .one(app.db())
         .await
@@ -214,7 +231,10 @@ async fn a_failed_verification_keeps_the_provider_key_for_the_retry() {
     let reply = app.post("/payouts/verification", &org.key, body).await;
     assert_eq!(reply.status, 201, "{}", reply.body);
     assert_eq!(reply.data()["id"], claim.account_id.as_str());
-    assert_eq!(calls.accounts(), vec![claim.account_id]);
+    assert_eq!(
+        calls.accounts(),
+        vec![claim.account_id.clone(), claim.account_id]
+    );
     app.stop().await;
 }
 

@@ -8,7 +8,7 @@ use sea_orm::{
 use super::{verification_claims as claims, App};
 use crate::{
     db,
-    document::DocumentError,
+    document::{Document, DocumentError},
     domain::account_status::AccountStatus,
     error::{Error, Result},
     ids,
@@ -50,7 +50,10 @@ impl From<ProviderError> for Error {
 
 impl From<DocumentError> for Error {
     fn from(err: DocumentError) -> Self {
-        Error::field("documentUrl", err.to_string())
+        match err {
+            DocumentError::Busy => Error::Busy(err.to_string()),
+            err => Error::field("documentUrl", err.to_string()),
+        }
     }
 }
 
@@ -93,7 +96,17 @@ pub async fn verify(
         claims::finish(&app.db, &claim).await?;
         return Ok(existing(account));
     }
-    let provisioned = provision(app, org, input, &claim).await;
+    let document = match app.documents.fetch(&input.document_url).await {
+        Ok(document) => document,
+        Err(err) => {
+            // The provider never heard of this attempt: the claim goes, key and all.
+            if let Err(err) = claims::abandon(&app.db, &claim).await {
+                tracing::warn!(error = %err, "could not drop the verification claim");
+            }
+            return Err(err.into());
+        }
+    };
+    let provisioned = provision(app, org, input, &claim, document).await;
     if provisioned.is_err() {
         if let Err(err) = claims::release(&app.db, &claim).await {
             // It expires on its own after the lease.
@@ -119,8 +132,8 @@ async fn provision(
     org: &organization::Model,
     input: VerificationInput,
     claim: &claims::Claim,
+    document: Document,
 ) -> Result<Verification> {
-    let document = app.documents.fetch(&input.document_url).await?;
     let provider = app.provider_for(org);
     let file_id = provider.upload_document(&document).await?;
     drop(document);

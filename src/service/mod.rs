@@ -84,6 +84,7 @@ impl App {
             config.document_allow_hosts.clone(),
             config.document_max_bytes,
             config.document_timeout,
+            config.document_fetches_max,
         );
         let http = reqwest::Client::builder()
             .timeout(std::time::Duration::from_secs(10))

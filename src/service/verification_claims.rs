@@ -89,7 +89,8 @@ pub async fn try_claim(
     }))
 }
 
-/// Gives a claim up after a failed attempt: it expires now, so the next
+/// Gives a claim up after an attempt that failed once the provider was
+/// called: it expires now, so the next
 /// attempt takes it over at once, with the same account id.
 pub async fn release(conn: &DatabaseConnection, claim: &Claim) -> Result<()> {
     verification_claim::Entity::update_many()
@@ -97,6 +98,17 @@ pub async fn release(conn: &DatabaseConnection, claim: &Claim) -> Result<()> {
             verification_claim::Column::ExpiresAt,
             Expr::value(DateTime::<Utc>::UNIX_EPOCH),
         )
+        .filter(verification_claim::Column::OrganizationId.eq(&claim.organization_id))
+        .filter(verification_claim::Column::Holder.eq(&claim.holder))
+        .exec(conn)
+        .await?;
+    Ok(())
+}
+
+/// Drops a claim whose attempt never reached the provider (the document
+/// could not be fetched): nothing remains of it.
+pub async fn abandon(conn: &DatabaseConnection, claim: &Claim) -> Result<()> {
+    verification_claim::Entity::delete_many()
         .filter(verification_claim::Column::OrganizationId.eq(&claim.organization_id))
         .filter(verification_claim::Column::Holder.eq(&claim.holder))
         .exec(conn)

@@ -396,6 +396,8 @@ impl DocumentServer {
                         .with_content_type("application/pdf")
                         .into_response()
                 }
+                // Ten zero bytes that claim to be a PNG.
+                "zeros.png" => vec![0u8; 10].with_content_type("image/png").into_response(),
                 "page.html" => "<html></html>"
                     .with_content_type("text/html")
                     .into_response(),

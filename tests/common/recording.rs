@@ -26,6 +26,8 @@ pub struct Calls {
     pub accounts: Mutex<Vec<String>>,
     pub external_accounts: Mutex<usize>,
     pub payouts: Mutex<Vec<AskedPayout>>,
+    /// `create_account` calls to answer "unavailable" (after recording them).
+    pub failing_accounts: Mutex<usize>,
 }
 
 impl Calls {
@@ -62,6 +64,17 @@ impl PayoutProvider for Recording {
     async fn create_account(&self, request: &AccountRequest<'_>) -> Result<String, ProviderError> {
         let key = request.idempotency_key.to_string();
         self.calls.accounts.lock().unwrap().push(key);
+        let fail = {
+            let mut failing = self.calls.failing_accounts.lock().unwrap();
+            let fail = *failing > 0;
+            *failing = failing.saturating_sub(1);
+            fail
+        };
+        if fail {
+            return Err(ProviderError::Unavailable(
+                "provider timed out (test)".into(),
+            ));
+        }
         self.inner.create_account(request).await
     }
 
