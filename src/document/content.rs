@@ -3,8 +3,11 @@
 //! *and* by its bytes (magic numbers, via `infer`), which must agree.
 use super::DocumentError;
 
+/// Whether bytes start like a given type.
+type MagicCheck = fn(&[u8]) -> bool;
+
 /// Each accepted type and the check of its magic number.
-const ACCEPTED: [(&str, fn(&[u8]) -> bool); 3] = [
+const ACCEPTED: [(&str, MagicCheck); 3] = [
     ("image/png", infer::image::is_png),
     ("image/jpeg", infer::image::is_jpeg),
     ("application/pdf", infer::archive::is_pdf),

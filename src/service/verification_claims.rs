@@ -82,7 +82,7 @@ pub async fn try_claim(
         .filter(verification_claim::Column::Holder.eq(current.holder))
         .exec(conn)
         .await?;
-    Ok((taken.rows_affected == 1).then(|| Claim {
+    Ok((taken.rows_affected == 1).then_some(Claim {
         organization_id: current.organization_id,
         account_id: current.account_id,
         holder,
