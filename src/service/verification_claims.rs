@@ -37,6 +37,14 @@ pub async fn try_claim(
     lease: Duration,
 ) -> Result<Option<Claim>> {
     let now = Utc::now();
+    // Waiters poll: look before trying to write (a failed insert is not free).
+    let held = verification_claim::Entity::find_by_id(organization_id)
+        .one(conn)
+        .await?
+        .is_some_and(|claim| claim.expires_at > now);
+    if held {
+        return Ok(None);
+    }
     let expires_at = now + lease;
     let holder = ids::new_id("vclm");
     let account_id = ids::new_id("pacct");
