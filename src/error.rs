@@ -63,6 +63,9 @@ pub enum Error {
     RateLimited { retry_after: u64 },
     #[error("webhook signature verification failed: {0}")]
     InvalidSignature(String),
+    /// Temporarily over capacity; retry after a second.
+    #[error("{0}")]
+    Busy(String),
     #[error("the payout provider refused the request: {0}")]
     Provider(String),
     /// The inner text is logged, never sent to the client.
@@ -108,6 +111,7 @@ impl Error {
             RateLimited { .. } => ("rate_limit_error", "rate_limited"),
             InvalidSignature(_) => ("invalid_request_error", "invalid_signature"),
             Provider(_) => ("provider_error", "provider_error"),
+            Busy(_) => ("api_error", "service_unavailable"),
             Internal(_) => ("api_error", "internal_error"),
         }
     }
@@ -134,6 +138,7 @@ impl Error {
             RateLimited { .. } => 429,
             Internal(_) => 500,
             Provider(_) => 502,
+            Busy(_) => 503,
         }
     }
 

@@ -11,3 +11,4 @@ pub mod organization;
 pub mod payout;
 pub mod payout_account;
 pub mod provider_event;
+pub mod verification_claim;

@@ -17,6 +17,9 @@ use poem_openapi::{
 
 use crate::error::Error;
 
+/// `Retry-After` of a 503: capacity frees up as fetches finish, within seconds.
+const BUSY_RETRY_AFTER_SECS: u64 = 1;
+
 #[derive(Object, Debug, Clone)]
 pub struct FieldErrorDetail {
     pub field: String,
@@ -82,6 +85,14 @@ pub enum ApiError {
     /// The payout provider refused or failed.
     #[oai(status = 502)]
     BadGateway(Json<ErrorEnvelope>),
+    /// Over capacity (too many identity documents in flight); retry shortly.
+    #[oai(status = 503)]
+    ServiceUnavailable(
+        Json<ErrorEnvelope>,
+        /// Seconds to wait before retrying.
+        #[oai(header = "Retry-After")]
+        i64,
+    ),
 }
 
 pub fn envelope(err: &Error) -> ErrorEnvelope {
@@ -133,6 +144,7 @@ impl From<Error> for ApiError {
                 _ => Self::TooManyRequests(body, 1),
             },
             502 => Self::BadGateway(body),
+            503 => Self::ServiceUnavailable(body, BUSY_RETRY_AFTER_SECS as i64),
             _ => Self::Internal(body),
         }
     }
@@ -151,6 +163,7 @@ impl From<Error> for poem::Error {
 pub fn error_response(err: Error) -> Response {
     let retry_after = match &err {
         Error::RateLimited { retry_after } => Some(*retry_after),
+        Error::Busy(_) => Some(BUSY_RETRY_AFTER_SECS),
         _ => None,
     };
     // 405 is not an operation's documented response, so it has no variant.

@@ -39,6 +39,7 @@ pub fn samples() -> Vec<Error> {
         Error::RequestTimeout,
         Error::InvalidSignature(String::new()),
         Error::Provider(String::new()),
+        Error::Busy(String::new()),
         Error::Internal(String::new()),
     ];
     for err in &all {
@@ -61,6 +62,7 @@ pub fn samples() -> Vec<Error> {
             | Error::RequestTimeout
             | Error::InvalidSignature(_)
             | Error::Provider(_)
+            | Error::Busy(_)
             | Error::Internal(_) => {}
         }
     }
@@ -191,6 +193,13 @@ pub const DOCS: &[ErrorDoc] = &[
         action: "Read the message for the provider's reason. A refusal needs the request \
                  changed; an outage passes.",
         retry: "Yes, with backoff, using the same Idempotency-Key so it is applied once.",
+    },
+    ErrorDoc {
+        code: "service_unavailable",
+        meaning: "The service is at capacity for this operation right now (for instance, too \
+                  many identity documents are being fetched at once). Nothing was changed.",
+        action: "Wait the number of seconds in the Retry-After header.",
+        retry: "Yes, with the same Idempotency-Key.",
     },
     ErrorDoc {
         code: "internal_error",

@@ -46,13 +46,21 @@ pub struct ExternalAccount {
     pub bank_name: Option<String>,
 }
 
+/// The smallest transfer, in cents, a provider is asked to make: a payout
+/// whose fee leaves less than this for the bank is refused up front.
+pub const MIN_TRANSFER_CENTS: i64 = 1;
+
 pub struct PayoutRequest<'a> {
     /// Our payout id: the provider's idempotency key, so a retried call
     /// never creates a second transfer.
     pub payout_id: &'a str,
     pub account_id: &'a str,
     pub external_account_id: &'a str,
-    pub amount: i64,
+    /// What the bank receives: the payout's `netAmount`. The fee stays with
+    /// the platform, so it is never part of the transfer.
+    pub net_amount: i64,
+    /// The fee withheld, for the provider's records (metadata) only.
+    pub fee: i64,
     pub currency: &'a str,
 }
 

@@ -201,8 +201,8 @@ impl PayoutProvider for SandboxProvider {
             .split_once('_')
             .and_then(|(_, rest)| rest.split_once('_'))
             .map_or("ok", |(_, outcome)| outcome);
-        let metadata = json!({"payout_id": request.payout_id});
-        let object = |status: &str| json!({"id": transfer_id, "status": status, "amount": request.amount, "currency": request.currency, "metadata": metadata});
+        let metadata = json!({"payout_id": request.payout_id, "fee": request.fee});
+        let object = |status: &str| json!({"id": transfer_id, "status": status, "amount": request.net_amount, "currency": request.currency, "metadata": metadata});
         let settled = match failure_for(outcome) {
             None => ("payout.paid", object("paid")),
             Some((code, message)) => {

@@ -7,6 +7,7 @@ pub mod idempotency;
 pub mod ledger;
 pub mod orgs;
 pub mod payouts;
+pub mod verification_claims;
 pub mod webhooks;
 
 use std::{ops::Deref, sync::Arc};
@@ -38,6 +39,10 @@ pub struct AppInner {
     pub instance_id: String,
 }
 
+/// Wraps the provider before operations use it: a decorator over the
+/// sandbox (tests record and count provider calls through one).
+pub type ProviderLayer = Box<dyn FnOnce(Arc<dyn PayoutProvider>) -> Arc<dyn PayoutProvider> + Send>;
+
 /// Shared, cheaply cloned application state.
 #[derive(Clone)]
 pub struct App(Arc<AppInner>);
@@ -59,6 +64,17 @@ impl App {
     /// `db::connect_pools`). Never hold a write transaction while waiting
     /// for `db`: on SQLite it is a single connection.
     pub fn with_pools(db: DatabaseConnection, read_db: DatabaseConnection, config: Config) -> Self {
+        Self::with_provider_layer(db, read_db, config, Box::new(|provider| provider))
+    }
+
+    /// As `with_pools`, with the provider wrapped by `layer` (inside the
+    /// metrics and logging, so those still see every call).
+    pub fn with_provider_layer(
+        db: DatabaseConnection,
+        read_db: DatabaseConnection,
+        config: Config,
+        layer: ProviderLayer,
+    ) -> Self {
         let sandbox = Arc::new(SandboxProvider::new(
             db.clone(),
             config.sandbox_delay,
@@ -68,13 +84,14 @@ impl App {
             config.document_allow_hosts.clone(),
             config.document_max_bytes,
             config.document_timeout,
+            config.document_fetches_max,
         );
         let http = reqwest::Client::builder()
             .timeout(std::time::Duration::from_secs(10))
             .build()
             .expect("an HTTP client with default TLS settings builds");
         let metrics = Arc::new(Metrics::new());
-        let provider = Arc::new(Instrumented::new(sandbox.clone(), metrics.clone()));
+        let provider = Arc::new(Instrumented::new(layer(sandbox.clone()), metrics.clone()));
         Self(Arc::new(AppInner {
             db,
             read_db,

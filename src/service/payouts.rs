@@ -17,7 +17,7 @@ use crate::{
     error::{Error, Result},
     ids, jobs,
     jobs::Outcome,
-    provider::{PayoutRequest, ProviderError},
+    provider::{PayoutRequest, ProviderError, MIN_TRANSFER_CENTS},
 };
 
 pub const SUBMIT_JOB: &str = "payout_submit";
@@ -44,6 +44,16 @@ pub async fn create(
             return same_request(existing, amount, &description);
         }
     }
+    let fee = app.config.fees.apply(amount);
+    if fee.net_amount < MIN_TRANSFER_CENTS {
+        return Err(Error::field(
+            "amount",
+            format!(
+                "leaves {} after the fee of {}; the amount sent to the bank must be at least {MIN_TRANSFER_CENTS}",
+                fee.net_amount, fee.fee
+            ),
+        ));
+    }
     let account = payout_account::Entity::find()
         .filter(payout_account::Column::OrganizationId.eq(org.id.clone()))
         .one(&app.read_db)
@@ -59,7 +69,6 @@ pub async fn create(
         .one(&app.read_db)
         .await?
         .ok_or(Error::NoDefaultBankAccount)?;
-    let fee = app.config.fees.apply(amount);
     let now = Utc::now();
     let row = payout::Model {
         id: ids::new_id("po"),
@@ -195,7 +204,8 @@ async fn submit(
             payout_id: &payout.id,
             account_id: &account.provider_account_id,
             external_account_id,
-            amount: payout.amount,
+            net_amount: payout.net_amount,
+            fee: payout.fee,
             currency: &payout.currency,
         })
         .await?;
