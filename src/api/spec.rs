@@ -1,6 +1,8 @@
-//! The published OpenAPI document: poem-openapi's, plus the response links
-//! it has no attribute for (OpenAPI `links` let clients, and schemathesis'
-//! stateful phase, follow an operation's result into the next operation).
+//! The published OpenAPI document: poem-openapi's, plus what it has no
+//! attribute for: response links (OpenAPI `links` let clients, and
+//! schemathesis' stateful phase, follow an operation's result into the next
+//! operation) and the rule that `businessType` picks which of `individual` and
+//! `company` is required (a `oneOf` on an `Object` struct).
 //! `/openapi.json`, `/openapi.yaml` and `payouts spec` all come from here.
 
 use serde_yaml::{Mapping, Value};
@@ -64,6 +66,7 @@ pub fn document() -> Document {
     let mut doc: Value = serde_yaml::from_str(&super::api_service().spec_yaml())
         .expect("poem-openapi emits valid YAML");
     add_links(&mut doc);
+    require_by_business_type(&mut doc);
     Document {
         json: serde_json::to_string_pretty(&doc).expect("the document is JSON-compatible"),
         yaml: serde_yaml::to_string(&doc).expect("the document is YAML"),
@@ -99,6 +102,26 @@ fn add_links(doc: &mut Value) {
                 .insert(spec.name.into(), link.clone().into());
         }
     }
+}
+
+/// `VerificationRequest` requires `individual` when `businessType` is
+/// `individual` and `company` when it is `company` (checked in the handler,
+/// which answers 422 on that field).
+fn require_by_business_type(doc: &mut Value) {
+    let branch = |business_type: &str| -> Value {
+        serde_yaml::from_str(&format!(
+            "{{properties: {{businessType: {{type: string, enum: [{business_type}]}}}}, required: [{business_type}]}}"
+        ))
+        .expect("a valid schema")
+    };
+    let schema = doc["components"]["schemas"]
+        .get_mut("VerificationRequest")
+        .and_then(Value::as_mapping_mut)
+        .expect("VerificationRequest is a schema");
+    schema.insert(
+        "oneOf".into(),
+        Value::Sequence(vec![branch("individual"), branch("company")]),
+    );
 }
 
 fn operation_mut<'a>(doc: &'a mut Value, operation_id: &str) -> Option<&'a mut Value> {
@@ -161,5 +184,31 @@ mod tests {
             }
         }
         assert_eq!(found, 7, "each link once per documented response");
+    }
+
+    #[test]
+    fn business_type_picks_the_required_details() {
+        let doc: serde_json::Value = serde_json::from_str(&document().json).unwrap();
+        let branches = doc["components"]["schemas"]["VerificationRequest"]["oneOf"]
+            .as_array()
+            .expect("a oneOf");
+        let rules: Vec<(&str, &str)> = branches
+            .iter()
+            .map(|b| {
+                (
+                    b["properties"]["businessType"]["enum"][0].as_str().unwrap(),
+                    b["required"][0].as_str().unwrap(),
+                )
+            })
+            .collect();
+        assert_eq!(
+            rules,
+            [("individual", "individual"), ("company", "company")]
+        );
+        // The enum's values are the ones the branches name.
+        assert_eq!(
+            doc["components"]["schemas"]["BusinessType"]["enum"],
+            serde_json::json!(["individual", "company"])
+        );
     }
 }
