@@ -1,8 +1,9 @@
 //! The published OpenAPI document: poem-openapi's, plus what it has no
 //! attribute for: response links (OpenAPI `links` let clients, and
 //! schemathesis' stateful phase, follow an operation's result into the next
-//! operation) and the rule that `businessType` picks which of `individual` and
-//! `company` is required (a `oneOf` on an `Object` struct).
+//! operation), the rule that `businessType` picks which of `individual` and
+//! `company` is required (a `oneOf` on an `Object` struct), and the shape of
+//! a provider event (the webhook reads its body raw, to check the signature).
 //! `/openapi.json`, `/openapi.yaml` and `payouts spec` all come from here.
 
 use serde_yaml::{Mapping, Value};
@@ -67,6 +68,7 @@ pub fn document() -> Document {
         .expect("poem-openapi emits valid YAML");
     add_links(&mut doc);
     require_by_business_type(&mut doc);
+    describe_provider_event(&mut doc);
     Document {
         json: serde_json::to_string_pretty(&doc).expect("the document is JSON-compatible"),
         yaml: serde_yaml::to_string(&doc).expect("the document is YAML"),
@@ -122,6 +124,79 @@ fn require_by_business_type(doc: &mut Value) {
         "oneOf".into(),
         Value::Sequence(vec![branch("individual"), branch("company")]),
     );
+}
+
+/// What `provider::sandbox::parse_event` accepts, exactly: `id`, `type` and
+/// `created` (seconds, in chrono's range); for an `account` or `payout`
+/// event (`type` is the word or starts with it and a dot), `data.object`
+/// with a string `id` and one of that object's statuses. Other event types
+/// are acknowledged and ignored, whatever their `data`.
+fn describe_provider_event(doc: &mut Value) {
+    use crate::domain::{account_status::AccountStatus, payout_status::PayoutStatus};
+    use serde_json::json;
+    let object_event = |word: &str, statuses: Vec<&str>| {
+        json!({
+            "type": "object",
+            "required": ["type", "data"],
+            "properties": {
+                "type": {"anyOf": [{"type": "string", "enum": [word]}, {"type": "string", "pattern": format!("^{word}\\.")}]},
+                "data": {
+                    "type": "object",
+                    "required": ["object"],
+                    "properties": {"object": {
+                        "type": "object",
+                        "required": ["id", "status"],
+                        "properties": {
+                            "id": {"type": "string"},
+                            "status": {"type": "string", "enum": statuses}
+                        }
+                    }}
+                }
+            }
+        })
+    };
+    let account = object_event(
+        "account",
+        AccountStatus::ALL.iter().map(|s| s.as_str()).collect(),
+    );
+    let payout = object_event(
+        "payout",
+        PayoutStatus::ALL.iter().map(|s| s.as_str()).collect(),
+    );
+    let other = json!({"properties": {"type": {"not": {"anyOf": [
+        {"type": "string", "enum": ["account", "payout"]},
+        {"type": "string", "pattern": "^account\\."},
+        {"type": "string", "pattern": "^payout\\."}
+    ]}}}});
+    let event = json!({
+        "type": "object",
+        "title": "ProviderEvent",
+        "description": "An event as the provider sends it (Stripe's shape).",
+        "required": ["id", "type", "created"],
+        "properties": {
+            "id": {"type": "string"},
+            "type": {"type": "string"},
+            "created": {
+                "type": "integer",
+                "format": "int64",
+                "minimum": chrono::DateTime::<chrono::Utc>::MIN_UTC.timestamp(),
+                "maximum": chrono::DateTime::<chrono::Utc>::MAX_UTC.timestamp()
+            },
+            "data": {"type": "object"}
+        },
+        "oneOf": [account, payout, other]
+    });
+    doc["components"]["schemas"]
+        .as_mapping_mut()
+        .expect("schemas is a mapping")
+        .insert(
+            "ProviderEvent".into(),
+            serde_yaml::to_value(event).expect("a schema"),
+        );
+    let operation =
+        operation_mut(doc, "receiveProviderWebhook").expect("the webhook is an operation");
+    operation["requestBody"]["content"]["application/json"]["schema"] =
+        serde_yaml::from_str("$ref: '#/components/schemas/ProviderEvent'").expect("a reference");
 }
 
 fn operation_mut<'a>(doc: &'a mut Value, operation_id: &str) -> Option<&'a mut Value> {
