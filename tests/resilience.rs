@@ -374,3 +374,28 @@ async fn an_event_for_an_object_not_stored_yet_is_not_consumed() {
     );
     app.stop().await;
 }
+
+/// The limiter protects capacity, not money: when Redis is down, requests
+/// are served uncounted (no 429 even past the burst, no RateLimit headers)
+/// rather than refused.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_rate_limiter_fails_open_when_redis_is_down() {
+    // A port nobody listens on: every Redis call is refused at once.
+    let app = TestApp::spawn_with(|c| {
+        c.redis_url = Some(format!("redis://127.0.0.1:{}", free_port()));
+        c.rate_limit_burst = 1;
+        c.rate_limit_per_second = 0.01;
+    })
+    .await;
+    let org = app.org().await;
+    for _ in 0..3 {
+        let reply = app.get("/balance", &org.key).await;
+        assert_eq!(reply.status, 200, "{}", reply.body);
+        assert!(
+            !reply.headers.contains_key("ratelimit-remaining"),
+            "uncounted: {:?}",
+            reply.headers
+        );
+    }
+    app.stop().await;
+}
