@@ -25,7 +25,7 @@ WEBHOOK_SECRET = os.environ["PAYOUTS_SANDBOX_WEBHOOK_SECRET"]
 
 
 def _is_positive(case) -> bool:
-    meta = getattr(case, "_meta", None)
+    meta = case.meta
     generation = getattr(meta, "generation", None)
     return getattr(generation, "mode", None) == GenerationMode.POSITIVE
 
