@@ -31,6 +31,24 @@ async fn a_provider_outage_is_retried_by_the_job() {
         (balance["available"].as_i64(), balance["paidOut"].as_i64()),
         (Some(8000), Some(2000))
     );
+    // It was the job that retried: its first run met the outage, its second
+    // got through (three provider calls in all, the request's included).
+    use sea_orm::EntityTrait;
+    let job = entity::job::Entity::find_by_id(format!("submit_{id}"))
+        .one(app.db())
+        .await
+        .unwrap()
+        .expect("the submit job");
+    assert_eq!(job.attempts, 2, "{job:?}");
+    assert!(job.done_at.is_some());
+    assert!(
+        job.last_error
+            .as_deref()
+            .unwrap_or_default()
+            .contains("unavailable"),
+        "{job:?}"
+    );
+    assert_eq!(metric(&app, PAYOUT_CALLS).await, 3);
     app.stop().await;
 }
 
@@ -201,19 +219,41 @@ async fn balance_transactions_are_paginated() {
     app.stop().await;
 }
 
+/// A counter's value in an instance's Prometheus text (0 when absent).
+async fn metric(app: &TestApp, series: &str) -> u64 {
+    let text = app.app().metrics.render(app.db()).await.unwrap();
+    text.lines()
+        .find_map(|line| line.strip_prefix(series)?.trim().parse().ok())
+        .unwrap_or(0)
+}
+
+const PAYOUT_CALLS: &str =
+    "provider_call_duration_seconds_count{operation=\"create_payout\",provider=\"sandbox\"}";
+const DELIVERIES: &str = "sandbox_webhook_deliveries_total{result=\"succeeded\"}";
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn two_instances_settle_each_payout_exactly_once() {
+    use sea_orm::{EntityTrait, PaginatorTrait};
+    const PAYOUTS: i64 = 20;
     let first =
         TestApp::spawn_with(|c| c.sandbox_delay = std::time::Duration::from_millis(100)).await;
     let second = first.spawn_peer().await;
     let org = first.verified_org(GOOD_ACCOUNT).await;
     first.credit(&org, 100_000).await;
-    let mut ids = Vec::new();
-    for i in 0..20 {
+    // All at once, half through each instance.
+    let mut requests = tokio::task::JoinSet::new();
+    for i in 0..PAYOUTS {
         let app = if i % 2 == 0 { &first } else { &second };
-        let reply = app
-            .post("/payouts", &org.key, json!({"amount": 1000 + i}))
-            .await;
+        let request = app
+            .client
+            .post(format!("{}/api/v1/payouts", app.base))
+            .header("x-api-key", &org.key)
+            .json(&json!({"amount": 1000 + i}));
+        requests.spawn(async move { TestApp::reply(request.send().await.unwrap()).await });
+    }
+    let replies = requests.join_all().await;
+    let mut ids = Vec::new();
+    for reply in replies {
         assert_eq!(reply.status, 201, "{}", reply.body);
         ids.push(reply.data()["id"].as_str().unwrap().to_string());
     }
@@ -222,7 +262,7 @@ async fn two_instances_settle_each_payout_exactly_once() {
             .wait_for(&format!("/payouts/{id}"), &org.key, "paid")
             .await;
     }
-    let total: i64 = (0..20).map(|i| 1000 + i).sum();
+    let total: i64 = (0..PAYOUTS).map(|i| 1000 + i).sum();
     let balance = first.balance(&org).await;
     assert_eq!(
         balance["paidOut"].as_i64(),
@@ -230,22 +270,47 @@ async fn two_instances_settle_each_payout_exactly_once() {
         "each payout paid once"
     );
     assert_eq!(balance["available"].as_i64(), Some(100_000 - total));
-    // Every sandbox event was delivered and applied once, by one instance or the other.
-    use sea_orm::{EntityTrait, PaginatorTrait};
-    let mut deliveries = Vec::new();
-    for _ in 0..200 {
-        deliveries = entity::job::Entity::find().all(first.db()).await.unwrap();
-        deliveries.retain(|j| j.kind == "sandbox_webhook");
-        if deliveries.iter().all(|j| j.done_at.is_some()) {
+
+    // Every job is done and ran once: the submit safety nets (which find the
+    // transfer recorded) and the sandbox's deliveries (the verification's
+    // account.updated, then in_transit and paid per payout).
+    let mut jobs = Vec::new();
+    for _ in 0..400 {
+        jobs = entity::job::Entity::find().all(first.db()).await.unwrap();
+        if jobs.iter().all(|j| j.done_at.is_some()) {
             break;
         }
         tokio::time::sleep(std::time::Duration::from_millis(25)).await;
     }
-    assert!(
-        deliveries.iter().all(|j| j.done_at.is_some()),
-        "every event delivered"
+    let pending: Vec<_> = jobs.iter().filter(|j| j.done_at.is_none()).collect();
+    assert!(pending.is_empty(), "jobs never done: {pending:#?}");
+    let twice: Vec<_> = jobs.iter().filter(|j| j.attempts != 1).collect();
+    assert!(twice.is_empty(), "jobs run more than once: {twice:#?}");
+    let deliveries = jobs
+        .iter()
+        .filter(|j| j.kind == payouts::provider::sandbox::DELIVERY_JOB)
+        .count() as u64;
+    let submits = jobs
+        .iter()
+        .filter(|j| j.kind == payouts::service::payouts::SUBMIT_JOB)
+        .count() as u64;
+    assert_eq!(
+        (deliveries, submits),
+        (1 + 2 * PAYOUTS as u64, PAYOUTS as u64)
     );
-    let deliveries = deliveries.len() as u64;
+
+    // The provider was asked once per payout, and each event delivered once,
+    // across both instances.
+    assert_eq!(
+        metric(&first, PAYOUT_CALLS).await + metric(&second, PAYOUT_CALLS).await,
+        PAYOUTS as u64,
+        "provider payout calls"
+    );
+    assert_eq!(
+        metric(&first, DELIVERIES).await + metric(&second, DELIVERIES).await,
+        deliveries,
+        "webhook deliveries made"
+    );
     let applied = entity::provider_event::Entity::find()
         .count(first.db())
         .await
@@ -307,5 +372,30 @@ async fn an_event_for_an_object_not_stored_yet_is_not_consumed() {
         app.get("/payouts/account", &org.key).await.data()["status"],
         "verified"
     );
+    app.stop().await;
+}
+
+/// The limiter protects capacity, not money: when Redis is down, requests
+/// are served uncounted (no 429 even past the burst, no RateLimit headers)
+/// rather than refused.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_rate_limiter_fails_open_when_redis_is_down() {
+    // A port nobody listens on: every Redis call is refused at once.
+    let app = TestApp::spawn_with(|c| {
+        c.redis_url = Some(format!("redis://127.0.0.1:{}", free_port()));
+        c.rate_limit_burst = 1;
+        c.rate_limit_per_second = 0.01;
+    })
+    .await;
+    let org = app.org().await;
+    for _ in 0..3 {
+        let reply = app.get("/balance", &org.key).await;
+        assert_eq!(reply.status, 200, "{}", reply.body);
+        assert!(
+            !reply.headers.contains_key("ratelimit-remaining"),
+            "uncounted: {:?}",
+            reply.headers
+        );
+    }
     app.stop().await;
 }

@@ -2,6 +2,7 @@ pub use sea_orm_migration::prelude::*;
 
 mod m20261125_000001_init;
 mod m20261125_000002_immutable_ledger;
+mod m20261126_000001_ledger_no_truncate;
 mod m20261126_000003_verification_claims;
 
 pub struct Migrator;
@@ -12,6 +13,7 @@ impl MigratorTrait for Migrator {
         vec![
             Box::new(m20261125_000001_init::Migration),
             Box::new(m20261125_000002_immutable_ledger::Migration),
+            Box::new(m20261126_000001_ledger_no_truncate::Migration),
             Box::new(m20261126_000003_verification_claims::Migration),
         ]
     }

@@ -1,6 +1,9 @@
-//! The published OpenAPI document: poem-openapi's, plus the response links
-//! it has no attribute for (OpenAPI `links` let clients, and schemathesis'
-//! stateful phase, follow an operation's result into the next operation).
+//! The published OpenAPI document: poem-openapi's, plus what it has no
+//! attribute for: response links (OpenAPI `links` let clients, and
+//! schemathesis' stateful phase, follow an operation's result into the next
+//! operation), the rule that `businessType` picks which of `individual` and
+//! `company` is required (a `oneOf` on an `Object` struct), and the shape of
+//! a provider event (the webhook reads its body raw, to check the signature).
 //! `/openapi.json`, `/openapi.yaml` and `payouts spec` all come from here.
 
 use serde_yaml::{Mapping, Value};
@@ -64,6 +67,8 @@ pub fn document() -> Document {
     let mut doc: Value = serde_yaml::from_str(&super::api_service().spec_yaml())
         .expect("poem-openapi emits valid YAML");
     add_links(&mut doc);
+    require_by_business_type(&mut doc);
+    describe_provider_event(&mut doc);
     Document {
         json: serde_json::to_string_pretty(&doc).expect("the document is JSON-compatible"),
         yaml: serde_yaml::to_string(&doc).expect("the document is YAML"),
@@ -99,6 +104,99 @@ fn add_links(doc: &mut Value) {
                 .insert(spec.name.into(), link.clone().into());
         }
     }
+}
+
+/// `VerificationRequest` requires `individual` when `businessType` is
+/// `individual` and `company` when it is `company` (checked in the handler,
+/// which answers 422 on that field).
+fn require_by_business_type(doc: &mut Value) {
+    let branch = |business_type: &str| -> Value {
+        serde_yaml::from_str(&format!(
+            "{{properties: {{businessType: {{type: string, enum: [{business_type}]}}}}, required: [{business_type}]}}"
+        ))
+        .expect("a valid schema")
+    };
+    let schema = doc["components"]["schemas"]
+        .get_mut("VerificationRequest")
+        .and_then(Value::as_mapping_mut)
+        .expect("VerificationRequest is a schema");
+    schema.insert(
+        "oneOf".into(),
+        Value::Sequence(vec![branch("individual"), branch("company")]),
+    );
+}
+
+/// What `provider::sandbox::parse_event` accepts, exactly: `id`, `type` and
+/// `created` (seconds, in chrono's range); for an `account` or `payout`
+/// event (`type` is the word or starts with it and a dot), `data.object`
+/// with a string `id` and one of that object's statuses. Other event types
+/// are acknowledged and ignored, whatever their `data`.
+fn describe_provider_event(doc: &mut Value) {
+    use crate::domain::{account_status::AccountStatus, payout_status::PayoutStatus};
+    use serde_json::json;
+    let object_event = |word: &str, statuses: Vec<&str>| {
+        json!({
+            "type": "object",
+            "required": ["type", "data"],
+            "properties": {
+                "type": {"anyOf": [{"type": "string", "enum": [word]}, {"type": "string", "pattern": format!("^{word}\\.")}]},
+                "data": {
+                    "type": "object",
+                    "required": ["object"],
+                    "properties": {"object": {
+                        "type": "object",
+                        "required": ["id", "status"],
+                        "properties": {
+                            "id": {"type": "string"},
+                            "status": {"type": "string", "enum": statuses}
+                        }
+                    }}
+                }
+            }
+        })
+    };
+    let account = object_event(
+        "account",
+        AccountStatus::ALL.iter().map(|s| s.as_str()).collect(),
+    );
+    let payout = object_event(
+        "payout",
+        PayoutStatus::ALL.iter().map(|s| s.as_str()).collect(),
+    );
+    let other = json!({"properties": {"type": {"not": {"anyOf": [
+        {"type": "string", "enum": ["account", "payout"]},
+        {"type": "string", "pattern": "^account\\."},
+        {"type": "string", "pattern": "^payout\\."}
+    ]}}}});
+    let event = json!({
+        "type": "object",
+        "title": "ProviderEvent",
+        "description": "An event as the provider sends it (Stripe's shape).",
+        "required": ["id", "type", "created"],
+        "properties": {
+            "id": {"type": "string"},
+            "type": {"type": "string"},
+            "created": {
+                "type": "integer",
+                "format": "int64",
+                "minimum": chrono::DateTime::<chrono::Utc>::MIN_UTC.timestamp(),
+                "maximum": chrono::DateTime::<chrono::Utc>::MAX_UTC.timestamp()
+            },
+            "data": {"type": "object"}
+        },
+        "oneOf": [account, payout, other]
+    });
+    doc["components"]["schemas"]
+        .as_mapping_mut()
+        .expect("schemas is a mapping")
+        .insert(
+            "ProviderEvent".into(),
+            serde_yaml::to_value(event).expect("a schema"),
+        );
+    let operation =
+        operation_mut(doc, "receiveProviderWebhook").expect("the webhook is an operation");
+    operation["requestBody"]["content"]["application/json"]["schema"] =
+        serde_yaml::from_str("$ref: '#/components/schemas/ProviderEvent'").expect("a reference");
 }
 
 fn operation_mut<'a>(doc: &'a mut Value, operation_id: &str) -> Option<&'a mut Value> {
@@ -161,5 +259,31 @@ mod tests {
             }
         }
         assert_eq!(found, 7, "each link once per documented response");
+    }
+
+    #[test]
+    fn business_type_picks_the_required_details() {
+        let doc: serde_json::Value = serde_json::from_str(&document().json).unwrap();
+        let branches = doc["components"]["schemas"]["VerificationRequest"]["oneOf"]
+            .as_array()
+            .expect("a oneOf");
+        let rules: Vec<(&str, &str)> = branches
+            .iter()
+            .map(|b| {
+                (
+                    b["properties"]["businessType"]["enum"][0].as_str().unwrap(),
+                    b["required"][0].as_str().unwrap(),
+                )
+            })
+            .collect();
+        assert_eq!(
+            rules,
+            [("individual", "individual"), ("company", "company")]
+        );
+        // The enum's values are the ones the branches name.
+        assert_eq!(
+            doc["components"]["schemas"]["BusinessType"]["enum"],
+            serde_json::json!(["individual", "company"])
+        );
     }
 }

@@ -84,7 +84,7 @@ pub async fn claim(
             continue; // purged in between: try again
         };
         if existing.expires_at <= now {
-            release(db, org_id, key).await?;
+            forget_expired(db, org_id, key, now).await?;
             continue;
         }
         if existing.route != route || existing.request_hash != request_hash {
@@ -148,6 +148,23 @@ pub async fn release(db: &DatabaseConnection, org_id: &str, key: &str) -> Result
         .filter(idempotency_key::Column::OrganizationId.eq(org_id))
         .filter(idempotency_key::Column::Key.eq(key))
         .filter(idempotency_key::Column::ResponseStatus.is_null())
+        .exec(db)
+        .await?;
+    Ok(())
+}
+
+/// Forgets a key past its retention, answered or not (a concurrent
+/// request may already have claimed it afresh: that row is kept).
+async fn forget_expired(
+    db: &DatabaseConnection,
+    org_id: &str,
+    key: &str,
+    now: chrono::DateTime<Utc>,
+) -> Result<()> {
+    idempotency_key::Entity::delete_many()
+        .filter(idempotency_key::Column::OrganizationId.eq(org_id))
+        .filter(idempotency_key::Column::Key.eq(key))
+        .filter(idempotency_key::Column::ExpiresAt.lte(now))
         .exec(db)
         .await?;
     Ok(())
