@@ -18,12 +18,14 @@ use poem_openapi::{
 use crate::error::Error;
 
 #[derive(Object, Debug, Clone)]
+#[oai(example)]
 pub struct FieldErrorDetail {
     pub field: String,
     pub message: String,
 }
 
 #[derive(Object, Debug, Clone)]
+#[oai(example)]
 pub struct ErrorBody {
     /// `validation_error`, `authentication_error`, `not_found_error`, …
     #[oai(rename = "type")]
@@ -41,6 +43,7 @@ pub struct ErrorBody {
 }
 
 #[derive(Object, Debug, Clone)]
+#[oai(example)]
 pub struct ErrorEnvelope {
     pub success: bool,
     pub error: ErrorBody,

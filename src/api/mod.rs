@@ -3,12 +3,15 @@ pub mod auth;
 pub mod endpoints;
 pub mod error;
 pub mod error_docs;
+pub mod examples;
 pub mod idempotency;
 pub mod limits;
 pub mod models;
 pub mod rate_limit;
 pub mod spec;
 pub mod validate;
+pub mod views;
+pub mod wire_types;
 
 use poem::{
     endpoint::make_sync, get, http::Method, web::Redirect, Endpoint, EndpointExt, IntoResponse,
