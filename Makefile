@@ -6,7 +6,7 @@ CARGO ?= cargo
 # PostgreSQL for the second half of the suite (CI sets it; see .ci/run).
 TEST_DATABASE_URL ?=
 
-.PHONY: run release test spec fmt fmt-check lint test-sqlite test-postgres test-sdk contract bench
+.PHONY: run release test spec fmt fmt-check lint test-sqlite test-postgres test-sdk contract bench readme-flow
 
 run:
 	$(CARGO) build --release
@@ -19,7 +19,7 @@ run:
 	./target/release/payouts serve
 
 # Everything CI runs.
-test: fmt-check lint release test-sqlite test-postgres test-sdk contract
+test: fmt-check lint release test-sqlite test-postgres test-sdk contract readme-flow
 	@awk '/^test result:/ { p += $$4; f += $$6 } END { printf "\nall test runs: %d passed, %d failed\n", p, f }' $(TEST_LOG)
 
 # The binary `make run` serves: release builds can fail where debug ones pass.
@@ -92,3 +92,10 @@ contract: $(ST_STAMP)
 	@echo "== contract: schemathesis $(ST_VERSION) =="
 	scripts/contract.sh target/debug/payouts $(VENV)/bin/st target/contract/junit.xml \
 	  $(CONTRACT_OPTS) 2>&1 | tee -a $(TEST_LOG)
+
+# The README's quickstart, run as written against the release binary
+# (scripts/readme-flow.sh); appends its result line to $(TEST_LOG).
+readme-flow: release
+	@mkdir -p target
+	@echo "== the README's quickstart =="
+	scripts/readme-flow.sh 2>&1 | tee -a $(TEST_LOG)
