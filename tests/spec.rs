@@ -146,3 +146,25 @@ fn every_body_has_an_example_that_validates_against_its_schema() {
         assert!(errors.is_empty(), "{place}'s example: {errors:#?}");
     }
 }
+
+/// The verification example is the README quickstart's body, so "Try it
+/// out" works once the quickstart serves its identity document (port 8000).
+#[test]
+fn the_verification_example_is_the_quickstarts_body() {
+    let readme = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/README.md"))
+        .expect("README.md");
+    let body = readme
+        .split_once("<<JSON; echo\n")
+        .and_then(|(_, rest)| rest.split_once("\nJSON\n"))
+        .expect("the quickstart's verification body (a <<JSON heredoc)")
+        .0
+        .replace("$DOC_PORT", "8000");
+    let body: serde_json::Value = serde_json::from_str(&body).expect("the body is JSON");
+    let spec: serde_json::Value =
+        serde_json::from_str(&payouts::api::api_service().spec()).unwrap();
+    assert_eq!(
+        spec["components"]["schemas"]["VerificationRequest"]["example"],
+        body
+    );
+    assert!(readme.contains("export DOC_PORT=${DOC_PORT:-8000}"));
+}
