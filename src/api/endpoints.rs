@@ -67,10 +67,10 @@ fn app(req: &Request) -> std::result::Result<&App, Error> {
 enum VerificationResponse {
     /// The payout account was created; it is `pending_verification`.
     #[oai(status = 201)]
-    Created(Json<Success<PayoutAccountVerification>>),
+    Created(Json<Success<PayoutVerification>>),
     /// The organization already had a payout account; nothing was done.
     #[oai(status = 200)]
-    AlreadyExists(Json<Success<PayoutAccountVerification>>),
+    AlreadyExists(Json<Success<PayoutVerification>>),
 }
 
 #[derive(ApiResponse)]
@@ -147,7 +147,7 @@ impl PayoutsApi {
         let org = auth.0;
         let input = verification_input(body.0)?;
         let result = accounts::verify(app(req)?, &org, input).await?;
-        let data = PayoutAccountVerification {
+        let data = PayoutVerification {
             account: payout_account_view(&org, &result.account)?,
             already_exists: result.already_existed,
         };

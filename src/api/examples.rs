@@ -138,7 +138,7 @@ impl Example for PayoutAccount {
     }
 }
 
-impl Example for PayoutAccountVerification {
+impl Example for PayoutVerification {
     fn example() -> Self {
         Self {
             account: PayoutAccount::example(),

@@ -248,7 +248,7 @@ pub struct PayoutAccount {
 #[derive(Object, Debug)]
 #[oai(example)]
 #[oai(rename_all = "camelCase")]
-pub struct PayoutAccountVerification {
+pub struct PayoutVerification {
     #[oai(flatten)]
     pub account: PayoutAccount,
     pub already_exists: bool,
