@@ -8,7 +8,7 @@ CARGO ?= cargo
 # PostgreSQL for the second half of the suite (CI sets it; see .ci/run).
 TEST_DATABASE_URL ?=
 
-.PHONY: run release test spec fmt fmt-check lint test-sqlite test-postgres test-sdk contract bench
+.PHONY: run release test spec fmt fmt-check lint test-sqlite test-postgres test-sdk contract bench readme-flow
 
 run:
 	$(CARGO) build --release
@@ -23,7 +23,7 @@ run:
 # Everything CI runs. The last line counts each test once and says whether
 # the PostgreSQL half ran (on SQLite every write is serialized, so the
 # concurrency tests can only fail on PostgreSQL).
-test: fmt-check lint release test-sqlite test-postgres test-sdk contract
+test: fmt-check lint release test-sqlite test-postgres test-sdk contract readme-flow
 	@scripts/test_summary.sh $(TEST_LOGS)
 
 # The binary `make run` serves: release builds can fail where debug ones pass.
@@ -101,3 +101,10 @@ contract: $(ST_STAMP)
 	@echo "== contract: schemathesis $(ST_VERSION) =="
 	scripts/contract.sh target/debug/payouts $(VENV)/bin/st target/contract/junit.xml \
 	  $(CONTRACT_OPTS) 2>&1 | tee $(TEST_LOGS)/contract.log
+
+# The README's quickstart, run as written against the release binary
+# (scripts/readme-flow.sh); its result line goes to its own log.
+readme-flow: release
+	@mkdir -p $(TEST_LOGS)
+	@echo "== the README's quickstart =="
+	scripts/readme-flow.sh 2>&1 | tee $(TEST_LOGS)/readme-flow.log

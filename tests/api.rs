@@ -272,6 +272,10 @@ async fn verification_then_webhook_verifies_and_is_idempotent() {
 
     let verified = app.wait_for("/payouts/account", &org.key, "verified").await;
     assert_eq!(verified["transfersEnabled"], true);
+    assert!(
+        verified.get("alreadyExists").is_none(),
+        "only the verification call answers alreadyExists: {verified}"
+    );
 
     let again = app
         .post(

@@ -56,3 +56,25 @@ async fn every_code_has_a_page_and_unknown_codes_are_404_envelopes() {
     assert!(swagger.text().await.unwrap().contains("swagger"));
     app.stop().await;
 }
+
+/// `docs/contract.md`'s error table is generated from the error pages'
+/// source; `UPDATE_DOCS=1 cargo test --test error_docs` rewrites it.
+#[test]
+fn the_contract_documents_every_error_code_as_the_code_does() {
+    let path = concat!(env!("CARGO_MANIFEST_DIR"), "/docs/contract.md");
+    let contract = std::fs::read_to_string(path).expect("docs/contract.md is committed");
+    let (begin, end) = ("<!-- errors:begin -->\n", "<!-- errors:end -->");
+    let start = contract.find(begin).expect("errors:begin marker") + begin.len();
+    let stop = contract.find(end).expect("errors:end marker");
+    let generated = payouts::api::error_docs::markdown_table();
+    if std::env::var_os("UPDATE_DOCS").is_some() {
+        let updated = format!("{}{generated}{}", &contract[..start], &contract[stop..]);
+        std::fs::write(path, updated).unwrap();
+        return;
+    }
+    assert!(
+        contract[start..stop] == generated,
+        "docs/contract.md's error table differs from the code: run \
+         `UPDATE_DOCS=1 cargo test --test error_docs` and review the diff"
+    );
+}

@@ -1,6 +1,6 @@
 //! The operations. Each handler parses, calls the service layer, and shapes
 //! the response; the rules live in `service` and `domain`.
-use entity::{bank_account, organization, payout, payout_account};
+use entity::organization;
 use poem::Request;
 use poem_openapi::{
     auth::ApiKey,
@@ -13,9 +13,9 @@ use super::{
     error::ApiError,
     models::*,
     validate::{RawJson, ValidJson},
+    views::{bank_account_view, livemode, payout_account_view, payout_view},
 };
 use crate::{
-    domain::{account_status::AccountStatus, payout_status::PayoutStatus as DomainPayoutStatus},
     error::{Error, FieldError},
     service::{
         accounts::{self, BankInput, VerificationInput},
@@ -63,18 +63,14 @@ fn app(req: &Request) -> std::result::Result<&App, Error> {
         .ok_or_else(|| Error::internal("app state missing"))
 }
 
-fn livemode(org: &organization::Model) -> bool {
-    org.mode == "live"
-}
-
 #[derive(ApiResponse)]
 enum VerificationResponse {
     /// The payout account was created; it is `pending_verification`.
     #[oai(status = 201)]
-    Created(Json<Success<PayoutAccount>>),
+    Created(Json<Success<PayoutVerification>>),
     /// The organization already had a payout account; nothing was done.
     #[oai(status = 200)]
-    AlreadyExists(Json<Success<PayoutAccount>>),
+    AlreadyExists(Json<Success<PayoutVerification>>),
 }
 
 #[derive(ApiResponse)]
@@ -151,7 +147,10 @@ impl PayoutsApi {
         let org = auth.0;
         let input = verification_input(body.0)?;
         let result = accounts::verify(app(req)?, &org, input).await?;
-        let data = payout_account_view(&org, &result.account, result.already_existed)?;
+        let data = PayoutVerification {
+            account: payout_account_view(&org, &result.account)?,
+            already_exists: result.already_existed,
+        };
         Ok(if result.already_existed {
             VerificationResponse::AlreadyExists(Json(Success::new(data)))
         } else {
@@ -172,7 +171,7 @@ impl PayoutsApi {
         let account = accounts::find_account(&app(req)?.read_db, &auth.0.id)
             .await?
             .ok_or_else(|| Error::NotFound("the organization has no payout account".into()))?;
-        let data = payout_account_view(&auth.0, &account, true)?;
+        let data = payout_account_view(&auth.0, &account)?;
         Ok(PayoutAccountResponse::Ok(Json(Success::new(data))))
     }
 
@@ -427,92 +426,5 @@ fn verification_input(body: VerificationRequest) -> std::result::Result<Verifica
             routing_number: body.bank.routing_number,
             account_type: body.bank.account_type.map(|t| t.as_str().to_string()),
         },
-    })
-}
-
-fn payout_account_view(
-    org: &organization::Model,
-    account: &payout_account::Model,
-    already_exists: bool,
-) -> std::result::Result<PayoutAccount, Error> {
-    let status = match account
-        .status
-        .parse::<AccountStatus>()
-        .map_err(Error::internal)?
-    {
-        AccountStatus::PendingVerification => PayoutAccountStatus::PendingVerification,
-        AccountStatus::Verified => PayoutAccountStatus::Verified,
-        AccountStatus::Restricted => PayoutAccountStatus::Restricted,
-        AccountStatus::Disabled => PayoutAccountStatus::Disabled,
-    };
-    Ok(PayoutAccount {
-        object: "payout_account".into(),
-        livemode: livemode(org),
-        id: account.id.clone(),
-        provider_account_id: account.provider_account_id.clone(),
-        status,
-        transfers_enabled: account.transfers_enabled,
-        already_exists,
-        business_type: if account.business_type == "company" {
-            BusinessType::Company
-        } else {
-            BusinessType::Individual
-        },
-        country: account.country.clone(),
-        created_at: account.created_at.into(),
-    })
-}
-
-fn bank_account_view(org: &organization::Model, row: &bank_account::Model) -> PayoutBankAccount {
-    PayoutBankAccount {
-        object: "payout_bank_account".into(),
-        livemode: livemode(org),
-        id: row.id.clone(),
-        provider_external_account_id: row.provider_external_account_id.clone(),
-        holder_name: row.holder_name.clone(),
-        last4: row.last4.clone(),
-        bank_name: row.bank_name.clone(),
-        country: row.country.clone(),
-        currency: row.currency.clone(),
-        account_type: row.account_type.as_deref().and_then(BankAccountType::parse),
-        is_default: row.is_default,
-        status: if row.status == "errored" {
-            BankAccountStatus::Errored
-        } else {
-            BankAccountStatus::Active
-        },
-        created_at: row.created_at.into(),
-    }
-}
-
-fn payout_view(
-    org: &organization::Model,
-    row: &payout::Model,
-) -> std::result::Result<Payout, Error> {
-    let status = match row
-        .status
-        .parse::<DomainPayoutStatus>()
-        .map_err(Error::internal)?
-    {
-        DomainPayoutStatus::Pending => PayoutStatus::Pending,
-        DomainPayoutStatus::InTransit => PayoutStatus::InTransit,
-        DomainPayoutStatus::Paid => PayoutStatus::Paid,
-        DomainPayoutStatus::Failed => PayoutStatus::Failed,
-        DomainPayoutStatus::Canceled => PayoutStatus::Canceled,
-    };
-    Ok(Payout {
-        object: "payout".into(),
-        livemode: livemode(org),
-        id: row.id.clone(),
-        status,
-        amount: row.amount,
-        fee: row.fee,
-        net_amount: row.net_amount,
-        currency: row.currency.clone(),
-        description: row.description.clone(),
-        provider_transfer_id: row.provider_transfer_id.clone(),
-        failure_code: row.failure_code.clone(),
-        failure_message: row.failure_message.clone(),
-        created_at: row.created_at.into(),
     })
 }

@@ -21,12 +21,14 @@ use crate::error::Error;
 const BUSY_RETRY_AFTER_SECS: u64 = 1;
 
 #[derive(Object, Debug, Clone)]
+#[oai(example)]
 pub struct FieldErrorDetail {
     pub field: String,
     pub message: String,
 }
 
 #[derive(Object, Debug, Clone)]
+#[oai(example)]
 pub struct ErrorBody {
     /// `validation_error`, `authentication_error`, `not_found_error`, …
     #[oai(rename = "type")]
@@ -44,6 +46,7 @@ pub struct ErrorBody {
 }
 
 #[derive(Object, Debug, Clone)]
+#[oai(example)]
 pub struct ErrorEnvelope {
     pub success: bool,
     pub error: ErrorBody,

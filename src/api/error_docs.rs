@@ -234,6 +234,26 @@ pub fn page(doc: &ErrorDoc) -> String {
     )
 }
 
+/// The error table of `docs/contract.md` (between its `errors:begin` and
+/// `errors:end` markers), generated from the same source as the pages so the
+/// two cannot drift; `tests/error_docs.rs` compares them.
+pub fn markdown_table() -> String {
+    let mut table = String::from(
+        "| HTTP | type | code | what it means | retry? |\n| --- | --- | --- | --- | --- |\n",
+    );
+    for err in samples() {
+        let (kind, code) = err.kind();
+        let doc = doc(code).expect("every code has a page");
+        let [meaning, retry] =
+            [doc.meaning, doc.retry].map(|text| escape(text).replace('|', "\\|"));
+        table += &format!(
+            "| {} | `{kind}` | `{code}` | {meaning} | {retry} |\n",
+            err.status()
+        );
+    }
+    table
+}
+
 fn escape(text: &str) -> String {
     text.replace('&', "&amp;")
         .replace('<', "&lt;")

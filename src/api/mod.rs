@@ -3,6 +3,7 @@ pub mod auth;
 pub mod endpoints;
 pub mod error;
 pub mod error_docs;
+pub mod examples;
 pub mod idempotency;
 pub mod limits;
 pub mod models;
@@ -10,6 +11,8 @@ pub mod rate_limit;
 pub mod route_table;
 pub mod spec;
 pub mod validate;
+pub mod views;
+pub mod wire_types;
 
 use poem::{
     endpoint::make_sync, get, middleware::CatchPanic, web::Redirect, Endpoint, EndpointExt,

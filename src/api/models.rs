@@ -1,101 +1,19 @@
 //! Wire shapes: request bodies and response objects, camelCase on the wire.
 //! The OpenAPI schema is derived from these; validation rules live in the
 //! `validator(...)` attributes and are enforced by `validate::ValidJson`.
-use chrono::{DateTime, NaiveDate, SecondsFormat, Utc};
+//! Each object has an example (`api::examples`).
 use poem_openapi::{
-    registry::{MetaSchema, MetaSchemaRef},
-    types::{Email, ParseFromJSON, ParseResult, ToJSON, Type},
+    types::{Email, ParseFromJSON, ToJSON},
     Enum, Object,
 };
-use serde_json::Value;
+
+pub use super::wire_types::{Date, Timestamp};
 
 // ---------- common ----------
 
-/// Declares a newtype as a `string` of the given OpenAPI `format`.
-macro_rules! string_with_format {
-    ($ty:ident, $format:literal) => {
-        impl Type for $ty {
-            const IS_REQUIRED: bool = true;
-            type RawValueType = Self;
-            type RawElementValueType = Self;
-
-            fn name() -> std::borrow::Cow<'static, str> {
-                concat!("string_", $format).into()
-            }
-
-            fn schema_ref() -> MetaSchemaRef {
-                MetaSchemaRef::Inline(Box::new(MetaSchema::new_with_format("string", $format)))
-            }
-
-            fn as_raw_value(&self) -> Option<&Self::RawValueType> {
-                Some(self)
-            }
-
-            fn raw_element_iter<'a>(
-                &'a self,
-            ) -> Box<dyn Iterator<Item = &'a Self::RawElementValueType> + 'a> {
-                Box::new(self.as_raw_value().into_iter())
-            }
-        }
-    };
-}
-
-fn json_str(value: &Option<Value>) -> Result<&str, &'static str> {
-    value
-        .as_ref()
-        .and_then(Value::as_str)
-        .ok_or("expected a string")
-}
-
-/// RFC 3339 UTC with milliseconds: `2026-06-12T10:00:00.000Z`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Timestamp(pub DateTime<Utc>);
-string_with_format!(Timestamp, "date-time");
-
-impl ToJSON for Timestamp {
-    fn to_json(&self) -> Option<Value> {
-        Some(Value::String(
-            self.0.to_rfc3339_opts(SecondsFormat::Millis, true),
-        ))
-    }
-}
-
-impl ParseFromJSON for Timestamp {
-    fn parse_from_json(value: Option<Value>) -> ParseResult<Self> {
-        Ok(Self(
-            DateTime::parse_from_rfc3339(json_str(&value)?)?.with_timezone(&Utc),
-        ))
-    }
-}
-
-impl From<DateTime<Utc>> for Timestamp {
-    fn from(value: DateTime<Utc>) -> Self {
-        Self(value)
-    }
-}
-
-/// A calendar date, `YYYY-MM-DD`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Date(pub NaiveDate);
-string_with_format!(Date, "date");
-
-impl ToJSON for Date {
-    fn to_json(&self) -> Option<Value> {
-        Some(Value::String(self.0.format("%Y-%m-%d").to_string()))
-    }
-}
-
-impl ParseFromJSON for Date {
-    fn parse_from_json(value: Option<Value>) -> ParseResult<Self> {
-        Ok(Self(NaiveDate::parse_from_str(
-            json_str(&value)?,
-            "%Y-%m-%d",
-        )?))
-    }
-}
-
 /// `{"success": true, "data": …}`
 #[derive(Object, Debug)]
+#[oai(example)]
 pub struct Success<T: ParseFromJSON + ToJSON> {
     pub success: bool,
     pub data: T,
@@ -156,7 +74,8 @@ impl BusinessType {
 }
 
 #[derive(Object, Debug)]
-#[oai(rename_all = "camelCase")]
+#[oai(example)]
+#[oai(rename_all = "camelCase", skip_serializing_if_is_none)]
 pub struct Address {
     #[oai(validator(
         min_length = 1,
@@ -186,7 +105,8 @@ pub struct Address {
 }
 
 #[derive(Object, Debug)]
-#[oai(rename_all = "camelCase")]
+#[oai(example)]
+#[oai(rename_all = "camelCase", skip_serializing_if_is_none)]
 pub struct Individual {
     #[oai(validator(
         min_length = 1,
@@ -216,7 +136,8 @@ pub struct Individual {
 }
 
 #[derive(Object, Debug)]
-#[oai(rename_all = "camelCase")]
+#[oai(example)]
+#[oai(rename_all = "camelCase", skip_serializing_if_is_none)]
 pub struct Representative {
     #[oai(validator(
         min_length = 1,
@@ -236,7 +157,8 @@ pub struct Representative {
 }
 
 #[derive(Object, Debug)]
-#[oai(rename_all = "camelCase")]
+#[oai(example)]
+#[oai(rename_all = "camelCase", skip_serializing_if_is_none)]
 pub struct Company {
     #[oai(validator(
         min_length = 1,
@@ -255,7 +177,8 @@ pub struct Company {
 }
 
 #[derive(Object, Debug)]
-#[oai(rename_all = "camelCase")]
+#[oai(example)]
+#[oai(rename_all = "camelCase", skip_serializing_if_is_none)]
 pub struct VerificationBank {
     /// The full account number. Stored encrypted; never returned.
     #[oai(validator(pattern = "^[0-9A-Za-z]{1,34}$"))]
@@ -272,7 +195,8 @@ pub struct VerificationBank {
 }
 
 #[derive(Object, Debug)]
-#[oai(rename_all = "camelCase")]
+#[oai(example)]
+#[oai(rename_all = "camelCase", skip_serializing_if_is_none)]
 pub struct VerificationRequest {
     pub email: Email,
     pub business_type: BusinessType,
@@ -304,6 +228,7 @@ pub enum PayoutAccountStatus {
 }
 
 #[derive(Object, Debug)]
+#[oai(example)]
 #[oai(rename_all = "camelCase")]
 pub struct PayoutAccount {
     /// Always `payout_account`.
@@ -313,16 +238,27 @@ pub struct PayoutAccount {
     pub provider_account_id: String,
     pub status: PayoutAccountStatus,
     pub transfers_enabled: bool,
-    pub already_exists: bool,
     pub business_type: BusinessType,
     pub country: String,
     pub created_at: Timestamp,
 }
 
+/// The verification call's answer: the payout account, and whether it
+/// existed before the call (then nothing was done).
+#[derive(Object, Debug)]
+#[oai(example)]
+#[oai(rename_all = "camelCase")]
+pub struct PayoutVerification {
+    #[oai(flatten)]
+    pub account: PayoutAccount,
+    pub already_exists: bool,
+}
+
 // ---------- bank accounts ----------
 
 #[derive(Object, Debug)]
-#[oai(rename_all = "camelCase")]
+#[oai(example)]
+#[oai(rename_all = "camelCase", skip_serializing_if_is_none)]
 pub struct BankAccountCreateRequest {
     /// The full account number. Stored encrypted; never returned.
     #[oai(validator(pattern = "^[0-9A-Za-z]{1,34}$"))]
@@ -348,6 +284,7 @@ pub enum BankAccountStatus {
 }
 
 #[derive(Object, Debug)]
+#[oai(example)]
 #[oai(rename_all = "camelCase")]
 pub struct PayoutBankAccount {
     /// Always `payout_bank_account`.
@@ -372,7 +309,8 @@ pub struct PayoutBankAccount {
 // ---------- payouts ----------
 
 #[derive(Object, Debug)]
-#[oai(rename_all = "camelCase")]
+#[oai(example)]
+#[oai(rename_all = "camelCase", skip_serializing_if_is_none)]
 pub struct PayoutCreateRequest {
     /// Payout amount in cents. Minimum 1000 ($10).
     #[oai(validator(minimum(value = "1000"), maximum(value = "100000000000")))]
@@ -392,6 +330,7 @@ pub enum PayoutStatus {
 }
 
 #[derive(Object, Debug)]
+#[oai(example)]
 #[oai(rename_all = "camelCase")]
 pub struct Payout {
     /// Always `payout`.
@@ -419,6 +358,7 @@ pub struct Payout {
 // ---------- balance ----------
 
 #[derive(Object, Debug)]
+#[oai(example)]
 #[oai(rename_all = "camelCase")]
 pub struct Balance {
     /// Always `balance`.
@@ -468,6 +408,7 @@ impl BalanceTransactionType {
 }
 
 #[derive(Object, Debug)]
+#[oai(example)]
 #[oai(rename_all = "camelCase")]
 pub struct BalanceTransaction {
     /// Always `balance_transaction`.
@@ -485,6 +426,7 @@ pub struct BalanceTransaction {
 
 /// `{"success": true, "data": [...], "hasMore": …, "nextCursor": …}`
 #[derive(Object, Debug)]
+#[oai(example)]
 #[oai(rename_all = "camelCase")]
 pub struct BalanceTransactionList {
     pub success: bool,
@@ -498,6 +440,7 @@ pub struct BalanceTransactionList {
 // ---------- webhooks ----------
 
 #[derive(Object, Debug)]
+#[oai(example)]
 #[oai(rename_all = "camelCase")]
 pub struct WebhookReceipt {
     pub received: bool,

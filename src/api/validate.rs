@@ -274,7 +274,9 @@ impl Payload for RawJson {
     }
 
     fn schema_ref() -> MetaSchemaRef {
-        MetaSchemaRef::Inline(Box::new(MetaSchema::new("object")))
+        let mut schema = MetaSchema::new("object");
+        schema.example = Some(super::examples::provider_event());
+        MetaSchemaRef::Inline(Box::new(schema))
     }
 }
 
