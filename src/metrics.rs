@@ -5,7 +5,7 @@
 //! database reports the same, true figures.
 use std::time::Duration;
 
-use entity::{job, payout};
+use entity::{job, payout, states::PayoutStatus};
 use prometheus::{
     Encoder, HistogramOpts, HistogramVec, IntCounterVec, IntGauge, IntGaugeVec, Opts, Registry,
     TextEncoder,
@@ -138,7 +138,7 @@ impl Metrics {
     /// Reads the gauges from the database and renders everything in the
     /// Prometheus text format.
     pub async fn render(&self, db: &DatabaseConnection) -> Result<String, DbErr> {
-        let by_status: Vec<(String, i64)> = payout::Entity::find()
+        let by_status: Vec<(PayoutStatus, i64)> = payout::Entity::find()
             .select_only()
             .column(payout::Column::Status)
             .column_as(Expr::col(payout::Column::Id).count(), "n")
@@ -147,8 +147,8 @@ impl Metrics {
             .all(db)
             .await?;
         // Statuses absent from the table read 0 rather than vanishing.
-        for status in ["pending", "in_transit", "paid", "failed", "canceled"] {
-            self.payouts.with_label_values(&[status]).set(0);
+        for status in PayoutStatus::ALL {
+            self.payouts.with_label_values(&[status.as_str()]).set(0);
         }
         for (status, n) in by_status {
             self.payouts.with_label_values(&[status.as_str()]).set(n);

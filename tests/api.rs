@@ -742,3 +742,32 @@ async fn the_spec_and_swagger_ui_are_served() {
     );
     app.stop().await;
 }
+
+/// A state the code does not know, read from the database, is an error (500,
+/// nothing else shown), never quietly read as some other state.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_unknown_stored_state_is_an_error_not_a_default() {
+    use sea_orm::ConnectionTrait;
+    let app = TestApp::spawn().await;
+    let org = app.verified_org("000123456789").await;
+    let reply = app.get("/payouts/account", &org.key).await;
+    assert_eq!(reply.status, 200, "{}", reply.body);
+    assert_eq!(reply.data()["businessType"], "individual");
+
+    app.db()
+        .execute_unprepared(&format!(
+            "UPDATE payout_accounts SET business_type = 'partnership' WHERE organization_id = '{}'",
+            org.id
+        ))
+        .await
+        .unwrap();
+    let reply = app.get("/payouts/account", &org.key).await;
+    assert_eq!(reply.status, 500, "{}", reply.body);
+    assert_eq!(reply.error_code(), "internal_error");
+    assert!(
+        !reply.body.to_string().contains("partnership"),
+        "the stored value is not shown: {}",
+        reply.body
+    );
+    app.stop().await;
+}

@@ -202,7 +202,7 @@ impl PayoutsApi {
             account_number: body.account_number,
             holder_name: body.account_holder_name,
             routing_number: body.routing_number,
-            account_type: body.account_type.map(|t| t.as_str().to_string()),
+            account_type: body.account_type,
         };
         let row =
             accounts::add_bank_account(app(req)?, &auth.0, bank, body.set_default.unwrap_or(false))
@@ -319,9 +319,7 @@ impl PayoutsApi {
             .map(|t| {
                 Ok(BalanceTransaction {
                     object: "balance_transaction".into(),
-                    kind: BalanceTransactionType::parse(&t.kind).ok_or_else(|| {
-                        Error::internal(format!("unknown ledger kind {}", t.kind))
-                    })?,
+                    kind: t.kind,
                     id: t.id,
                     amount: t.amount,
                     currency: t.currency,
@@ -415,7 +413,7 @@ fn verification_input(body: VerificationRequest) -> std::result::Result<Verifica
     }
     Ok(VerificationInput {
         email: body.email.0,
-        business_type: body.business_type.as_str().to_string(),
+        business_type: body.business_type,
         business_url: body.business_url,
         document_url: body.document_url,
         country,
@@ -424,7 +422,7 @@ fn verification_input(body: VerificationRequest) -> std::result::Result<Verifica
             account_number: body.bank.account_number,
             holder_name: body.bank.account_holder_name,
             routing_number: body.bank.routing_number,
-            account_type: body.bank.account_type.map(|t| t.as_str().to_string()),
+            account_type: body.bank.account_type,
         },
     })
 }

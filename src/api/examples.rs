@@ -129,7 +129,7 @@ impl Example for PayoutAccount {
             livemode: false,
             id: "pacct_3kTqXv9LmN2pR7sW1yZb4cDe".into(),
             provider_account_id: "acct_9f86d081884c7d659a2feaa0".into(),
-            status: PayoutAccountStatus::PendingVerification,
+            status: AccountStatus::PendingVerification,
             transfers_enabled: false,
             business_type: BusinessType::Individual,
             country: "US".into(),
@@ -227,7 +227,7 @@ impl Example for BalanceTransaction {
         Self {
             object: "balance_transaction".into(),
             id: "txn_8PzR3nW6Kq1Xv5Tm9Ls2Hc7J".into(),
-            kind: BalanceTransactionType::Payout,
+            kind: LedgerKind::Payout,
             amount: 2500,
             currency: "usd".into(),
             payout_id: Some("po_5bWn8Kq2Xr7TzL1mVc4Hy9Dg".into()),
@@ -240,7 +240,7 @@ impl Example for BalanceTransactionList {
     fn example() -> Self {
         let credit = BalanceTransaction {
             id: "txn_1Aq9Zr4Xm7Kt2Wn5Lp8Hs3Vc".into(),
-            kind: BalanceTransactionType::Credit,
+            kind: LedgerKind::Credit,
             amount: 50000,
             payout_id: None,
             created_at: at(9, 55),

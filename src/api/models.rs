@@ -4,10 +4,13 @@
 //! Each object has an example (`api::examples`).
 use poem_openapi::{
     types::{Email, ParseFromJSON, ToJSON},
-    Enum, Object,
+    Object,
 };
 
 pub use super::wire_types::{Date, Timestamp};
+pub use entity::states::{
+    AccountStatus, BankAccountStatus, BankAccountType, BusinessType, LedgerKind, PayoutStatus,
+};
 
 // ---------- common ----------
 
@@ -28,50 +31,12 @@ impl<T: ParseFromJSON + ToJSON> Success<T> {
     }
 }
 
-#[derive(Enum, Debug, Clone, Copy, PartialEq, Eq)]
-#[oai(rename_all = "snake_case")]
-pub enum BankAccountType {
-    Checking,
-    Savings,
-}
-
-impl BankAccountType {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Self::Checking => "checking",
-            Self::Savings => "savings",
-        }
-    }
-
-    pub fn parse(value: &str) -> Option<Self> {
-        [Self::Checking, Self::Savings]
-            .into_iter()
-            .find(|t| t.as_str() == value)
-    }
-}
-
 // ---------- verification ----------
 //
 // Text patterns spell out Unicode's whitespace (the White_Space property) and
 // exclude NUL: `\s` means different sets in Rust, ECMAScript and Python, so
 // clients and schema-driven tools would disagree with this service on it;
 // PostgreSQL cannot store NUL.
-
-#[derive(Enum, Debug, Clone, Copy, PartialEq, Eq)]
-#[oai(rename_all = "snake_case")]
-pub enum BusinessType {
-    Individual,
-    Company,
-}
-
-impl BusinessType {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Self::Individual => "individual",
-            Self::Company => "company",
-        }
-    }
-}
 
 #[derive(Object, Debug)]
 #[oai(example)]
@@ -218,15 +183,6 @@ pub struct VerificationRequest {
     pub company: Option<Company>,
 }
 
-#[derive(Enum, Debug, Clone, Copy, PartialEq, Eq)]
-#[oai(rename_all = "snake_case")]
-pub enum PayoutAccountStatus {
-    PendingVerification,
-    Verified,
-    Restricted,
-    Disabled,
-}
-
 #[derive(Object, Debug)]
 #[oai(example)]
 #[oai(rename_all = "camelCase")]
@@ -236,7 +192,7 @@ pub struct PayoutAccount {
     pub livemode: bool,
     pub id: String,
     pub provider_account_id: String,
-    pub status: PayoutAccountStatus,
+    pub status: AccountStatus,
     pub transfers_enabled: bool,
     pub business_type: BusinessType,
     pub country: String,
@@ -276,13 +232,6 @@ pub struct BankAccountCreateRequest {
     pub set_default: Option<bool>,
 }
 
-#[derive(Enum, Debug, Clone, Copy, PartialEq, Eq)]
-#[oai(rename_all = "snake_case")]
-pub enum BankAccountStatus {
-    Active,
-    Errored,
-}
-
 #[derive(Object, Debug)]
 #[oai(example)]
 #[oai(rename_all = "camelCase")]
@@ -317,16 +266,6 @@ pub struct PayoutCreateRequest {
     pub amount: i64,
     #[oai(validator(max_length = 500, pattern = r"^[^\x00]*$"))]
     pub description: Option<String>,
-}
-
-#[derive(Enum, Debug, Clone, Copy, PartialEq, Eq)]
-#[oai(rename_all = "snake_case")]
-pub enum PayoutStatus {
-    Pending,
-    InTransit,
-    Paid,
-    Failed,
-    Canceled,
 }
 
 #[derive(Object, Debug)]
@@ -375,38 +314,6 @@ pub struct Balance {
     pub currency: String,
 }
 
-#[derive(Enum, Debug, Clone, Copy, PartialEq, Eq)]
-#[oai(rename_all = "snake_case")]
-pub enum BalanceTransactionType {
-    /// Funds credited from outside.
-    Credit,
-    /// Pending funds became available.
-    Release,
-    /// A payout reserved its amount.
-    Payout,
-    PayoutPaid,
-    /// A payout failed; its amount is available again.
-    PayoutFailed,
-    PayoutCanceled,
-    /// A paid payout came back from the bank; its amount is available again.
-    PayoutReturned,
-}
-
-impl BalanceTransactionType {
-    pub fn parse(kind: &str) -> Option<Self> {
-        Some(match kind {
-            "credit" => Self::Credit,
-            "release" => Self::Release,
-            "payout" => Self::Payout,
-            "payout_paid" => Self::PayoutPaid,
-            "payout_failed" => Self::PayoutFailed,
-            "payout_canceled" => Self::PayoutCanceled,
-            "payout_returned" => Self::PayoutReturned,
-            _ => return None,
-        })
-    }
-}
-
 #[derive(Object, Debug)]
 #[oai(example)]
 #[oai(rename_all = "camelCase")]
@@ -415,7 +322,7 @@ pub struct BalanceTransaction {
     pub object: String,
     pub id: String,
     #[oai(rename = "type")]
-    pub kind: BalanceTransactionType,
+    pub kind: LedgerKind,
     /// Cents moved.
     pub amount: i64,
     pub currency: String,

@@ -122,7 +122,13 @@ fn require_by_business_type(doc: &mut Value) {
         .expect("VerificationRequest is a schema");
     schema.insert(
         "oneOf".into(),
-        Value::Sequence(vec![branch("individual"), branch("company")]),
+        // Each business type names the object it requires.
+        Value::Sequence(
+            entity::states::BusinessType::ALL
+                .iter()
+                .map(|t| branch(t.as_str()))
+                .collect(),
+        ),
     );
 }
 

@@ -1,42 +1,27 @@
 //! Stored rows as wire objects.
 use entity::{bank_account, organization, payout, payout_account};
 
+use entity::states::OrgMode;
+
 use super::models::*;
-use crate::{
-    domain::{account_status::AccountStatus, payout_status::PayoutStatus as DomainPayoutStatus},
-    error::Error,
-};
+use crate::error::Error;
 
 pub fn livemode(org: &organization::Model) -> bool {
-    org.mode == "live"
+    org.mode == OrgMode::Live
 }
 
 pub fn payout_account_view(
     org: &organization::Model,
     account: &payout_account::Model,
 ) -> std::result::Result<PayoutAccount, Error> {
-    let status = match account
-        .status
-        .parse::<AccountStatus>()
-        .map_err(Error::internal)?
-    {
-        AccountStatus::PendingVerification => PayoutAccountStatus::PendingVerification,
-        AccountStatus::Verified => PayoutAccountStatus::Verified,
-        AccountStatus::Restricted => PayoutAccountStatus::Restricted,
-        AccountStatus::Disabled => PayoutAccountStatus::Disabled,
-    };
     Ok(PayoutAccount {
         object: "payout_account".into(),
         livemode: livemode(org),
         id: account.id.clone(),
         provider_account_id: account.provider_account_id.clone(),
-        status,
+        status: account.status,
         transfers_enabled: account.transfers_enabled,
-        business_type: if account.business_type == "company" {
-            BusinessType::Company
-        } else {
-            BusinessType::Individual
-        },
+        business_type: account.business_type,
         country: account.country.clone(),
         created_at: account.created_at.into(),
     })
@@ -56,13 +41,9 @@ pub fn bank_account_view(
         bank_name: row.bank_name.clone(),
         country: row.country.clone(),
         currency: row.currency.clone(),
-        account_type: row.account_type.as_deref().and_then(BankAccountType::parse),
+        account_type: row.account_type,
         is_default: row.is_default,
-        status: if row.status == "errored" {
-            BankAccountStatus::Errored
-        } else {
-            BankAccountStatus::Active
-        },
+        status: row.status,
         created_at: row.created_at.into(),
     }
 }
@@ -71,22 +52,11 @@ pub fn payout_view(
     org: &organization::Model,
     row: &payout::Model,
 ) -> std::result::Result<Payout, Error> {
-    let status = match row
-        .status
-        .parse::<DomainPayoutStatus>()
-        .map_err(Error::internal)?
-    {
-        DomainPayoutStatus::Pending => PayoutStatus::Pending,
-        DomainPayoutStatus::InTransit => PayoutStatus::InTransit,
-        DomainPayoutStatus::Paid => PayoutStatus::Paid,
-        DomainPayoutStatus::Failed => PayoutStatus::Failed,
-        DomainPayoutStatus::Canceled => PayoutStatus::Canceled,
-    };
     Ok(Payout {
         object: "payout".into(),
         livemode: livemode(org),
         id: row.id.clone(),
-        status,
+        status: row.status,
         amount: row.amount,
         fee: row.fee,
         net_amount: row.net_amount,

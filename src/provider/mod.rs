@@ -4,6 +4,7 @@ pub mod instrumented;
 pub mod sandbox;
 
 use chrono::{DateTime, NaiveDate, Utc};
+use entity::states::{BankAccountType, BusinessType};
 
 use crate::{
     document::Document,
@@ -25,7 +26,7 @@ pub struct AccountRequest<'a> {
     /// Our payout account id: the provider's idempotency key.
     pub idempotency_key: &'a str,
     pub email: &'a str,
-    pub business_type: &'a str,
+    pub business_type: BusinessType,
     pub country: &'a str,
     pub date_of_birth: Option<NaiveDate>,
     pub document_file_id: &'a str,
@@ -35,7 +36,7 @@ pub struct BankDetails<'a> {
     pub account_number: &'a str,
     pub routing_number: Option<&'a str>,
     pub holder_name: &'a str,
-    pub account_type: Option<&'a str>,
+    pub account_type: Option<BankAccountType>,
     pub country: &'a str,
     pub currency: &'a str,
 }

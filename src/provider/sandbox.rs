@@ -155,11 +155,11 @@ impl PayoutProvider for SandboxProvider {
         let (y, m, d) = WATCH_LIST_BIRTH_DATE;
         let on_watch_list = request.date_of_birth == NaiveDate::from_ymd_opt(y, m, d);
         let status = if on_watch_list {
-            "restricted"
+            AccountStatus::Restricted
         } else {
-            "verified"
+            AccountStatus::Verified
         };
-        let verdict = json!({"id": account_id, "status": status});
+        let verdict = json!({"id": account_id, "status": status.as_str()});
         self.schedule(vec![("account.updated", verdict, 1)]).await?;
         Ok(account_id)
     }
@@ -202,18 +202,18 @@ impl PayoutProvider for SandboxProvider {
             .and_then(|(_, rest)| rest.split_once('_'))
             .map_or("ok", |(_, outcome)| outcome);
         let metadata = json!({"payout_id": request.payout_id, "fee": request.fee});
-        let object = |status: &str| json!({"id": transfer_id, "status": status, "amount": request.net_amount, "currency": request.currency, "metadata": metadata});
+        let object = |status: PayoutStatus| json!({"id": transfer_id, "status": status.as_str(), "amount": request.net_amount, "currency": request.currency, "metadata": metadata});
         let settled = match failure_for(outcome) {
-            None => ("payout.paid", object("paid")),
+            None => ("payout.paid", object(PayoutStatus::Paid)),
             Some((code, message)) => {
-                let mut failed = object("failed");
+                let mut failed = object(PayoutStatus::Failed);
                 failed["failure_code"] = json!(code);
                 failed["failure_message"] = json!(message);
                 ("payout.failed", failed)
             }
         };
         self.schedule(vec![
-            ("payout.updated", object("in_transit"), 1),
+            ("payout.updated", object(PayoutStatus::InTransit), 1),
             (settled.0, settled.1, 2),
         ])
         .await?;

@@ -1,6 +1,9 @@
 //! The payout account (verification) and its bank accounts.
 use chrono::{NaiveDate, Utc};
-use entity::{bank_account, organization, payout_account};
+use entity::{
+    bank_account, organization, payout_account,
+    states::{BankAccountStatus, BankAccountType, BusinessType},
+};
 use sea_orm::{
     sea_query::Expr, ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QuerySelect,
 };
@@ -19,12 +22,12 @@ pub struct BankInput {
     pub account_number: String,
     pub holder_name: String,
     pub routing_number: Option<String>,
-    pub account_type: Option<String>,
+    pub account_type: Option<BankAccountType>,
 }
 
 pub struct VerificationInput {
     pub email: String,
-    pub business_type: String,
+    pub business_type: BusinessType,
     pub business_url: String,
     pub document_url: String,
     /// The country of the individual's or company's address.
@@ -141,7 +144,7 @@ async fn provision(
         .create_account(&AccountRequest {
             idempotency_key: &claim.account_id,
             email: &input.email,
-            business_type: &input.business_type,
+            business_type: input.business_type,
             country: &input.country,
             date_of_birth: input.date_of_birth,
             document_file_id: &file_id,
@@ -155,7 +158,7 @@ async fn provision(
         organization_id: org.id.clone(),
         provider: provider.name().to_string(),
         provider_account_id,
-        status: AccountStatus::PendingVerification.as_str().to_string(),
+        status: AccountStatus::PendingVerification,
         transfers_enabled: false,
         business_type: input.business_type,
         country: input.country,
@@ -207,7 +210,7 @@ async fn register_bank(
                 account_number: &bank.account_number,
                 routing_number: bank.routing_number.as_deref(),
                 holder_name: &bank.holder_name,
-                account_type: bank.account_type.as_deref(),
+                account_type: bank.account_type,
                 country: &org.country,
                 currency: &org.currency,
             },
@@ -238,11 +241,11 @@ fn new_bank_row(
         account_number_encrypted: app.config.cipher.encrypt(&bank.account_number),
         routing_number: bank.routing_number.clone(),
         bank_name: external.bank_name,
-        account_type: bank.account_type.clone(),
+        account_type: bank.account_type,
         country: org.country.clone(),
         currency: org.currency.clone(),
         is_default,
-        status: "active".to_string(),
+        status: BankAccountStatus::Active,
         created_at: Utc::now(),
     }
 }

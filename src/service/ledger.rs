@@ -8,7 +8,10 @@ use sea_orm::{
 };
 
 use crate::{
-    domain::ledger::{Account, Posting},
+    domain::{
+        ledger::{Account, Posting},
+        payout_status::{PayoutLifecycle, PayoutStatus},
+    },
     error::{Error, Result},
     ids,
 };
@@ -95,7 +98,7 @@ pub async fn post<C: ConnectionTrait>(
     ledger_transaction::Entity::insert(ledger_transaction::ActiveModel {
         id: Set(transaction_id.clone()),
         organization_id: Set(organization_id.to_string()),
-        kind: Set(posting.kind.to_string()),
+        kind: Set(posting.kind),
         payout_id: Set(payout_id.map(str::to_string)),
         amount: Set(total),
         currency: Set(currency.to_string()),
@@ -111,7 +114,7 @@ pub async fn post<C: ConnectionTrait>(
             .map(|&(account, amount)| ledger_entry::ActiveModel {
                 transaction_id: Set(transaction_id.clone()),
                 organization_id: Set(organization_id.to_string()),
-                account: Set(account.as_str().to_string()),
+                account: Set(account),
                 amount: Set(amount),
                 created_at: Set(now),
                 ..Default::default()
@@ -173,13 +176,13 @@ async fn verify_in<C: ConnectionTrait>(conn: &C) -> Result<Vec<String>> {
     #[derive(FromQueryResult)]
     struct AccountTotal {
         organization_id: String,
-        account: String,
+        account: Account,
         total: i64,
     }
     #[derive(FromQueryResult)]
     struct PayoutTotal {
         organization_id: String,
-        status: String,
+        status: PayoutStatus,
         amount: i64,
         net: i64,
         fee: i64,
@@ -201,7 +204,7 @@ async fn verify_in<C: ConnectionTrait>(conn: &C) -> Result<Vec<String>> {
         ));
     }
 
-    let mut entries: HashMap<(String, String), i64> = HashMap::new();
+    let mut entries: HashMap<(String, Account), i64> = HashMap::new();
     for row in AccountTotal::find_by_statement(query(
         "SELECT organization_id, account, CAST(SUM(amount) AS BIGINT) AS total FROM ledger_entries \
          GROUP BY organization_id, account",
@@ -221,13 +224,11 @@ async fn verify_in<C: ConnectionTrait>(conn: &C) -> Result<Vec<String>> {
     .await?
     {
         let totals = payouts.entry(row.organization_id).or_default();
-        match row.status.as_str() {
-            "pending" | "in_transit" => totals.0 += row.amount,
-            "paid" => {
-                totals.1 += row.net;
-                totals.2 += row.fee;
-            }
-            _ => {}
+        if row.status.holds_reservation() {
+            totals.0 += row.amount;
+        } else if row.status == PayoutStatus::Paid {
+            totals.1 += row.net;
+            totals.2 += row.fee;
         }
     }
 
@@ -242,10 +243,7 @@ async fn verify_in<C: ConnectionTrait>(conn: &C) -> Result<Vec<String>> {
             (Account::External, balance.external),
         ];
         for (account, value) in running {
-            let summed = entries
-                .get(&(org.clone(), account.as_str().to_string()))
-                .copied()
-                .unwrap_or(0);
+            let summed = entries.get(&(org.clone(), account)).copied().unwrap_or(0);
             if summed != value {
                 problems.push(format!(
                     "{org} {}: balance {value} but entries sum to {summed}",

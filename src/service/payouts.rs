@@ -1,6 +1,6 @@
 //! Payouts: request, submit to the provider, and move through the lifecycle.
 use chrono::{DateTime, Utc};
-use entity::{bank_account, organization, payout, payout_account};
+use entity::{bank_account, organization, payout, payout_account, states::BankAccountStatus};
 use sea_orm::{
     sea_query::Expr, ColumnTrait, ConnectionTrait, DatabaseConnection, EntityTrait, QueryFilter,
 };
@@ -12,7 +12,7 @@ use crate::{
     domain::{
         account_status::AccountStatus,
         ledger::{payout_reserve, payout_transition},
-        payout_status::{PayoutStatus, Transition},
+        payout_status::{PayoutLifecycle, PayoutStatus, Transition},
     },
     error::{Error, Result},
     ids, jobs,
@@ -59,13 +59,13 @@ pub async fn create(
         .one(&app.read_db)
         .await?
         .ok_or(Error::PayoutAccountRequired)?;
-    if account.status != AccountStatus::Verified.as_str() {
-        return Err(Error::PayoutAccountNotVerified(account.status));
+    if account.status != AccountStatus::Verified {
+        return Err(Error::PayoutAccountNotVerified(account.status.to_string()));
     }
     let bank = bank_account::Entity::find()
         .filter(bank_account::Column::OrganizationId.eq(org.id.clone()))
         .filter(bank_account::Column::IsDefault.eq(true))
-        .filter(bank_account::Column::Status.eq("active"))
+        .filter(bank_account::Column::Status.eq(BankAccountStatus::Active))
         .one(&app.read_db)
         .await?
         .ok_or(Error::NoDefaultBankAccount)?;
@@ -74,7 +74,7 @@ pub async fn create(
         id: ids::new_id("po"),
         organization_id: org.id.clone(),
         bank_account_id: bank.id.clone(),
-        status: PayoutStatus::Pending.as_str().to_string(),
+        status: PayoutStatus::Pending,
         amount,
         fee: fee.fee,
         net_amount: fee.net_amount,
@@ -238,11 +238,7 @@ pub async fn submit_job(app: &App, payload: &str, attempts: i32) -> Outcome {
     // Events can move a payout on before its transfer id is recorded (the
     // provider answered, then this instance died): still submit it, again
     // and idempotently, so the provider finishes the job — unless it is over.
-    let open = [
-        PayoutStatus::Pending.as_str(),
-        PayoutStatus::InTransit.as_str(),
-    ];
-    if payout.provider_transfer_id.is_some() || !open.contains(&payout.status.as_str()) {
+    if payout.provider_transfer_id.is_some() || !payout.status.holds_reservation() {
         return Outcome::Done;
     }
     let submitted = match load_destination(app, &payout).await {
@@ -293,15 +289,15 @@ pub async fn apply_status<C: ConnectionTrait>(
         let Some(current) = payout::Entity::find_by_id(payout_id).one(conn).await? else {
             return Ok(false);
         };
-        let from: PayoutStatus = current.status.parse().map_err(Error::internal)?;
+        let from = current.status;
         if from.transition(to) != Transition::Move {
             return Ok(false);
         }
         let mut update = payout::Entity::update_many()
-            .col_expr(payout::Column::Status, Expr::value(to.as_str()))
+            .col_expr(payout::Column::Status, Expr::value(to))
             .col_expr(payout::Column::UpdatedAt, Expr::value(Utc::now()))
             .filter(payout::Column::Id.eq(payout_id))
-            .filter(payout::Column::Status.eq(from.as_str()));
+            .filter(payout::Column::Status.eq(from));
         match to {
             PayoutStatus::Paid => update = update.col_expr(payout::Column::PaidAt, Expr::value(at)),
             PayoutStatus::Failed => {
