@@ -3,10 +3,9 @@
 //! with `Idempotent-Replayed: true`.
 use poem::{http::Method, Body, Endpoint, Request, Response};
 
-use super::{error::error_response, API_BASE};
+use super::{error::error_response, wire::IdempotencyKey, API_BASE};
 use crate::{
     crypto,
-    error::Error,
     service::{idempotency, App},
 };
 
@@ -32,13 +31,15 @@ pub async fn handle<E: Endpoint>(next: E, mut req: Request, app: &App) -> Respon
     if !applies_to(&req) {
         return next.get_response(req).await;
     }
-    let key = match req.headers().get(HEADER).map(|v| v.to_str()) {
-        Some(Ok(key)) => key.to_string(),
-        _ => return error_response(Error::field("Idempotency-Key", "must be printable ASCII")),
+    let key = match req
+        .headers()
+        .get(HEADER)
+        .map(|v| IdempotencyKey::parse(v.as_bytes()))
+    {
+        Some(Ok(key)) => key.as_str().to_string(),
+        Some(Err(err)) => return error_response(err),
+        None => return next.get_response(req).await,
     };
-    if let Err(err) = idempotency::validate_key(&key) {
-        return error_response(err);
-    }
     let Some(org) = super::auth::caller(&req).map(|c| c.org.clone()) else {
         // Unauthenticated: the operation itself answers 401.
         return next.get_response(req).await;

@@ -1,18 +1,15 @@
 //! HTTP: routes, middleware and the OpenAPI document.
 pub mod auth;
-pub mod endpoints;
 pub mod error;
 pub mod error_docs;
-pub mod examples;
 pub mod idempotency;
 pub mod limits;
-pub mod models;
 pub mod rate_limit;
+pub mod resources;
 pub mod route_table;
 pub mod spec;
 pub mod validate;
-pub mod views;
-pub mod wire_types;
+pub mod wire;
 
 use poem::{
     endpoint::make_sync, get, middleware::CatchPanic, web::Redirect, Endpoint, EndpointExt,
@@ -65,18 +62,14 @@ pub async fn read_capped(body: poem::Body) -> Result<Vec<u8>, crate::error::Erro
     Ok(bytes.to_vec())
 }
 
-pub fn api_service() -> OpenApiService<(endpoints::PayoutsApi, endpoints::WebhooksApi), ()> {
-    OpenApiService::new(
-        (endpoints::PayoutsApi, endpoints::WebhooksApi),
-        "Payouts API",
-        env!("CARGO_PKG_VERSION"),
-    )
-    .description(
-        "Self-hostable payouts API, wire-compatible with the Commet payouts API. \
+pub fn api_service() -> OpenApiService<resources::Apis, ()> {
+    OpenApiService::new(resources::APIS, "Payouts API", env!("CARGO_PKG_VERSION"))
+        .description(
+            "Self-hostable payouts API, wire-compatible with the Commet payouts API. \
          Amounts are integer cents; every failure answers with the error envelope \
          `{success: false, error: {type, code, message, param, details, doc_url}}`.",
-    )
-    .server(ServerObject::new(API_BASE))
+        )
+        .server(ServerObject::new(API_BASE))
 }
 
 /// The OpenAPI document as committed in `openapi.yaml`.

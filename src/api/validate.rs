@@ -275,7 +275,7 @@ impl Payload for RawJson {
 
     fn schema_ref() -> MetaSchemaRef {
         let mut schema = MetaSchema::new("object");
-        schema.example = Some(super::examples::provider_event());
+        schema.example = Some(super::resources::webhooks::provider_event_example());
         MetaSchemaRef::Inline(Box::new(schema))
     }
 }
@@ -293,7 +293,10 @@ impl_apirequest_for_payload!(RawJson);
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::api::models::{BankAccountCreateRequest, PayoutCreateRequest, VerificationRequest};
+    use crate::api::resources::{
+        bank_accounts::BankAccountCreateRequest, payout_account::VerificationRequest,
+        payouts::PayoutCreateRequest,
+    };
     use serde_json::json;
 
     fn errors<T: Type + 'static>(value: Value) -> Vec<(String, String)> {

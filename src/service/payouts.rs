@@ -23,6 +23,7 @@ use crate::{
 pub const SUBMIT_JOB: &str = "payout_submit";
 
 pub const MIN_AMOUNT: i64 = 1000;
+pub const MAX_AMOUNT: i64 = 100_000_000_000;
 pub const MAX_DESCRIPTION_CHARS: usize = 500;
 
 #[derive(Serialize, Deserialize)]
