@@ -134,6 +134,10 @@ fn require_by_business_type(doc: &mut Value) {
 fn describe_provider_event(doc: &mut Value) {
     use crate::domain::{account_status::AccountStatus, payout_status::PayoutStatus};
     use serde_json::json;
+    // What `service::webhooks` stores: ids of printable ASCII (`ids::is_external_id`),
+    // texts without NUL of at most 1000 bytes (250 characters of up to 4 bytes).
+    let external_id = json!({"type": "string", "minLength": 1, "maxLength": 255, "pattern": "^[!-~]+$"});
+    let text = json!({"type": "string", "maxLength": 250, "pattern": "^[^\\u0000]*$"});
     let object_event = |word: &str, statuses: Vec<&str>| {
         json!({
             "type": "object",
@@ -147,8 +151,14 @@ fn describe_provider_event(doc: &mut Value) {
                         "type": "object",
                         "required": ["id", "status"],
                         "properties": {
-                            "id": {"type": "string"},
-                            "status": {"type": "string", "enum": statuses}
+                            "id": external_id,
+                            "status": {"type": "string", "enum": statuses},
+                            "failure_code": text,
+                            "failure_message": text,
+                            "metadata": {
+                                "type": "object",
+                                "properties": {"payout_id": external_id}
+                            }
                         }
                     }}
                 }
@@ -174,8 +184,8 @@ fn describe_provider_event(doc: &mut Value) {
         "description": "An event as the provider sends it (Stripe's shape).",
         "required": ["id", "type", "created"],
         "properties": {
-            "id": {"type": "string"},
-            "type": {"type": "string"},
+            "id": external_id,
+            "type": text,
             "created": {
                 "type": "integer",
                 "format": "int64",

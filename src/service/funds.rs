@@ -130,11 +130,11 @@ pub async fn transactions(
         .order_by_desc(ledger_transaction::Column::Id)
         .limit(limit + 1);
     if let Some(cursor) = cursor {
+        // A cursor of a form we never issue is not found either (checked
+        // before the query: PostgreSQL refuses NUL in text). The spec cannot
+        // state the form, so it is not a 422 on schema-valid input.
         if !crate::ids::is_own_id("txn", cursor) {
-            return Err(Error::field(
-                "cursor",
-                "is not a nextCursor this API returned",
-            ));
+            return Err(Error::NotFound("no such transaction (cursor)".into()));
         }
         let after = ledger_transaction::Entity::find_by_id(cursor)
             .filter(ledger_transaction::Column::OrganizationId.eq(org_id))
