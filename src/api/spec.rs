@@ -6,7 +6,27 @@
 //! a provider event (the webhook reads its body raw, to check the signature).
 //! `/openapi.json`, `/openapi.yaml` and `payouts spec` all come from here.
 
+use poem_openapi::{OpenApiService, ServerObject};
 use serde_yaml::{Mapping, Value};
+
+use super::endpoints;
+
+/// Where the operations are mounted: the spec's server URL.
+pub const API_BASE: &str = "/api/v1";
+
+pub fn api_service() -> OpenApiService<(endpoints::PayoutsApi, endpoints::WebhooksApi), ()> {
+    OpenApiService::new(
+        (endpoints::PayoutsApi, endpoints::WebhooksApi),
+        "Payouts API",
+        env!("CARGO_PKG_VERSION"),
+    )
+    .description(
+        "Self-hostable payouts API, wire-compatible with the Commet payouts API. \
+         Amounts are integer cents; every failure answers with the error envelope \
+         `{success: false, error: {type, code, message, param, details, doc_url}}`.",
+    )
+    .server(ServerObject::new(API_BASE))
+}
 
 /// A link from the responses `statuses` of operation `from` to operation
 /// `to`, filling `to`'s `parameters` from the response.
@@ -64,8 +84,8 @@ pub struct Document {
 pub fn document() -> Document {
     // serde_yaml keeps the key order of poem-openapi's output (serde_json's
     // map would sort it), so the committed file stays readable.
-    let mut doc: Value = serde_yaml::from_str(&super::api_service().spec_yaml())
-        .expect("poem-openapi emits valid YAML");
+    let mut doc: Value =
+        serde_yaml::from_str(&api_service().spec_yaml()).expect("poem-openapi emits valid YAML");
     add_links(&mut doc);
     require_by_business_type(&mut doc);
     describe_provider_event(&mut doc);
