@@ -194,7 +194,7 @@ error_codes! {
         code: "invalid_signature",
         status: StatusCode::BAD_REQUEST,
         kind: "invalid_request_error",
-        example: "webhook signature verification failed: no v1 signature matches the body",
+        example: "webhook signature verification failed: missing Stripe-Signature header",
         meaning: "A provider webhook's signature header is missing, malformed, too old \
                   (over 5 minutes) or does not match the body. Nothing was changed.",
         action: "Sign the exact raw body with the provider's webhook secret \
