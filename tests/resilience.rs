@@ -5,7 +5,7 @@ mod common;
 use std::collections::HashSet;
 
 use common::*;
-use payouts::provider::sandbox::Fault;
+use payouts::{provider::sandbox::Fault, queue::Job};
 use serde_json::json;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -288,11 +288,11 @@ async fn two_instances_settle_each_payout_exactly_once() {
     assert!(twice.is_empty(), "jobs run more than once: {twice:#?}");
     let deliveries = jobs
         .iter()
-        .filter(|j| j.kind == payouts::provider::sandbox::DELIVERY_JOB)
+        .filter(|j| j.kind == <payouts::provider::sandbox::DeliverEvent as Job>::KIND)
         .count() as u64;
     let submits = jobs
         .iter()
-        .filter(|j| j.kind == payouts::service::payouts::SUBMIT_JOB)
+        .filter(|j| j.kind == <payouts::service::payouts::SubmitPayout as Job>::KIND)
         .count() as u64;
     assert_eq!(
         (deliveries, submits),
