@@ -142,7 +142,9 @@ impl SandboxProvider {
                 (id, event, created)
             })
             .collect();
-        let jobs = events.iter().map(|(id, event, at)| (id.clone(), event, *at));
+        let jobs = events
+            .iter()
+            .map(|(id, event, at)| (id.clone(), event, *at));
         queue::enqueue_all(&self.db, jobs)
             .await
             .map_err(|e| ProviderError::Unavailable(format!("sandbox queue: {e}")))

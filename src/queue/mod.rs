@@ -71,9 +71,8 @@ impl Ran {
 }
 
 type Running<'a> = Pin<Box<dyn Future<Output = Outcome> + Send + 'a>>;
-type Runner<Ctx> = Box<
-    dyn for<'a> Fn(&'a Ctx, &str, i32) -> Result<Running<'a>, serde_json::Error> + Send + Sync,
->;
+type Runner<Ctx> =
+    Box<dyn for<'a> Fn(&'a Ctx, &str, i32) -> Result<Running<'a>, serde_json::Error> + Send + Sync>;
 
 /// The job kinds an application runs, each with how to reach its context
 /// from the application's (`Ctx`).

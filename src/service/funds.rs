@@ -19,7 +19,6 @@ use crate::{
     queue::{self, Job, Outcome},
 };
 
-
 /// Credits funds that arrived from outside (customer payments). They land
 /// in `available`, or in `pending` when `pending` is set; with
 /// `available_on`, a job releases them on that date.

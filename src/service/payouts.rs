@@ -9,12 +9,12 @@ use serde::{Deserialize, Serialize};
 use super::{ledger, App};
 use crate::{
     db,
+    domain::fees::Fee,
     domain::{
         account_status::AccountStatus,
         ledger::{payout_reserve, payout_transition},
         payout_status::{PayoutStatus, Transition},
     },
-    domain::fees::Fee,
     error::{Error, Result},
     ids,
     provider::{PayoutRequest, ProviderError, MIN_TRANSFER_CENTS},
@@ -62,8 +62,8 @@ pub async fn create(
         failed_at: None,
     };
     match reserve(app, &row).await? {
-        Reserved::Ours => submit_now(app, row, &destination).await,
-        Reserved::Theirs(existing) => same_request(existing, amount, &row.description),
+        None => submit_now(app, row, &destination).await,
+        Some(theirs) => same_request(theirs, amount, &row.description),
     }
 }
 
@@ -107,18 +107,12 @@ async fn check_eligibility(
     Ok((fee, destination))
 }
 
-/// Whose payout an idempotency key names after `reserve`.
-enum Reserved {
-    /// Ours: reserved and queued.
-    Ours,
-    /// A concurrent request with the same key won the race: its payout.
-    Theirs(payout::Model),
-}
-
 /// Step 2: the reservation, the payout and its submit job commit together
 /// before the provider hears of it: a crash after this point leaves a
-/// payout the job will submit, never money reserved for nothing.
-async fn reserve(app: &App, row: &payout::Model) -> Result<Reserved> {
+/// payout the job will submit, never money reserved for nothing. Returns
+/// the payout of a concurrent request with the same key that won the race
+/// (ours then rolled back), if one did.
+async fn reserve(app: &App, row: &payout::Model) -> Result<Option<payout::Model>> {
     let txn = db::begin_write(&app.db).await?;
     ledger::post(
         &txn,
@@ -138,7 +132,7 @@ async fn reserve(app: &App, row: &payout::Model) -> Result<Reserved> {
             let existing = find_by_key(&app.db, &row.organization_id, key)
                 .await?
                 .ok_or_else(|| Error::internal(err))?;
-            return Ok(Reserved::Theirs(existing));
+            return Ok(Some(existing));
         }
     }
     inserted?;
@@ -150,7 +144,7 @@ async fn reserve(app: &App, row: &payout::Model) -> Result<Reserved> {
     let run_at = app.clock.now() + app.config.provider_retry_delay;
     queue::enqueue(&txn, &format!("submit_{}", row.id), &job, run_at).await?;
     txn.commit().await?;
-    Ok(Reserved::Ours)
+    Ok(None)
 }
 
 /// Step 3: one provider call now. Unavailable leaves the payout pending
@@ -281,7 +275,9 @@ impl Job for SubmitPayout {
         let refused = match submitted {
             Ok(_) => return Outcome::Done,
             Err(ProviderError::Refused(reason)) => reason,
-            Err(ProviderError::Unavailable(reason)) if attempt < app.config.provider_max_attempts => {
+            Err(ProviderError::Unavailable(reason))
+                if attempt < app.config.provider_max_attempts =>
+            {
                 return Outcome::Retry(reason)
             }
             Err(ProviderError::Unavailable(reason)) => format!("provider unavailable: {reason}"),
