@@ -208,6 +208,8 @@ mod tests {
         assert_eq!(backoff(base, 1), base);
         assert_eq!(backoff(base, 2), base * 2);
         assert_eq!(backoff(base, 4), base * 8);
-        assert_eq!(backoff(base, 40), MAX_BACKOFF);
+        // The doubling stops after ten doublings, the wait at ten minutes.
+        assert_eq!(backoff(base, 40), base * 1024);
+        assert_eq!(backoff(Duration::from_secs(1), 40), MAX_BACKOFF);
     }
 }
