@@ -93,3 +93,42 @@ async fn a_job_that_cannot_run_ends_dead_logged_and_counted_not_lost() {
     assert!(!logs.text().contains("{not json"), "payload logged");
     app.stop().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_failing_job_waits_twice_as_long_after_each_failure() {
+    use payouts::provider::sandbox::Fault;
+    let app = TestApp::spawn_manual_jobs(|c| c.job_retry_base = Duration::from_secs(60)).await;
+    let org = app.verified_org(GOOD_ACCOUNT).await;
+    app.credit(&org, 10_000).await;
+    // Down for the request's own call and the job's first two runs.
+    app.sandbox().inject(Fault::Unavailable, 3);
+    let reply = app
+        .post("/payouts", &org.key, serde_json::json!({"amount": 2000}))
+        .await;
+    assert_eq!(reply.status, 201, "{}", reply.body);
+    let id = reply.data()["id"].as_str().unwrap().to_string();
+    let submit = format!("submit_{id}");
+
+    app.advance(app.config.provider_retry_delay);
+    assert_eq!(app.run_due_jobs().await.retried, 1, "first failure");
+    // Due again after the base wait: one minute.
+    app.advance(Duration::from_secs(59));
+    assert!(app.run_due_jobs().await.is_idle());
+    app.advance(Duration::from_secs(1));
+    assert_eq!(app.run_due_jobs().await.retried, 1, "second failure");
+    // Then after twice that: two minutes.
+    app.advance(Duration::from_secs(119));
+    assert!(app.run_due_jobs().await.is_idle());
+    app.advance(Duration::from_secs(1));
+    assert_eq!(app.run_due_jobs().await.done, 1, "got through");
+    let job = job_row(&app, &submit).await;
+    assert_eq!(job.attempts, 3, "{job:?}");
+    assert!(job.done_at.is_some(), "{job:?}");
+    let payout = app.get(&format!("/payouts/{id}"), &org.key).await;
+    assert!(
+        payout.data()["providerTransferId"].is_string(),
+        "{}",
+        payout.body
+    );
+    app.stop().await;
+}
