@@ -9,9 +9,9 @@ use serde::{Deserialize, Serialize};
 use super::{ledger, App};
 use crate::{
     db,
-    domain::fees::Fee,
     domain::{
         account_status::AccountStatus,
+        fees::Fee,
         ledger::{payout_reserve, payout_transition},
         payout_status::{PayoutStatus, Transition},
     },
