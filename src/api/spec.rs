@@ -157,7 +157,8 @@ fn describe_provider_event(doc: &mut Value) {
     use serde_json::json;
     // What `service::webhooks` stores: ids of printable ASCII (`ids::is_external_id`),
     // texts without NUL of at most 1000 bytes (250 characters of up to 4 bytes).
-    let external_id = json!({"type": "string", "minLength": 1, "maxLength": 255, "pattern": "^[!-~]+$"});
+    let external_id =
+        json!({"type": "string", "minLength": 1, "maxLength": 255, "pattern": "^[!-~]+$"});
     let text = json!({"type": "string", "maxLength": 250, "pattern": "^[^\\u0000]*$"});
     let object_event = |word: &str, statuses: Vec<&str>| {
         json!({
