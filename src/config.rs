@@ -1,7 +1,7 @@
 //! Runtime configuration, from environment variables (and `serve` flags).
 use std::time::Duration;
 
-use crate::{crypto::Cipher, domain::fees::FeeSchedule};
+use crate::{clock::Clock, crypto::Cipher, domain::fees::FeeSchedule};
 
 pub const DEFAULT_DATABASE_URL: &str = "sqlite://payouts.db?mode=rwc";
 /// Upper bound of `PAYOUTS_DOCUMENT_FETCHES_MAX` (tokio's semaphore allows far more;
@@ -54,6 +54,12 @@ pub struct Config {
     /// Where `/metrics` is served; unset, it is not served at all (it is
     /// never served on `bind`, which faces API clients).
     pub metrics_bind: Option<String>,
+    /// The time the job queue reads: the system clock, or in tests a
+    /// manual one they move.
+    pub clock: Clock,
+    /// Runs the background job worker. Tests that run due jobs themselves
+    /// (`App::run_due_jobs`) turn it off.
+    pub job_worker: bool,
 }
 
 fn env(name: &str) -> Option<String> {
@@ -107,6 +113,8 @@ impl Config {
             redis_url: None,
             redis_prefix: "payouts:".into(),
             metrics_bind: None,
+            clock: Clock::system(),
+            job_worker: true,
         }
     }
 

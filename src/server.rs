@@ -17,7 +17,7 @@ pub struct Running {
     shutdown: watch::Sender<bool>,
     server: tokio::task::JoinHandle<std::io::Result<()>>,
     metrics_server: Option<tokio::task::JoinHandle<std::io::Result<()>>>,
-    worker: tokio::task::JoinHandle<()>,
+    worker: Option<tokio::task::JoinHandle<()>>,
 }
 
 impl Running {
@@ -28,7 +28,9 @@ impl Running {
         if let Some(metrics) = self.metrics_server {
             let _ = metrics.await;
         }
-        let _ = self.worker.await;
+        if let Some(worker) = self.worker {
+            let _ = worker.await;
+        }
     }
 
     /// Waits until the server ends on its own (it does on SIGINT/SIGTERM).
@@ -38,7 +40,9 @@ impl Running {
         if let Some(metrics) = self.metrics_server {
             let _ = metrics.await;
         }
-        let _ = self.worker.await;
+        if let Some(worker) = self.worker {
+            let _ = worker.await;
+        }
         result
     }
 }
@@ -68,7 +72,10 @@ pub async fn start_with_provider_layer(
     db::migrate(&writes).await?;
     let app = App::with_provider_layer(writes, reads, config, layer);
     let (shutdown, shutdown_rx) = watch::channel(false);
-    let worker = tokio::spawn(jobs::worker(app.clone(), shutdown_rx.clone()));
+    let worker = app
+        .config
+        .job_worker
+        .then(|| tokio::spawn(jobs::worker(app.clone(), shutdown_rx.clone())));
     listener.set_nonblocking(true)?;
     let acceptor = TcpAcceptor::from_std(listener)?;
     let routes = api::routes(app.clone());

@@ -25,8 +25,8 @@ async fn doc_url_of_an_envelope_is_a_page_that_says_whether_to_retry() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn every_code_has_a_page_and_unknown_codes_are_404_envelopes() {
     let app = TestApp::spawn().await;
-    for err in payouts::api::error_docs::samples() {
-        let code = err.kind().1;
+    for entry in payouts::api::error_codes::ALL {
+        let code = entry.code;
         let page = app
             .client
             .get(format!("{}/docs/errors/{code}", app.base))

@@ -2,15 +2,17 @@
 //! transaction list, and several instances on one database.
 mod common;
 
-use std::collections::HashSet;
+use std::{collections::HashSet, time::Duration};
 
 use common::*;
-use payouts::provider::sandbox::Fault;
+use payouts::{provider::sandbox::Fault, queue::Job};
 use serde_json::json;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_provider_outage_is_retried_by_the_job() {
-    let app = TestApp::spawn().await;
+    // The test runs the jobs and moves their clock: a minute's backoff
+    // passes without waiting.
+    let app = TestApp::spawn_manual_jobs(|c| c.job_retry_base = Duration::from_secs(60)).await;
     let org = app.verified_org(GOOD_ACCOUNT).await;
     app.credit(&org, 10_000).await;
     // Down for the request's own call and the job's first retry.
@@ -22,6 +24,29 @@ async fn a_provider_outage_is_retried_by_the_job() {
     assert_eq!(reply.data()["status"], "pending");
     assert_eq!(reply.data()["providerTransferId"], serde_json::Value::Null);
     let id = reply.data()["id"].as_str().unwrap().to_string();
+    let submit_job = || async {
+        use sea_orm::EntityTrait;
+        entity::job::Entity::find_by_id(format!("submit_{id}"))
+            .one(app.db())
+            .await
+            .unwrap()
+            .expect("the submit job")
+    };
+
+    // The safety net waits `provider_retry_delay` before its first run.
+    assert!(app.run_due_jobs().await.is_idle());
+    app.advance(app.config.provider_retry_delay);
+    assert_eq!(app.run_due_jobs().await.retried, 1, "met the outage");
+    assert_eq!(submit_job().await.attempts, 1);
+    // Backed off by `job_retry_base`: not a second sooner.
+    app.advance(Duration::from_secs(59));
+    assert!(app.run_due_jobs().await.is_idle());
+    app.advance(Duration::from_secs(1));
+    assert_eq!(app.run_due_jobs().await.done, 1, "got through");
+    // The sandbox's events (in_transit, then paid) fall due in turn.
+    app.advance(app.config.sandbox_delay * 2);
+    app.run_due_jobs().await;
+
     let paid = app
         .wait_for(&format!("/payouts/{id}"), &org.key, "paid")
         .await;
@@ -33,12 +58,7 @@ async fn a_provider_outage_is_retried_by_the_job() {
     );
     // It was the job that retried: its first run met the outage, its second
     // got through (three provider calls in all, the request's included).
-    use sea_orm::EntityTrait;
-    let job = entity::job::Entity::find_by_id(format!("submit_{id}"))
-        .one(app.db())
-        .await
-        .unwrap()
-        .expect("the submit job");
+    let job = submit_job().await;
     assert_eq!(job.attempts, 2, "{job:?}");
     assert!(job.done_at.is_some());
     assert!(
@@ -54,7 +74,7 @@ async fn a_provider_outage_is_retried_by_the_job() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_long_outage_fails_the_payout_and_returns_the_money() {
-    let app = TestApp::spawn_with(|c| c.provider_max_attempts = 2).await;
+    let app = TestApp::spawn_manual_jobs(|c| c.provider_max_attempts = 2).await;
     let org = app.verified_org(GOOD_ACCOUNT).await;
     app.credit(&org, 10_000).await;
     app.sandbox().inject(Fault::Unavailable, 100);
@@ -63,6 +83,11 @@ async fn a_long_outage_fails_the_payout_and_returns_the_money() {
         .await;
     assert_eq!(reply.status, 201);
     let id = reply.data()["id"].as_str().unwrap().to_string();
+    // The job's two attempts, each after its wait.
+    app.advance(app.config.provider_retry_delay);
+    assert_eq!(app.run_due_jobs().await.retried, 1);
+    app.advance(app.config.job_retry_base);
+    assert_eq!(app.run_due_jobs().await.done, 1);
     let failed = app
         .wait_for(&format!("/payouts/{id}"), &org.key, "failed")
         .await;
@@ -107,7 +132,7 @@ async fn a_provider_refusal_is_a_502_and_changes_no_balance() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn pending_funds_are_released() {
     use payouts::service::{funds, orgs};
-    let app = TestApp::spawn().await;
+    let app = TestApp::spawn_manual_jobs(|_| {}).await;
     let org = app.verified_org(GOOD_ACCOUNT).await;
     let model = orgs::find(app.db(), &org.id).await.unwrap().unwrap();
     funds::credit(app.db(), &model, 5000, true, None)
@@ -133,16 +158,17 @@ async fn pending_funds_are_released() {
     );
 
     // Funds with a release date: the job makes them available when it comes.
-    let due = chrono::Utc::now() - chrono::Duration::seconds(1);
+    let due = app.app().clock.now() + chrono::Duration::hours(1);
     funds::credit(app.db(), &model, 4000, false, Some(due))
         .await
         .unwrap();
-    for _ in 0..200 {
-        if app.balance(&org).await["available"] == 6000 {
-            break;
-        }
-        tokio::time::sleep(std::time::Duration::from_millis(25)).await;
-    }
+    let not_yet = app.balance(&org).await;
+    assert_eq!(
+        (not_yet["available"].as_i64(), not_yet["pending"].as_i64()),
+        (Some(2000), Some(7000))
+    );
+    app.advance(Duration::from_secs(3600));
+    app.run_due_jobs().await;
     let balance = app.balance(&org).await;
     assert_eq!(
         (balance["available"].as_i64(), balance["pending"].as_i64()),
@@ -288,11 +314,11 @@ async fn two_instances_settle_each_payout_exactly_once() {
     assert!(twice.is_empty(), "jobs run more than once: {twice:#?}");
     let deliveries = jobs
         .iter()
-        .filter(|j| j.kind == payouts::provider::sandbox::DELIVERY_JOB)
+        .filter(|j| j.kind == <payouts::provider::sandbox::DeliverEvent as Job>::KIND)
         .count() as u64;
     let submits = jobs
         .iter()
-        .filter(|j| j.kind == payouts::service::payouts::SUBMIT_JOB)
+        .filter(|j| j.kind == <payouts::service::payouts::SubmitPayout as Job>::KIND)
         .count() as u64;
     assert_eq!(
         (deliveries, submits),

@@ -168,3 +168,49 @@ fn the_verification_example_is_the_quickstarts_body() {
     );
     assert!(readme.contains("export DOC_PORT=${DOC_PORT:-8000}"));
 }
+
+/// The published document's error responses show, as examples, the envelope
+/// of every code that answers with their status (generated from
+/// `api::error_codes`), and each example is a valid envelope.
+#[test]
+fn every_error_response_shows_each_code_of_its_status() {
+    use serde_json::{json, Value};
+    let spec: Value = serde_json::from_str(&payouts::api::spec::document().json).unwrap();
+    let mut root = json_schema(&json!({"$ref": "#/components/schemas/ErrorEnvelope"}));
+    root["components"] = json_schema(&spec["components"]);
+    let envelope = jsonschema::options()
+        .should_validate_formats(true)
+        .build(&root)
+        .unwrap();
+    let mut checked = 0;
+    for (path, item) in spec["paths"].as_object().unwrap() {
+        for (method, op) in item.as_object().unwrap() {
+            for (status, response) in op["responses"].as_object().unwrap() {
+                let mut expected: Vec<&str> = payouts::api::error_codes::ALL
+                    .iter()
+                    .filter(|entry| entry.status.as_str() == status)
+                    .map(|entry| entry.code)
+                    .collect();
+                if expected.is_empty() {
+                    continue;
+                }
+                let examples = response["content"]["application/json; charset=utf-8"]["examples"]
+                    .as_object()
+                    .unwrap_or_else(|| panic!("{method} {path} {status}: no examples"));
+                let listed: Vec<&str> = examples.keys().map(String::as_str).collect();
+                expected.sort();
+                assert_eq!(listed, expected, "{method} {path} {status}");
+                for (code, example) in examples {
+                    let reference = example["$ref"].as_str().unwrap();
+                    let value = &spec.pointer(&reference[1..]).unwrap()["value"];
+                    assert_eq!(value["error"]["code"], *code, "{reference}");
+                    let errors: Vec<String> =
+                        envelope.iter_errors(value).map(|e| e.to_string()).collect();
+                    assert!(errors.is_empty(), "{reference}: {errors:#?}");
+                    checked += 1;
+                }
+            }
+        }
+    }
+    assert!(checked > 100, "{checked}");
+}

@@ -6,7 +6,23 @@
 //! a provider event (the webhook reads its body raw, to check the signature).
 //! `/openapi.json`, `/openapi.yaml` and `payouts spec` all come from here.
 
+use poem_openapi::{OpenApiService, ServerObject};
 use serde_yaml::{Mapping, Value};
+
+use super::{error_codes, resources, wire};
+
+/// Where the operations are mounted: the spec's server URL.
+pub const API_BASE: &str = "/api/v1";
+
+pub fn api_service() -> OpenApiService<resources::Apis, ()> {
+    OpenApiService::new(resources::APIS, "Payouts API", env!("CARGO_PKG_VERSION"))
+        .description(
+            "Self-hostable payouts API, wire-compatible with the Commet payouts API. \
+         Amounts are integer cents; every failure answers with the error envelope \
+         `{success: false, error: {type, code, message, param, details, doc_url}}`.",
+        )
+        .server(ServerObject::new(API_BASE))
+}
 
 /// A link from the responses `statuses` of operation `from` to operation
 /// `to`, filling `to`'s `parameters` from the response.
@@ -64,11 +80,12 @@ pub struct Document {
 pub fn document() -> Document {
     // serde_yaml keeps the key order of poem-openapi's output (serde_json's
     // map would sort it), so the committed file stays readable.
-    let mut doc: Value = serde_yaml::from_str(&super::api_service().spec_yaml())
-        .expect("poem-openapi emits valid YAML");
+    let mut doc: Value =
+        serde_yaml::from_str(&api_service().spec_yaml()).expect("poem-openapi emits valid YAML");
     add_links(&mut doc);
     require_by_business_type(&mut doc);
     describe_provider_event(&mut doc);
+    add_error_examples(&mut doc);
     Document {
         json: serde_json::to_string_pretty(&doc).expect("the document is JSON-compatible"),
         yaml: serde_yaml::to_string(&doc).expect("the document is YAML"),
@@ -140,6 +157,11 @@ fn require_by_business_type(doc: &mut Value) {
 fn describe_provider_event(doc: &mut Value) {
     use crate::domain::{account_status::AccountStatus, payout_status::PayoutStatus};
     use serde_json::json;
+    // What `service::webhooks` stores: ids of printable ASCII (`ids::is_external_id`),
+    // texts without NUL of at most 1000 bytes (250 characters of up to 4 bytes).
+    let external_id =
+        json!({"type": "string", "minLength": 1, "maxLength": 255, "pattern": "^[!-~]+$"});
+    let text = json!({"type": "string", "maxLength": 250, "pattern": "^[^\\u0000]*$"});
     let object_event = |word: &str, statuses: Vec<&str>| {
         json!({
             "type": "object",
@@ -153,8 +175,14 @@ fn describe_provider_event(doc: &mut Value) {
                         "type": "object",
                         "required": ["id", "status"],
                         "properties": {
-                            "id": {"type": "string"},
-                            "status": {"type": "string", "enum": statuses}
+                            "id": external_id,
+                            "status": {"type": "string", "enum": statuses},
+                            "failure_code": text,
+                            "failure_message": text,
+                            "metadata": {
+                                "type": "object",
+                                "properties": {"payout_id": external_id}
+                            }
                         }
                     }}
                 }
@@ -180,8 +208,8 @@ fn describe_provider_event(doc: &mut Value) {
         "description": "An event as the provider sends it (Stripe's shape).",
         "required": ["id", "type", "created"],
         "properties": {
-            "id": {"type": "string"},
-            "type": {"type": "string"},
+            "id": external_id,
+            "type": text,
             "created": {
                 "type": "integer",
                 "format": "int64",
@@ -203,6 +231,68 @@ fn describe_provider_event(doc: &mut Value) {
         operation_mut(doc, "receiveProviderWebhook").expect("the webhook is an operation");
     operation["requestBody"]["content"]["application/json"]["schema"] =
         serde_yaml::from_str("$ref: '#/components/schemas/ProviderEvent'").expect("a reference");
+}
+
+/// Every error response shows, as examples, the envelope of each code that
+/// answers with its status (from `api::error_codes`); each envelope is
+/// written once, in `components/examples`, and referenced.
+fn add_error_examples(doc: &mut Value) {
+    use poem_openapi::types::ToJSON;
+    let mut used = Vec::new();
+    let responses = doc["paths"]
+        .as_mapping_mut()
+        .expect("paths is a mapping")
+        .values_mut()
+        .filter_map(Value::as_mapping_mut)
+        .flat_map(|item| item.values_mut())
+        .filter_map(|op| op.get_mut("responses").and_then(Value::as_mapping_mut))
+        .flat_map(|responses| responses.iter_mut());
+    for (status, response) in responses {
+        let codes: Vec<&str> = error_codes::ALL
+            .iter()
+            .filter(|entry| status.as_str() == Some(entry.status.as_str()))
+            .map(|entry| entry.code)
+            .collect();
+        if codes.is_empty() {
+            continue;
+        }
+        let refs: Mapping = codes
+            .iter()
+            .map(|code| {
+                let reference = format!("#/components/examples/{code}");
+                let mut example = Mapping::new();
+                example.insert("$ref".into(), reference.into());
+                (Value::from(*code), Value::from(example))
+            })
+            .collect();
+        for media in response["content"]
+            .as_mapping_mut()
+            .into_iter()
+            .flat_map(|content| content.values_mut())
+        {
+            media
+                .as_mapping_mut()
+                .expect("a media type is a mapping")
+                .insert("examples".into(), refs.clone().into());
+        }
+        used.extend(codes);
+    }
+    let mut components = Mapping::new();
+    for entry in error_codes::ALL.iter().filter(|e| used.contains(&e.code)) {
+        let summary = entry.meaning.split(". ").next().unwrap_or(entry.meaning);
+        let value = wire::error_envelope(entry).to_json().expect("JSON");
+        let mut example = Mapping::new();
+        example.insert("summary".into(), summary.trim_end_matches('.').into());
+        example.insert(
+            "value".into(),
+            serde_yaml::to_value(value).expect("JSON is YAML"),
+        );
+        components.insert(entry.code.into(), example.into());
+    }
+    doc["components"]
+        .as_mapping_mut()
+        .expect("components is a mapping")
+        .insert("examples".into(), components.into());
 }
 
 fn operation_mut<'a>(doc: &'a mut Value, operation_id: &str) -> Option<&'a mut Value> {

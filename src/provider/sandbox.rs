@@ -2,16 +2,28 @@
 //! signed events (Stripe's scheme) to this service's own webhook endpoint
 //! after a delay, through the durable job queue, like a real provider would.
 //! Outcomes follow Stripe's test numbers (see CONTRACT.md).
+use std::sync::Arc;
+
 use chrono::{DateTime, NaiveDate, Utc};
 use sea_orm::DatabaseConnection;
+use serde::{Deserialize, Serialize};
 use serde_json::{json, Value};
 
 use super::*;
-use crate::{crypto, ids, jobs};
+use crate::{
+    clock::Clock,
+    config::Config,
+    crypto, ids,
+    metrics::Metrics,
+    queue::{self, Job, Outcome},
+};
 
 pub const NAME: &str = "sandbox";
-pub const DELIVERY_JOB: &str = "sandbox_webhook";
 const SIGNATURE_TOLERANCE_SECS: i64 = 300;
+/// Like a real provider, the sandbox stops redelivering an event at last
+/// (about a day of backoff), e.g. one about an account whose verification
+/// lost a race and was never stored.
+const MAX_DELIVERY_ATTEMPTS: i32 = 150;
 
 /// Stripe's failing test account numbers and the failure each produces.
 const FAILING_ACCOUNTS: [(&str, &str, &str); 5] = [
@@ -49,6 +61,11 @@ pub struct SandboxProvider {
     db: DatabaseConnection,
     delay: std::time::Duration,
     secret: String,
+    /// Where its events are delivered: this service's webhook endpoint.
+    webhook_url: String,
+    http: reqwest::Client,
+    metrics: Arc<Metrics>,
+    clock: Clock,
     /// Failures to answer the next payout calls with, on demand (tests,
     /// demos): the sandbox can be down or say no like a real provider.
     faults: std::sync::Mutex<std::collections::VecDeque<Fault>>,
@@ -77,11 +94,20 @@ fn failure_for(code: &str) -> Option<(&'static str, &'static str)> {
 }
 
 impl SandboxProvider {
-    pub fn new(db: DatabaseConnection, delay: std::time::Duration, secret: String) -> Self {
+    pub fn new(
+        db: DatabaseConnection,
+        config: &Config,
+        http: reqwest::Client,
+        metrics: Arc<Metrics>,
+    ) -> Self {
         Self {
             db,
-            delay,
-            secret,
+            delay: config.sandbox_delay,
+            secret: config.sandbox_webhook_secret.clone(),
+            webhook_url: format!("{}/api/v1/webhooks/{NAME}", config.public_url),
+            http,
+            metrics,
+            clock: config.clock.clone(),
             faults: Default::default(),
         }
     }
@@ -99,32 +125,27 @@ impl SandboxProvider {
     /// Queues events, each for delivery its `steps` delays from now, all or
     /// none (as a real provider records an operation's events with it).
     async fn schedule(&self, events: Vec<(&str, Value, u32)>) -> Result<(), ProviderError> {
-        let events: Vec<(String, String, DateTime<Utc>)> = events
+        let now = self.clock.now();
+        let events: Vec<(String, DeliverEvent, DateTime<Utc>)> = events
             .into_iter()
             .map(|(event_type, object, steps)| {
                 let object_id = object["id"].as_str().unwrap_or_default();
                 let id = derived_id("evt", &format!("{object_id}:{event_type}"));
-                let created = Utc::now() + self.delay * steps;
-                let body = json!({
-                    "id": id,
-                    "object": "event",
-                    "type": event_type,
-                    "created": created.timestamp(),
-                    "data": {"object": object},
-                });
-                (id, body.to_string(), created)
+                let created = now + self.delay * steps;
+                let event = DeliverEvent {
+                    id: id.clone(),
+                    object: "event".into(),
+                    event_type: event_type.to_string(),
+                    created: created.timestamp(),
+                    data: EventData { object },
+                };
+                (id, event, created)
             })
             .collect();
         let jobs = events
             .iter()
-            .map(|(id, body, created)| jobs::NewJob {
-                id,
-                kind: DELIVERY_JOB,
-                payload: body.clone(),
-                run_at: *created,
-            })
-            .collect();
-        jobs::enqueue_all(&self.db, jobs)
+            .map(|(id, event, at)| (id.clone(), event, *at));
+        queue::enqueue_all(&self.db, jobs)
             .await
             .map_err(|e| ProviderError::Unavailable(format!("sandbox queue: {e}")))
     }
@@ -132,6 +153,58 @@ impl SandboxProvider {
     /// The `Stripe-Signature` header for a body, signed now.
     pub fn sign(&self, body: &[u8]) -> String {
         crypto::stripe_signature::header(&self.secret, Utc::now().timestamp(), body)
+    }
+}
+
+/// A sandbox event, delivered (signed) to this service's webhook endpoint
+/// when due: the job and its payload are the event, in Stripe's shape.
+#[derive(Debug, Serialize, Deserialize)]
+pub struct DeliverEvent {
+    id: String,
+    object: String,
+    #[serde(rename = "type")]
+    event_type: String,
+    created: i64,
+    data: EventData,
+}
+
+#[derive(Debug, Serialize, Deserialize)]
+struct EventData {
+    object: Value,
+}
+
+#[async_trait::async_trait]
+impl Job for DeliverEvent {
+    const KIND: &'static str = "sandbox_webhook";
+    type Context = SandboxProvider;
+
+    /// POSTs the event to this service's own webhook endpoint.
+    async fn run(self, sandbox: &SandboxProvider, attempt: i32) -> Outcome {
+        let body = match serde_json::to_string(&self) {
+            Ok(body) => body,
+            Err(err) => return Outcome::Retry(format!("event does not serialize: {err}")),
+        };
+        let request = sandbox
+            .http
+            .post(&sandbox.webhook_url)
+            .header("content-type", "application/json")
+            .header("stripe-signature", sandbox.sign(body.as_bytes()))
+            .body(body);
+        let outcome = match request.send().await {
+            Ok(response) if response.status().is_success() => Outcome::Done,
+            Ok(response) => Outcome::Retry(format!("webhook answered {}", response.status())),
+            Err(err) => Outcome::Retry(format!("webhook delivery failed: {err}")),
+        };
+        sandbox
+            .metrics
+            .webhook_delivery(matches!(outcome, Outcome::Done));
+        match outcome {
+            Outcome::Retry(error) if attempt >= MAX_DELIVERY_ATTEMPTS => {
+                tracing::warn!(event = %self.id, %error, "sandbox event abandoned after its last delivery attempt");
+                Outcome::Done
+            }
+            outcome => outcome,
+        }
     }
 }
 

@@ -19,13 +19,6 @@ pub enum Claim {
     Replay { status: u16, body: String },
 }
 
-/// Answers worth storing: the request ran and its result is the result.
-/// Requests refused before they started (malformed, unauthenticated, rate
-/// limited) and server errors store nothing, so a retry really retries.
-pub fn should_store(status: u16) -> bool {
-    (200..300).contains(&status) || matches!(status, 402 | 404 | 409)
-}
-
 /// Claims `key` for a request of `route` whose body hashes to `request_hash`.
 pub async fn claim(
     db: &DatabaseConnection,
@@ -160,19 +153,4 @@ pub async fn purge_expired(db: &DatabaseConnection) -> Result<u64> {
         .exec(db)
         .await?;
     Ok(result.rows_affected)
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn what_is_stored() {
-        for status in [200, 201, 402, 404, 409] {
-            assert!(should_store(status), "{status}");
-        }
-        for status in [400, 401, 413, 415, 422, 429, 500, 502, 503] {
-            assert!(!should_store(status), "{status}");
-        }
-    }
 }

@@ -15,6 +15,7 @@ use std::{ops::Deref, sync::Arc};
 use sea_orm::DatabaseConnection;
 
 use crate::{
+    clock::Clock,
     config::Config,
     document::DocumentFetcher,
     metrics::Metrics,
@@ -37,6 +38,8 @@ pub struct AppInner {
     pub http: reqwest::Client,
     /// Names this process as a job lease owner.
     pub instance_id: String,
+    /// What the job queue reads the time from (see `Config::clock`).
+    pub clock: Clock,
 }
 
 /// Wraps the provider before operations use it: a decorator over the
@@ -75,11 +78,6 @@ impl App {
         config: Config,
         layer: ProviderLayer,
     ) -> Self {
-        let sandbox = Arc::new(SandboxProvider::new(
-            db.clone(),
-            config.sandbox_delay,
-            config.sandbox_webhook_secret.clone(),
-        ));
         let documents = DocumentFetcher::new(
             config.document_allow_hosts.clone(),
             config.document_max_bytes,
@@ -91,17 +89,24 @@ impl App {
             .build()
             .expect("an HTTP client with default TLS settings builds");
         let metrics = Arc::new(Metrics::new());
+        let sandbox = Arc::new(SandboxProvider::new(
+            db.clone(),
+            &config,
+            http.clone(),
+            metrics.clone(),
+        ));
         let provider = Arc::new(Instrumented::new(layer(sandbox.clone()), metrics.clone()));
         Self(Arc::new(AppInner {
             db,
             read_db,
-            config,
             documents,
             sandbox,
             provider,
             metrics,
             http,
             instance_id: crate::ids::new_id("inst"),
+            clock: config.clock.clone(),
+            config,
         }))
     }
 

@@ -11,27 +11,22 @@ use crate::{
     db,
     domain::{
         account_status::AccountStatus,
+        fees::Fee,
         ledger::{payout_reserve, payout_transition},
         payout_status::{PayoutLifecycle, PayoutStatus, Transition},
     },
     error::{Error, Result},
-    ids, jobs,
-    jobs::Outcome,
+    ids,
     provider::{PayoutRequest, ProviderError, MIN_TRANSFER_CENTS},
+    queue::{self, Job, Outcome},
 };
-
-pub const SUBMIT_JOB: &str = "payout_submit";
 
 pub const MIN_AMOUNT: i64 = 1000;
 pub const MAX_AMOUNT: i64 = 100_000_000_000;
 pub const MAX_DESCRIPTION_CHARS: usize = 500;
 
-#[derive(Serialize, Deserialize)]
-struct SubmitJob {
-    payout_id: String,
-}
-
-/// Requests a payout of `amount` cents to the default bank account. With an
+/// Requests a payout of `amount` cents to the default bank account, in three
+/// steps: check eligibility, reserve (one transaction), submit. With an
 /// idempotency key, a payout already made with it is returned instead.
 pub async fn create(
     app: &App,
@@ -45,6 +40,41 @@ pub async fn create(
             return same_request(existing, amount, &description);
         }
     }
+    let (fee, destination) = check_eligibility(app, org, amount).await?;
+    let now = Utc::now();
+    let row = payout::Model {
+        id: ids::new_id("po"),
+        organization_id: org.id.clone(),
+        bank_account_id: destination.bank.id.clone(),
+        status: PayoutStatus::Pending,
+        amount,
+        fee: fee.fee,
+        net_amount: fee.net_amount,
+        currency: org.currency.clone(),
+        description,
+        provider: app.provider_for(org).name().to_string(),
+        provider_transfer_id: None,
+        failure_code: None,
+        failure_message: None,
+        idempotency_key: idempotency_key.map(str::to_string),
+        created_at: now,
+        updated_at: now,
+        paid_at: None,
+        failed_at: None,
+    };
+    match reserve(app, &row).await? {
+        None => submit_now(app, row, &destination).await,
+        Some(theirs) => same_request(theirs, amount, &row.description),
+    }
+}
+
+/// Step 1: whether this organization may be paid `amount` now, and where
+/// to. Reads only; nothing is held yet.
+async fn check_eligibility(
+    app: &App,
+    org: &organization::Model,
+    amount: i64,
+) -> Result<(Fee, Destination)> {
     let fee = app.config.fees.apply(amount);
     if fee.net_amount < MIN_TRANSFER_CENTS {
         return Err(Error::field(
@@ -70,77 +100,62 @@ pub async fn create(
         .one(&app.read_db)
         .await?
         .ok_or(Error::NoDefaultBankAccount)?;
-    let now = Utc::now();
-    let row = payout::Model {
-        id: ids::new_id("po"),
-        organization_id: org.id.clone(),
-        bank_account_id: bank.id.clone(),
-        status: PayoutStatus::Pending,
-        amount,
-        fee: fee.fee,
-        net_amount: fee.net_amount,
-        currency: org.currency.clone(),
-        description: description.clone(),
-        provider: app.provider_for(org).name().to_string(),
-        provider_transfer_id: None,
-        failure_code: None,
-        failure_message: None,
-        idempotency_key: idempotency_key.map(str::to_string),
-        created_at: now,
-        updated_at: now,
-        paid_at: None,
-        failed_at: None,
+    let destination = Destination {
+        org: org.clone(),
+        account,
+        bank,
     };
+    Ok((fee, destination))
+}
 
-    // The reservation, the payout and its submit job commit together before
-    // the provider hears of it: a crash after this point leaves a payout the
-    // job will submit, never money reserved for nothing.
+/// Step 2: the reservation, the payout and its submit job commit together
+/// before the provider hears of it: a crash after this point leaves a
+/// payout the job will submit, never money reserved for nothing. Returns
+/// the payout of a concurrent request with the same key that won the race
+/// (ours then rolled back), if one did.
+async fn reserve(app: &App, row: &payout::Model) -> Result<Option<payout::Model>> {
     let txn = db::begin_write(&app.db).await?;
     ledger::post(
         &txn,
-        &org.id,
-        &org.currency,
-        &payout_reserve(amount),
+        &row.organization_id,
+        &row.currency,
+        &payout_reserve(row.amount),
         Some(&row.id),
     )
     .await?;
     let inserted = payout::Entity::insert(payout::ActiveModel::from(row.clone()))
         .exec_without_returning(&txn)
         .await;
-    if let (Err(err), Some(key)) = (&inserted, idempotency_key) {
+    if let (Err(err), Some(key)) = (&inserted, &row.idempotency_key) {
         if db::is_unique_violation(err) {
             // The same key won a race: its payout is the answer; ours rolls back.
             drop(txn);
-            let existing = find_by_key(&app.db, &org.id, key)
+            let existing = find_by_key(&app.db, &row.organization_id, key)
                 .await?
                 .ok_or_else(|| Error::internal(err))?;
-            return same_request(existing, amount, &description);
+            return Ok(Some(existing));
         }
     }
     inserted?;
-    let job = serde_json::to_string(&SubmitJob {
+    let job = SubmitPayout {
         payout_id: row.id.clone(),
-    })
-    .map_err(Error::internal)?;
-    jobs::enqueue(
-        &txn,
-        &format!("submit_{}", row.id),
-        SUBMIT_JOB,
-        job,
-        // The request makes one provider call itself; this job is the safety
-        // net for a crash or an outage, so it waits before its first run.
-        now + app.config.provider_retry_delay,
-    )
-    .await?;
-    txn.commit().await?;
-
-    let destination = Destination {
-        org: org.clone(),
-        account,
-        bank,
     };
-    let mut row = row;
-    match submit(app, &row, &destination).await {
+    // The request makes one provider call itself; this job is the safety
+    // net for a crash or an outage, so it waits before its first run.
+    let run_at = app.clock.now() + app.config.provider_retry_delay;
+    queue::enqueue(&txn, &format!("submit_{}", row.id), &job, run_at).await?;
+    txn.commit().await?;
+    Ok(None)
+}
+
+/// Step 3: one provider call now. Unavailable leaves the payout pending
+/// for the submit job; a refusal fails it and gives the money back.
+async fn submit_now(
+    app: &App,
+    mut row: payout::Model,
+    destination: &Destination,
+) -> Result<payout::Model> {
+    match submit(app, &row, destination).await {
         Ok(transfer_id) => {
             row.provider_transfer_id = Some(transfer_id);
         }
@@ -223,40 +238,52 @@ async fn submit(
     Ok(transfer_id)
 }
 
-/// The background retry of a payout that has no provider transfer yet.
-pub async fn submit_job(app: &App, payload: &str, attempts: i32) -> Outcome {
-    let Ok(job) = serde_json::from_str::<SubmitJob>(payload) else {
-        return Outcome::Done;
-    };
-    let payout = match payout::Entity::find_by_id(job.payout_id.clone())
-        .one(&app.db)
-        .await
-    {
-        Ok(Some(payout)) => payout,
-        Ok(None) => return Outcome::Done,
-        Err(err) => return Outcome::Retry(err.to_string()),
-    };
-    // Events can move a payout on before its transfer id is recorded (the
-    // provider answered, then this instance died): still submit it, again
-    // and idempotently, so the provider finishes the job — unless it is over.
-    if payout.provider_transfer_id.is_some() || !payout.status.holds_reservation() {
-        return Outcome::Done;
-    }
-    let submitted = match load_destination(app, &payout).await {
-        Ok(destination) => submit(app, &payout, &destination).await,
-        Err(err) => Err(err),
-    };
-    let refused = match submitted {
-        Ok(_) => return Outcome::Done,
-        Err(ProviderError::Refused(reason)) => reason,
-        Err(ProviderError::Unavailable(reason)) if attempts < app.config.provider_max_attempts => {
-            return Outcome::Retry(reason)
+/// The background submit of a payout that has no provider transfer yet:
+/// the safety net behind `create`'s own call.
+#[derive(Debug, Serialize, Deserialize)]
+pub struct SubmitPayout {
+    payout_id: String,
+}
+
+#[async_trait::async_trait]
+impl Job for SubmitPayout {
+    const KIND: &'static str = "payout_submit";
+    type Context = App;
+
+    async fn run(self, app: &App, attempt: i32) -> Outcome {
+        let payout = match payout::Entity::find_by_id(self.payout_id.clone())
+            .one(&app.db)
+            .await
+        {
+            Ok(Some(payout)) => payout,
+            Ok(None) => return Outcome::Done,
+            Err(err) => return Outcome::Retry(err.to_string()),
+        };
+        // Events can move a payout on before its transfer id is recorded (the
+        // provider answered, then this instance died): still submit it, again
+        // and idempotently, so the provider finishes the job — unless it is over.
+        let open = payout.status.holds_reservation();
+        if payout.provider_transfer_id.is_some() || !open {
+            return Outcome::Done;
         }
-        Err(ProviderError::Unavailable(reason)) => format!("provider unavailable: {reason}"),
-    };
-    match fail_unsubmitted(&app.db, &payout.id, &refused).await {
-        Ok(()) => Outcome::Done,
-        Err(err) => Outcome::Retry(err.to_string()),
+        let submitted = match load_destination(app, &payout).await {
+            Ok(destination) => submit(app, &payout, &destination).await,
+            Err(err) => Err(err),
+        };
+        let refused = match submitted {
+            Ok(_) => return Outcome::Done,
+            Err(ProviderError::Refused(reason)) => reason,
+            Err(ProviderError::Unavailable(reason))
+                if attempt < app.config.provider_max_attempts =>
+            {
+                return Outcome::Retry(reason)
+            }
+            Err(ProviderError::Unavailable(reason)) => format!("provider unavailable: {reason}"),
+        };
+        match fail_unsubmitted(&app.db, &payout.id, &refused).await {
+            Ok(()) => Outcome::Done,
+            Err(err) => Outcome::Retry(err.to_string()),
+        }
     }
 }
 

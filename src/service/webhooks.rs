@@ -39,9 +39,7 @@ pub async fn handle(
         .parse_webhook(signature, body, Utc::now())
         .map_err(|err| match err {
             WebhookError::Signature(reason) => Error::InvalidSignature(reason),
-            WebhookError::Malformed(reason) => {
-                Error::InvalidJson(format!("the event could not be read: {reason}"))
-            }
+            WebhookError::Malformed(reason) => Error::MalformedEvent(reason),
         })?;
     check_storable(&event)?;
     apply(app, provider.name(), &event).await

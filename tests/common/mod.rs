@@ -3,6 +3,7 @@
 //! set, one database per test) and drives it over HTTP.
 #![allow(dead_code)]
 
+pub mod logs;
 pub mod recording;
 
 use std::{
@@ -150,6 +151,28 @@ impl TestApp {
             sqlite_dir,
             postgres,
         }
+    }
+
+    /// A service whose background job worker is off and whose job queue
+    /// reads a manual clock: the test runs due jobs itself
+    /// (`run_due_jobs`) and moves time (`advance`), so nothing waits.
+    pub async fn spawn_manual_jobs(adjust: impl FnOnce(&mut Config)) -> TestApp {
+        Self::spawn_with(|c| {
+            c.job_worker = false;
+            c.clock = payouts::clock::Clock::manual(chrono::Utc::now());
+            adjust(c)
+        })
+        .await
+    }
+
+    /// Runs the jobs due now, once (as one pass of the worker).
+    pub async fn run_due_jobs(&self) -> payouts::queue::Ran {
+        self.app().run_due_jobs().await.expect("due jobs run")
+    }
+
+    /// Moves the job queue's manual clock forward.
+    pub fn advance(&self, by: Duration) {
+        self.app().clock.advance(by);
     }
 
     /// A second instance of the service on the same database (as behind a

@@ -58,7 +58,7 @@ pub struct ApiKeyAuth(organization::Model);
 async fn check_api_key(req: &Request, _key: ApiKey) -> poem::Result<organization::Model> {
     super::auth::caller(req)
         .map(|caller| caller.org.clone())
-        .ok_or_else(|| Error::Unauthorized.into())
+        .ok_or_else(|| super::error::ApiError::Unauthorized.into())
 }
 
 fn app(req: &Request) -> std::result::Result<&App, Error> {

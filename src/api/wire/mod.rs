@@ -14,7 +14,10 @@ pub use dates::{Date, Timestamp};
 pub use idempotency_key::IdempotencyKey;
 pub use text::{HttpUrl, NoNul, NonBlank};
 
-use super::error::{ErrorBody, ErrorEnvelope, FieldErrorDetail};
+use super::{
+    error::{ErrorBody, ErrorEnvelope, FieldErrorDetail},
+    error_codes::{self, ErrorCode},
+};
 
 /// `{"success": true, "data": …}`
 #[derive(Object, Debug)]
@@ -58,16 +61,25 @@ impl Example for FieldErrorDetail {
     }
 }
 
+/// The envelope `entry`'s code answers with, for the spec's error examples.
+pub fn error_envelope(entry: &ErrorCode) -> ErrorEnvelope {
+    let field = (entry.code == error_codes::VALIDATION_ERROR.code).then(FieldErrorDetail::example);
+    ErrorEnvelope {
+        success: false,
+        error: ErrorBody {
+            kind: entry.kind.into(),
+            code: entry.code.into(),
+            message: entry.example.into(),
+            param: field.as_ref().map(|f| f.field.clone()),
+            details: field.map(|f| vec![f]),
+            doc_url: format!("http://127.0.0.1:8080/docs/errors/{}", entry.code),
+        },
+    }
+}
+
 impl Example for ErrorBody {
     fn example() -> Self {
-        Self {
-            kind: "validation_error".into(),
-            code: "validation_error".into(),
-            message: "amount must be at least 1000".into(),
-            param: Some("amount".into()),
-            details: Some(vec![FieldErrorDetail::example()]),
-            doc_url: "http://127.0.0.1:8080/docs/errors/validation_error".into(),
-        }
+        error_envelope(&error_codes::VALIDATION_ERROR).error
     }
 }
 
