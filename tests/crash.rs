@@ -7,7 +7,6 @@ mod common;
 
 use std::{
     collections::HashMap,
-    process::{Child, Command, Stdio},
     sync::{
         atomic::{AtomicBool, Ordering},
         Arc, Mutex,
@@ -15,52 +14,8 @@ use std::{
     time::Duration,
 };
 
-use common::*;
+use common::{binary::Binary, *};
 use serde_json::{json, Value};
-
-struct Service {
-    env: Vec<(&'static str, String)>,
-    base: String,
-}
-
-impl Service {
-    fn command(&self) -> Command {
-        let mut command = Command::new(env!("CARGO_BIN_EXE_payouts"));
-        command.envs(self.env.iter().map(|(k, v)| (*k, v.as_str())));
-        command
-    }
-
-    fn cli(&self, args: &[&str]) -> Value {
-        let output = self
-            .command()
-            .args(args)
-            .stderr(Stdio::null())
-            .output()
-            .expect("cli runs");
-        assert!(output.status.success(), "payouts {args:?} failed");
-        serde_json::from_slice(&output.stdout).expect("cli prints JSON")
-    }
-
-    async fn start(&self) -> Child {
-        let child = self
-            .command()
-            .arg("serve")
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .expect("serve starts");
-        for _ in 0..200 {
-            if reqwest::get(format!("{}/healthz", self.base)).await.is_ok() {
-                return child;
-            }
-            tokio::time::sleep(Duration::from_millis(25)).await;
-        }
-        let mut child = child;
-        child.kill().ok();
-        child.wait().ok();
-        panic!("service did not come up");
-    }
-}
 
 #[derive(Clone, Debug)]
 enum Outcome {
@@ -103,41 +58,39 @@ async fn sigkill_mid_traffic_loses_nothing_and_pays_nothing_twice() {
     let documents = DocumentServer::start().await;
     let port = free_port();
     let base = format!("http://127.0.0.1:{port}");
-    let service = Service {
-        env: vec![
-            ("DATABASE_URL", database_url.clone()),
-            (
-                "PAYOUTS_ENCRYPTION_KEY",
-                payouts::crypto::Cipher::generate_key_hex(),
-            ),
-            ("PAYOUTS_BIND", format!("127.0.0.1:{port}")),
-            ("PAYOUTS_SANDBOX_DELAY_MS", "100".into()),
-            ("PAYOUTS_DOCUMENT_ALLOW_HOSTS", documents.host.clone()),
-            ("PAYOUTS_PROVIDER_RETRY_DELAY_MS", "300".into()),
-            ("PAYOUTS_JOB_POLL_MS", "25".into()),
-            ("PAYOUTS_JOB_RETRY_BASE_MS", "100".into()),
-            ("PAYOUTS_JOB_LEASE_MS", "1000".into()),
-            ("PAYOUTS_IDEMPOTENCY_LOCK_MS", "1000".into()),
-            ("PAYOUTS_LOG", "warn".into()),
-        ],
-        base: base.clone(),
-    };
-    service.cli(&["migrate"]);
-    let org = service.cli(&["org", "create", "--name", "Crash"]);
+    let service = Binary::new()
+        .env("DATABASE_URL", database_url.clone())
+        .env(
+            "PAYOUTS_ENCRYPTION_KEY",
+            payouts::crypto::Cipher::generate_key_hex(),
+        )
+        .env("PAYOUTS_BIND", format!("127.0.0.1:{port}"))
+        .env("PAYOUTS_SANDBOX_DELAY_MS", "100")
+        .env("PAYOUTS_DOCUMENT_ALLOW_HOSTS", documents.host.clone())
+        .env("PAYOUTS_PROVIDER_RETRY_DELAY_MS", "300")
+        .env("PAYOUTS_JOB_POLL_MS", "25")
+        .env("PAYOUTS_JOB_RETRY_BASE_MS", "100")
+        .env("PAYOUTS_JOB_LEASE_MS", "1000")
+        .env("PAYOUTS_IDEMPOTENCY_LOCK_MS", "1000")
+        .env("PAYOUTS_LOG", "warn");
+    service.cli(&["migrate"]).await;
+    let org = service.cli(&["org", "create", "--name", "Crash"]).await;
     let (org_id, api_key) = (
         org["organizationId"].as_str().unwrap().to_string(),
         org["apiKey"].as_str().unwrap().to_string(),
     );
-    service.cli(&[
-        "balance",
-        "credit",
-        "--org",
-        &org_id,
-        "--amount",
-        "100000000",
-    ]);
+    service
+        .cli(&[
+            "balance",
+            "credit",
+            "--org",
+            &org_id,
+            "--amount",
+            "100000000",
+        ])
+        .await;
 
-    let mut server = service.start().await;
+    let mut server = service.serve(&base).await;
     let client = reqwest::Client::new();
     let mut verification = serde_json::from_str::<Value>(
         &include_str!("crash_verification.json").replace("DOC", &documents.url("/id.pdf")),
@@ -216,7 +169,7 @@ async fn sigkill_mid_traffic_loses_nothing_and_pays_nothing_twice() {
 
     // Restart; every client retries what it does not know the fate of, and
     // repeats what it does: the same key must give the same payout.
-    let mut server = service.start().await;
+    let mut server = service.serve(&base).await;
     let mut final_ids: HashMap<String, String> = HashMap::new();
     for (key, outcome) in &seen {
         let mut id = None;
@@ -286,12 +239,7 @@ async fn sigkill_mid_traffic_loses_nothing_and_pays_nothing_twice() {
     assert_eq!(balance["data"]["inPayout"], 0);
     server.kill().unwrap();
     server.wait().unwrap();
-    let verify = service
-        .command()
-        .args(["ledger", "verify"])
-        .stderr(Stdio::null())
-        .output()
-        .unwrap();
+    let verify = service.run(&["ledger", "verify"]).await;
     assert!(
         verify.status.success(),
         "ledger verify: {}",

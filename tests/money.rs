@@ -5,6 +5,7 @@ mod common;
 use std::collections::HashSet;
 
 use common::*;
+use futures_util::future::join_all;
 use serde_json::{json, Value};
 
 async fn post_with_key(app: &TestApp, org: &Org, path: &str, key: &str, body: Value) -> Reply {
@@ -27,7 +28,7 @@ async fn concurrent_payouts_never_overspend() {
     app.credit(&org, 50_000).await;
     // 50 requests of 3000: three times the balance; 16 fit (48,000).
     let requests = (0..50).map(|_| app.post("/payouts", &org.key, json!({"amount": 3000})));
-    let replies = futures_join_all(requests).await;
+    let replies = join_all(requests).await;
     let created = replies.iter().filter(|r| r.status == 201).count();
     let refused = replies.iter().filter(|r| r.status == 402).count();
     assert_eq!(
@@ -48,56 +49,15 @@ async fn concurrent_payouts_never_overspend() {
     app.stop().await;
 }
 
-/// Runs futures concurrently on the runtime and collects them in order.
-async fn futures_join_all<F: std::future::Future<Output = Reply>>(
-    futures: impl Iterator<Item = F>,
-) -> Vec<Reply> {
-    let mut set = Vec::new();
-    for future in futures {
-        set.push(future);
-    }
-    let mut out = Vec::new();
-    let results = join_all(set).await;
-    out.extend(results);
-    out
-}
-
-async fn join_all<F: std::future::Future>(futures: Vec<F>) -> Vec<F::Output> {
-    use std::pin::Pin;
-    let mut pinned: Vec<Pin<Box<F>>> = futures.into_iter().map(Box::pin).collect();
-    let mut outputs: Vec<Option<F::Output>> = (0..pinned.len()).map(|_| None).collect();
-    std::future::poll_fn(|cx| {
-        let mut pending = false;
-        for (i, future) in pinned.iter_mut().enumerate() {
-            if outputs[i].is_none() {
-                match future.as_mut().poll(cx) {
-                    std::task::Poll::Ready(value) => outputs[i] = Some(value),
-                    std::task::Poll::Pending => pending = true,
-                }
-            }
-        }
-        if pending {
-            std::task::Poll::Pending
-        } else {
-            std::task::Poll::Ready(())
-        }
-    })
-    .await;
-    outputs.into_iter().map(|o| o.unwrap()).collect()
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn the_same_key_twenty_times_at_once_makes_one_payout() {
     let app = TestApp::spawn_with(|c| c.sandbox_delay = std::time::Duration::from_secs(3600)).await;
     let org = app.verified_org(GOOD_ACCOUNT).await;
     app.credit(&org, 50_000).await;
     let body = json!({"amount": 1500, "description": "once"});
-    let replies = join_all(
-        (0..20)
-            .map(|_| post_with_key(&app, &org, "/payouts", "key-20", body.clone()))
-            .collect(),
-    )
-    .await;
+    let replies =
+        join_all((0..20).map(|_| post_with_key(&app, &org, "/payouts", "key-20", body.clone())))
+            .await;
     let mut ids = HashSet::new();
     for reply in &replies {
         match reply.status.as_u16() {

@@ -4,14 +4,15 @@ mod common;
 
 use std::{
     process::{Command, Stdio},
-    sync::{
-        atomic::{AtomicUsize, Ordering},
-        Arc,
-    },
+    sync::atomic::Ordering,
     time::{Duration, Instant},
 };
 
-use common::{logs::captured_logs, *};
+use common::{
+    binary::{temp_dir, wait_with_limit, Binary},
+    logs::captured_logs,
+    *,
+};
 use migration::MigratorTrait;
 use sea_orm::ConnectionTrait;
 use serde_json::{json, Value};
@@ -261,35 +262,6 @@ async fn logs_carry_the_request_id_and_no_secrets() {
     assert!(in_request("request"), "{text}");
 }
 
-/// The release or debug binary under test.
-fn binary() -> Command {
-    Command::new(env!("CARGO_BIN_EXE_payouts"))
-}
-
-/// Waits for a child up to `limit`; kills it if it is still running.
-fn wait_with_limit(child: &mut std::process::Child, limit: Duration) -> std::process::ExitStatus {
-    let deadline = Instant::now() + limit;
-    loop {
-        if let Some(status) = child.try_wait().unwrap() {
-            return status;
-        }
-        if Instant::now() > deadline {
-            child.kill().ok();
-            panic!("the process did not exit within {limit:?}");
-        }
-        std::thread::sleep(Duration::from_millis(20));
-    }
-}
-
-fn temp_dir(tag: &str) -> std::path::PathBuf {
-    let dir = std::env::temp_dir().join(format!(
-        "payouts_{tag}_{}",
-        payouts::ids::new_id("x")[2..].to_lowercase()
-    ));
-    std::fs::create_dir_all(&dir).unwrap();
-    dir
-}
-
 #[test]
 fn invalid_configuration_fails_at_start_naming_the_variable() {
     let dir = temp_dir("config");
@@ -318,7 +290,8 @@ fn invalid_configuration_fails_at_start_naming_the_variable() {
         ("PAYOUTS_PAYOUT_FEE_BPS", "10001"),
         ("PAYOUTS_METRICS_BIND", "not an address"),
     ] {
-        let mut child = binary()
+        let mut child = Binary::new()
+            .command()
             .args(["serve", "--bind", "127.0.0.1:0"])
             .env("DATABASE_URL", &database)
             .env(name, value)
@@ -335,69 +308,32 @@ fn invalid_configuration_fails_at_start_naming_the_variable() {
     std::fs::remove_dir_all(dir).ok();
 }
 
-/// Serves the identity document only after `delay`, to keep a request in flight.
-async fn slow_document_server(delay: Duration) -> (String, Arc<AtomicUsize>) {
-    use poem::{get, handler, web::Data, EndpointExt, IntoResponse, Route};
-    #[handler]
-    async fn document(Data(state): Data<&(Duration, Arc<AtomicUsize>)>) -> impl IntoResponse {
-        state.1.fetch_add(1, Ordering::SeqCst);
-        tokio::time::sleep(state.0).await;
-        b"%PDF-1.4 identity document"
-            .to_vec()
-            .with_content_type("application/pdf")
-    }
-    let hits = Arc::new(AtomicUsize::new(0));
-    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-    let host = listener.local_addr().unwrap().to_string();
-    listener.set_nonblocking(true).unwrap();
-    let acceptor = poem::listener::TcpAcceptor::from_std(listener).unwrap();
-    let routes = Route::new()
-        .at("/id.pdf", get(document))
-        .data((delay, hits.clone()));
-    tokio::spawn(poem::Server::new_with_acceptor(acceptor).run(routes));
-    (host, hits)
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn sigterm_lets_the_in_flight_request_finish_and_exits_zero() {
     let dir = temp_dir("shutdown");
     let database = format!("sqlite://{}?mode=rwc", dir.join("p.db").display());
-    let (document_host, hits) = slow_document_server(Duration::from_millis(1500)).await;
-    let created = binary()
-        .args(["org", "create", "--name", "Slow"])
-        .env("DATABASE_URL", &database)
-        .output()
-        .unwrap();
-    assert!(created.status.success());
-    let created: Value = serde_json::from_slice(&created.stdout).unwrap();
+    // The document server answers /slow.pdf after 2 s and counts requests.
+    let documents = DocumentServer::start().await;
+    let binary = Binary::new().env("DATABASE_URL", &database);
+    let created = binary.cli(&["org", "create", "--name", "Slow"]).await;
     let key = created["apiKey"].as_str().unwrap().to_string();
 
     let port = free_port();
     let base = format!("http://127.0.0.1:{port}");
-    let mut child = binary()
-        .arg("serve")
-        .env("DATABASE_URL", &database)
+    let mut child = binary
+        .clone()
         .env("PAYOUTS_BIND", format!("127.0.0.1:{port}"))
-        .env("PAYOUTS_DOCUMENT_ALLOW_HOSTS", &document_host)
+        .env("PAYOUTS_DOCUMENT_ALLOW_HOSTS", &documents.host)
         .env("PAYOUTS_SANDBOX_DELAY_MS", "60000")
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
+        .serve(&base)
+        .await;
     let client = reqwest::Client::new();
     let deadline = Instant::now() + Duration::from_secs(30);
-    loop {
-        match client.get(format!("{base}/readyz")).send().await {
-            Ok(r) if r.status() == 200 => break,
-            _ if Instant::now() > deadline => panic!("the service never became ready"),
-            _ => tokio::time::sleep(Duration::from_millis(25)).await,
-        }
-    }
 
     // The verification fetches the (slow) document while we send SIGTERM.
     let body = json!({
         "email": "owner@acme.test", "businessType": "individual", "businessUrl": "https://acme.test",
-        "documentUrl": format!("http://{document_host}/id.pdf"),
+        "documentUrl": documents.url("/slow.pdf"),
         "bank": {"accountNumber": GOOD_ACCOUNT, "accountHolderName": "Ann Lee", "routingNumber": TEST_ROUTING},
         "individual": {"firstName": "Ann", "lastName": "Lee", "phone": "+15550100", "dateOfBirth": "1990-01-01",
             "address": {"line1": "1 Main St", "city": "San Francisco", "state": "CA", "postalCode": "94107", "country": "US"}}
@@ -409,7 +345,7 @@ async fn sigterm_lets_the_in_flight_request_finish_and_exits_zero() {
             .json(&body)
             .send(),
     );
-    while hits.load(Ordering::SeqCst) == 0 {
+    while documents.hits.load(Ordering::SeqCst) == 0 {
         assert!(Instant::now() < deadline, "the document was never fetched");
         tokio::time::sleep(Duration::from_millis(10)).await;
     }

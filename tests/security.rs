@@ -4,13 +4,9 @@
 //! refused in the error envelope.
 mod common;
 
-use std::{
-    io::Write,
-    sync::{Arc, Mutex, OnceLock},
-    time::Duration,
-};
+use std::time::Duration;
 
-use common::*;
+use common::{binary::Binary, logs::captured_logs_at, *};
 use payouts::{crypto::Cipher, service::ledger};
 use reqwest::Method;
 use sea_orm::{ColumnTrait, ConnectionTrait, EntityTrait, PaginatorTrait, QueryFilter, Statement};
@@ -20,34 +16,6 @@ use tokio::io::{AsyncReadExt, AsyncWriteExt};
 const NEW_ACCOUNT: &str = "000999999991";
 
 // ---------------------------------------------------------------- helpers
-
-/// Everything the service logs in this test binary, at every level.
-fn captured_logs() -> Arc<Mutex<Vec<u8>>> {
-    static LOGS: OnceLock<Arc<Mutex<Vec<u8>>>> = OnceLock::new();
-    LOGS.get_or_init(|| {
-        #[derive(Clone)]
-        struct Buffer(Arc<Mutex<Vec<u8>>>);
-        impl Write for Buffer {
-            fn write(&mut self, data: &[u8]) -> std::io::Result<usize> {
-                self.0.lock().unwrap().extend_from_slice(data);
-                Ok(data.len())
-            }
-            fn flush(&mut self) -> std::io::Result<()> {
-                Ok(())
-            }
-        }
-        let logs = Arc::new(Mutex::new(Vec::new()));
-        let writer = Buffer(logs.clone());
-        // Global, not per-thread: the server's tasks run on worker threads.
-        tracing_subscriber::fmt()
-            .with_env_filter("trace")
-            .with_ansi(false)
-            .with_writer(move || writer.clone())
-            .init();
-        logs
-    })
-    .clone()
-}
 
 /// Every byte the database holds: the SQLite file and its WAL, or on
 /// PostgreSQL every row of every table as JSON text.
@@ -102,16 +70,12 @@ fn transcript(reply: &Reply) -> String {
 
 /// The real binary, against the test's database.
 async fn cli(app: &TestApp, args: &[&str]) -> (bool, Value, String) {
-    let mut command = std::process::Command::new(env!("CARGO_BIN_EXE_payouts"));
-    command
-        .args(args)
+    let output = Binary::new()
         .env("DATABASE_URL", &app.config.database_url)
         .env("PAYOUTS_ENCRYPTION_KEY", Cipher::generate_key_hex())
-        .env("PAYOUTS_LOG", "warn");
-    let output = tokio::task::spawn_blocking(move || command.output())
-        .await
-        .unwrap()
-        .expect("the payouts binary runs");
+        .env("PAYOUTS_LOG", "warn")
+        .run(args)
+        .await;
     let stdout = String::from_utf8(output.stdout).unwrap();
     let json = serde_json::from_str(&stdout).unwrap_or(Value::Null);
     (output.status.success(), json, stdout)
@@ -195,7 +159,8 @@ fn post_head(app: &TestApp, key: &str, extra: &str) -> String {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn account_numbers_never_leave_the_service_in_clear() {
-    let logs = captured_logs();
+    // Every level: nothing logged anywhere may carry a secret.
+    let logs = captured_logs_at("trace");
     let app = TestApp::spawn().await;
     let org = app.org().await;
     app.credit(&org, 50_000).await;
@@ -260,7 +225,7 @@ async fn account_numbers_never_leave_the_service_in_clear() {
     let stored = database_bytes(&app).await;
     // The scans see real data (so finding nothing means something).
     assert!(contains(&stored, &id), "the database scan misses rows");
-    let logs = String::from_utf8_lossy(&logs.lock().unwrap()).into_owned();
+    let logs = logs.text();
     assert!(
         logs.contains(&id),
         "the log capture misses the service's logs"

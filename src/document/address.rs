@@ -4,6 +4,7 @@
 //! allow-listed (development and tests only).
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
 
+use ipnet::{Ipv4Net, Ipv6Net};
 use url::{Host, Url};
 
 use super::DocumentError;
@@ -48,69 +49,64 @@ pub async fn check(allow_hosts: &[String], url: &Url) -> Result<Vec<SocketAddr>,
 }
 
 /// IPv4 ranges that are not globally routable unicast.
-const BLOCKED_V4: [(Ipv4Addr, u32); 15] = [
-    (Ipv4Addr::new(0, 0, 0, 0), 8),  // "this network", incl. unspecified
-    (Ipv4Addr::new(10, 0, 0, 0), 8), // private
-    (Ipv4Addr::new(100, 64, 0, 0), 10), // CGNAT
-    (Ipv4Addr::new(127, 0, 0, 0), 8), // loopback
-    (Ipv4Addr::new(169, 254, 0, 0), 16), // link-local (cloud metadata)
-    (Ipv4Addr::new(172, 16, 0, 0), 12), // private
-    (Ipv4Addr::new(192, 0, 0, 0), 24), // IETF protocol assignments
-    (Ipv4Addr::new(192, 0, 2, 0), 24), // documentation
-    (Ipv4Addr::new(192, 88, 99, 0), 24), // deprecated 6to4 relay anycast
-    (Ipv4Addr::new(192, 168, 0, 0), 16), // private
-    (Ipv4Addr::new(198, 18, 0, 0), 15), // benchmarking
-    (Ipv4Addr::new(198, 51, 100, 0), 24), // documentation
-    (Ipv4Addr::new(203, 0, 113, 0), 24), // documentation
-    (Ipv4Addr::new(224, 0, 0, 0), 4), // multicast
-    (Ipv4Addr::new(240, 0, 0, 0), 4), // reserved, incl. broadcast
+const BLOCKED_V4: [Ipv4Net; 15] = [
+    v4([0, 0, 0, 0], 8),       // "this network", incl. unspecified
+    v4([10, 0, 0, 0], 8),      // private
+    v4([100, 64, 0, 0], 10),   // CGNAT
+    v4([127, 0, 0, 0], 8),     // loopback
+    v4([169, 254, 0, 0], 16),  // link-local (cloud metadata)
+    v4([172, 16, 0, 0], 12),   // private
+    v4([192, 0, 0, 0], 24),    // IETF protocol assignments
+    v4([192, 0, 2, 0], 24),    // documentation
+    v4([192, 88, 99, 0], 24),  // deprecated 6to4 relay anycast
+    v4([192, 168, 0, 0], 16),  // private
+    v4([198, 18, 0, 0], 15),   // benchmarking
+    v4([198, 51, 100, 0], 24), // documentation
+    v4([203, 0, 113, 0], 24),  // documentation
+    v4([224, 0, 0, 0], 4),     // multicast
+    v4([240, 0, 0, 0], 4),     // reserved, incl. broadcast
 ];
 
 /// IPv6 ranges that are not globally routable unicast. Addresses that embed an IPv4
 /// address (mapped, compatible, NAT64, 6to4, Teredo) are refused whatever they embed.
-const BLOCKED_V6: [(Ipv6Addr, u32); 16] = [
-    (Ipv6Addr::new(0, 0, 0, 0, 0, 0, 0, 0), 96), // IPv4-compatible, incl. :: and ::1
-    (Ipv6Addr::new(0, 0, 0, 0, 0, 0xffff, 0, 0), 96), // IPv4-mapped
-    (Ipv6Addr::new(0x64, 0xff9b, 0, 0, 0, 0, 0, 0), 96), // NAT64
-    (Ipv6Addr::new(0x64, 0xff9b, 1, 0, 0, 0, 0, 0), 48), // local-use NAT64
-    (Ipv6Addr::new(0x100, 0, 0, 0, 0, 0, 0, 0), 64), // discard
-    (Ipv6Addr::new(0x2001, 0, 0, 0, 0, 0, 0, 0), 32), // Teredo
-    (Ipv6Addr::new(0x2001, 2, 0, 0, 0, 0, 0, 0), 48), // benchmarking
-    (Ipv6Addr::new(0x2001, 0x10, 0, 0, 0, 0, 0, 0), 28), // ORCHID
-    (Ipv6Addr::new(0x2001, 0x20, 0, 0, 0, 0, 0, 0), 28), // ORCHIDv2
-    (Ipv6Addr::new(0x2001, 0xdb8, 0, 0, 0, 0, 0, 0), 32), // documentation
-    (Ipv6Addr::new(0x2002, 0, 0, 0, 0, 0, 0, 0), 16), // 6to4
-    (Ipv6Addr::new(0x3fff, 0, 0, 0, 0, 0, 0, 0), 20), // documentation
-    (Ipv6Addr::new(0xfc00, 0, 0, 0, 0, 0, 0, 0), 7), // unique-local
-    (Ipv6Addr::new(0xfe80, 0, 0, 0, 0, 0, 0, 0), 10), // link-local
-    (Ipv6Addr::new(0xfec0, 0, 0, 0, 0, 0, 0, 0), 10), // site-local
-    (Ipv6Addr::new(0xff00, 0, 0, 0, 0, 0, 0, 0), 8), // multicast
+const BLOCKED_V6: [Ipv6Net; 16] = [
+    v6([0, 0, 0, 0, 0, 0, 0, 0], 96), // IPv4-compatible, incl. :: and ::1
+    v6([0, 0, 0, 0, 0, 0xffff, 0, 0], 96), // IPv4-mapped
+    v6([0x64, 0xff9b, 0, 0, 0, 0, 0, 0], 96), // NAT64
+    v6([0x64, 0xff9b, 1, 0, 0, 0, 0, 0], 48), // local-use NAT64
+    v6([0x100, 0, 0, 0, 0, 0, 0, 0], 64), // discard
+    v6([0x2001, 0, 0, 0, 0, 0, 0, 0], 32), // Teredo
+    v6([0x2001, 2, 0, 0, 0, 0, 0, 0], 48), // benchmarking
+    v6([0x2001, 0x10, 0, 0, 0, 0, 0, 0], 28), // ORCHID
+    v6([0x2001, 0x20, 0, 0, 0, 0, 0, 0], 28), // ORCHIDv2
+    v6([0x2001, 0xdb8, 0, 0, 0, 0, 0, 0], 32), // documentation
+    v6([0x2002, 0, 0, 0, 0, 0, 0, 0], 16), // 6to4
+    v6([0x3fff, 0, 0, 0, 0, 0, 0, 0], 20), // documentation
+    v6([0xfc00, 0, 0, 0, 0, 0, 0, 0], 7), // unique-local
+    v6([0xfe80, 0, 0, 0, 0, 0, 0, 0], 10), // link-local
+    v6([0xfec0, 0, 0, 0, 0, 0, 0, 0], 10), // site-local
+    v6([0xff00, 0, 0, 0, 0, 0, 0, 0], 8), // multicast
 ];
+
+/// Only 2000::/3 is allocated as global unicast; everything else is refused too.
+const GLOBAL_UNICAST_V6: Ipv6Net = v6([0x2000, 0, 0, 0, 0, 0, 0, 0], 3);
 
 /// true only for globally routable unicast addresses.
 pub fn is_public_ip(ip: IpAddr) -> bool {
     match ip {
-        IpAddr::V4(ip) => {
-            let ip = u32::from(ip);
-            !BLOCKED_V4
-                .iter()
-                .any(|&(net, len)| in_prefix(ip.into(), u32::from(net).into(), len + 96))
-        }
+        IpAddr::V4(ip) => !BLOCKED_V4.iter().any(|net| net.contains(&ip)),
         IpAddr::V6(ip) => {
-            let ip = u128::from(ip);
-            // Only 2000::/3 is allocated as global unicast; everything else is refused too.
-            in_prefix(ip, 0x2000 << 112, 3)
-                && !BLOCKED_V6
-                    .iter()
-                    .any(|&(net, len)| in_prefix(ip, net.into(), len))
+            GLOBAL_UNICAST_V6.contains(&ip) && !BLOCKED_V6.iter().any(|net| net.contains(&ip))
         }
     }
 }
 
-/// Compares the top `len` bits; IPv4 values are widened into the low 32 bits (so len + 96).
-fn in_prefix(ip: u128, net: u128, len: u32) -> bool {
-    let mask = u128::MAX.checked_shl(128 - len).unwrap_or(0);
-    ip & mask == net & mask
+const fn v4([a, b, c, d]: [u8; 4], len: u8) -> Ipv4Net {
+    Ipv4Net::new_assert(Ipv4Addr::new(a, b, c, d), len)
+}
+
+const fn v6([a, b, c, d, e, f, g, h]: [u16; 8], len: u8) -> Ipv6Net {
+    Ipv6Net::new_assert(Ipv6Addr::new(a, b, c, d, e, f, g, h), len)
 }
 
 #[cfg(test)]

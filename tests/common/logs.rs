@@ -37,13 +37,19 @@ impl Captured {
 
 /// The binary's log sink, at `debug`, installed on first use.
 pub fn captured_logs() -> &'static Captured {
+    captured_logs_at("debug")
+}
+
+/// The binary's log sink at `filter`; the first call in a test binary sets
+/// the filter for all of them (the subscriber is global).
+pub fn captured_logs_at(filter: &str) -> &'static Captured {
     static LOGS: OnceLock<Captured> = OnceLock::new();
     LOGS.get_or_init(|| {
         let logs = Captured::default();
         let sink = logs.clone();
         payouts::logging::init(
             payouts::logging::LogFormat::Json,
-            tracing_subscriber::EnvFilter::new("debug"),
+            tracing_subscriber::EnvFilter::new(filter),
             move || sink.clone(),
         )
         .expect("logger installs once");

@@ -3,6 +3,7 @@
 //! set, one database per test) and drives it over HTTP.
 #![allow(dead_code)]
 
+pub mod binary;
 pub mod logs;
 pub mod recording;
 
