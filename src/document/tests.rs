@@ -1,9 +1,14 @@
-//! The fetcher against real local HTTP servers.
+//! The fetcher against real local HTTP servers (poem, on loopback).
 use super::*;
-use std::io::ErrorKind;
+use poem::{
+    http::{header, StatusCode},
+    listener::{Acceptor, TcpAcceptor},
+    web::{LocalAddr, Redirect, RemoteAddr},
+    Body, IntoResponse, Response,
+};
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
-use tokio::net::{TcpListener, TcpStream};
+use tokio::net::TcpListener;
 
 struct TestServer {
     port: u16,
@@ -11,68 +16,67 @@ struct TestServer {
 }
 
 impl TestServer {
+    /// Connections accepted so far (not requests: a refused TLS handshake counts too).
     fn hits(&self) -> usize {
         self.hits.load(Ordering::SeqCst)
     }
 }
 
-/// Minimal HTTP/1.1 server on 127.0.0.1 answering each request with `respond(path)`.
-async fn serve(respond: impl Fn(&str) -> Vec<u8> + Send + Sync + 'static) -> TestServer {
+/// Counts every connection before poem sees it.
+struct Counting {
+    inner: TcpAcceptor,
+    connections: Arc<AtomicUsize>,
+}
+
+impl Acceptor for Counting {
+    type Io = <TcpAcceptor as Acceptor>::Io;
+
+    fn local_addr(&self) -> Vec<LocalAddr> {
+        self.inner.local_addr()
+    }
+
+    async fn accept(
+        &mut self,
+    ) -> std::io::Result<(Self::Io, LocalAddr, RemoteAddr, poem::http::uri::Scheme)> {
+        let accepted = self.inner.accept().await?;
+        self.connections.fetch_add(1, Ordering::SeqCst);
+        Ok(accepted)
+    }
+}
+
+/// An HTTP server on 127.0.0.1 answering each request with `respond(path)`.
+/// Each answer closes its connection, so connections and requests match.
+async fn serve(respond: impl Fn(&str) -> Response + Send + Sync + 'static) -> TestServer {
     let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
     let port = listener.local_addr().unwrap().port();
     let hits = Arc::new(AtomicUsize::new(0));
-    let (counter, respond) = (hits.clone(), Arc::new(respond));
-    tokio::spawn(async move {
-        while let Ok((stream, _)) = listener.accept().await {
-            counter.fetch_add(1, Ordering::SeqCst);
-            let respond = respond.clone();
-            tokio::spawn(async move {
-                if let Some(path) = read_path(&stream).await {
-                    write_all(&stream, &respond(&path)).await;
-                }
-            });
-        }
+    let acceptor = Counting {
+        inner: TcpAcceptor::from_tokio(listener).unwrap(),
+        connections: hits.clone(),
+    };
+    let endpoint = poem::endpoint::make_sync(move |request| {
+        let mut response = respond(request.uri().path());
+        response
+            .headers_mut()
+            .insert(header::CONNECTION, "close".parse().unwrap());
+        response
     });
+    tokio::spawn(poem::Server::new_with_acceptor(acceptor).run(endpoint));
     TestServer { port, hits }
 }
 
-// Plain try_read/try_write: tokio's io-util feature is not among the crate's declared features.
-async fn read_path(stream: &TcpStream) -> Option<String> {
-    let (mut req, mut buf) = (Vec::new(), [0u8; 1024]);
-    while !req.windows(4).any(|w| w == b"\r\n\r\n") {
-        stream.readable().await.ok()?;
-        match stream.try_read(&mut buf) {
-            Ok(0) => return None,
-            Ok(n) => req.extend_from_slice(&buf[..n]),
-            Err(e) if e.kind() == ErrorKind::WouldBlock => {}
-            Err(_) => return None,
-        }
-    }
-    let req = String::from_utf8_lossy(&req);
-    req.split_whitespace().nth(1).map(str::to_owned)
+fn ok(content_type: &str, body: &[u8]) -> Response {
+    body.to_vec()
+        .with_content_type(content_type.to_string())
+        .into_response()
 }
 
-async fn write_all(stream: &TcpStream, mut data: &[u8]) {
-    while !data.is_empty() && stream.writable().await.is_ok() {
-        match stream.try_write(data) {
-            Ok(n) => data = &data[n..],
-            Err(e) if e.kind() == ErrorKind::WouldBlock => {}
-            Err(_) => return,
-        }
-    }
+fn redirect(location: &str) -> Response {
+    Redirect::temporary(location).into_response()
 }
 
-fn ok(content_type: &str, body: &[u8]) -> Vec<u8> {
-    let head = format!(
-        "HTTP/1.1 200 OK\r\nContent-Type: {content_type}\r\nContent-Length: {}\r\nConnection: close\r\n\r\n",
-        body.len()
-    );
-    [head.as_bytes(), body].concat()
-}
-
-fn redirect(location: &str) -> Vec<u8> {
-    format!("HTTP/1.1 302 Found\r\nLocation: {location}\r\nContent-Length: 0\r\nConnection: close\r\n\r\n")
-        .into_bytes()
+fn status(status: StatusCode) -> Response {
+    status.into_response()
 }
 
 const PDF: &[u8] = b"%PDF-1.4 test document";
@@ -192,22 +196,23 @@ async fn redirects_are_rechecked() {
 #[tokio::test]
 async fn size_type_and_status_are_enforced() {
     let server = serve(|path| match path {
-        "/declared" => {
-            b"HTTP/1.1 200 OK\r\nContent-Type: image/png\r\nContent-Length: 5000\r\n\r\n".to_vec()
-        }
+        // Claims more than the cap; the body never comes (a body of unknown
+        // size, so the declared length is sent as is).
+        "/declared" => Response::builder()
+            .content_type("image/png")
+            .header(header::CONTENT_LENGTH, "5000")
+            .body(Body::from_bytes_stream(futures_util::stream::pending::<
+                Result<Vec<u8>, std::io::Error>,
+            >())),
+        // No length announced: 8 chunks of 512 bytes.
         "/chunked" => {
-            let mut r =
-                b"HTTP/1.1 200 OK\r\nContent-Type: image/png\r\nTransfer-Encoding: chunked\r\n\r\n"
-                    .to_vec();
-            for _ in 0..8 {
-                r.extend_from_slice(b"200\r\n");
-                r.extend_from_slice(&[0u8; 0x200]);
-                r.extend_from_slice(b"\r\n");
-            }
-            [r, b"0\r\n\r\n".to_vec()].concat()
+            let chunks = (0..8).map(|_| Ok::<_, std::io::Error>(vec![0u8; 0x200]));
+            Response::builder()
+                .content_type("image/png")
+                .body(Body::from_bytes_stream(futures_util::stream::iter(chunks)))
         }
         "/html" => ok("text/html", b"<html></html>"),
-        _ => b"HTTP/1.1 404 Not Found\r\nContent-Length: 0\r\n\r\n".to_vec(),
+        _ => status(StatusCode::NOT_FOUND),
     })
     .await;
     let port = server.port;
@@ -256,8 +261,8 @@ async fn every_network_failure_reads_the_same() {
     let silent_port = silent.local_addr().unwrap().port();
     let server = serve(|path| match path {
         "/loop" => redirect("/loop"),
-        "/error" => b"HTTP/1.1 500 Internal Server Error\r\nContent-Length: 0\r\n\r\n".to_vec(),
-        _ => b"HTTP/1.1 404 Not Found\r\nContent-Length: 0\r\n\r\n".to_vec(),
+        "/error" => status(StatusCode::INTERNAL_SERVER_ERROR),
+        _ => status(StatusCode::NOT_FOUND),
     })
     .await;
     let port = server.port;
