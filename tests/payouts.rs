@@ -1,11 +1,14 @@
-//! Money correctness over HTTP: no overspend under concurrency, and
-//! Idempotency-Key semantics.
+//! Payouts: the lifecycle and the balance, no overspend under concurrency,
+//! Idempotency-Key semantics, the fee withheld from what the provider is
+//! asked to send (checked against a provider that records every call), and
+//! the ledger the payouts post to.
 mod common;
 
 use std::collections::HashSet;
 
-use common::*;
+use common::{recording::AskedPayout, *};
 use futures_util::future::join_all;
+use sea_orm::{EntityTrait, PaginatorTrait};
 use serde_json::{json, Value};
 
 async fn post_with_key(app: &TestApp, org: &Org, path: &str, key: &str, body: Value) -> Reply {
@@ -258,5 +261,196 @@ async fn the_database_refuses_to_edit_the_ledger() {
         );
     }
     assert_eq!(app.balance(&org).await["available"], 5000);
+    app.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn payout_lifecycle_and_balance() {
+    let app = TestApp::spawn().await;
+    let org = app.verified_org(GOOD_ACCOUNT).await;
+
+    let reply = app
+        .post("/payouts", &org.key, json!({"amount": 5000}))
+        .await;
+    assert_eq!(
+        (reply.status.as_u16(), reply.error_code()),
+        (402, "insufficient_balance")
+    );
+    assert_eq!(reply.body["error"]["type"], "billing_error");
+
+    app.credit(&org, 20_000).await;
+    let reply = app
+        .post(
+            "/payouts",
+            &org.key,
+            json!({"amount": 5000, "description": "November"}),
+        )
+        .await;
+    assert_eq!(reply.status, 201, "{}", reply.body);
+    let payout = reply.data().clone();
+    assert_eq!(payout["object"], "payout");
+    assert_eq!(payout["status"], "pending");
+    assert_eq!(payout["amount"], 5000);
+    assert_eq!(payout["fee"], 0);
+    assert_eq!(payout["netAmount"], 5000);
+    assert_eq!(payout["currency"], "usd");
+    assert_eq!(payout["description"], "November");
+    assert!(payout["id"].as_str().unwrap().starts_with("po_"));
+    assert!(payout["providerTransferId"].is_string());
+
+    let balance = app.balance(&org).await;
+    assert_eq!(
+        (balance["available"].as_i64(), balance["inPayout"].as_i64()),
+        (Some(15_000), Some(5000))
+    );
+
+    let id = payout["id"].as_str().unwrap();
+    let paid = app
+        .wait_for(&format!("/payouts/{id}"), &org.key, "paid")
+        .await;
+    assert_eq!(paid["failureCode"], serde_json::Value::Null);
+    let balance = app.balance(&org).await;
+    assert_eq!(balance["available"], 15_000);
+    assert_eq!(balance["inPayout"], 0);
+    assert_eq!(balance["paidOut"], 5000);
+
+    let reply = app
+        .post("/payouts", &org.key, json!({"amount": 15_001}))
+        .await;
+    assert_eq!(reply.status, 402);
+    assert_eq!(
+        app.balance(&org).await["available"],
+        15_000,
+        "a refused payout reserves nothing"
+    );
+    app.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_failing_bank_account_fails_the_payout_and_returns_the_money() {
+    let app = TestApp::spawn().await;
+    let org = app.verified_org("000111111116").await;
+    app.credit(&org, 10_000).await;
+    let reply = app
+        .post("/payouts", &org.key, json!({"amount": 4000}))
+        .await;
+    assert_eq!(reply.status, 201);
+    let id = reply.data()["id"].as_str().unwrap().to_string();
+    let failed = app
+        .wait_for(&format!("/payouts/{id}"), &org.key, "failed")
+        .await;
+    assert_eq!(failed["failureCode"], "no_account");
+    assert!(failed["failureMessage"].is_string());
+    let balance = app.balance(&org).await;
+    assert_eq!(
+        (
+            balance["available"].as_i64(),
+            balance["inPayout"].as_i64(),
+            balance["paidOut"].as_i64()
+        ),
+        (Some(10_000), Some(0), Some(0))
+    );
+    app.stop().await;
+}
+
+async fn payout_rows(app: &TestApp) -> u64 {
+    entity::payout::Entity::find()
+        .count(app.db())
+        .await
+        .unwrap()
+}
+
+#[tokio::test]
+async fn the_provider_is_asked_for_the_net_amount() {
+    let (app, calls) = TestApp::spawn_recording(|c| {
+        c.fees.fixed_cents = 5;
+        c.fees.basis_points = 9999;
+    })
+    .await;
+    let org = app.verified_org(GOOD_ACCOUNT).await;
+    app.credit(&org, 200_000).await;
+
+    // 5 + 99.99 % of 100,000 (99,990) = 99,995 withheld: the bank gets 5.
+    let reply = post_with_key(&app, &org, "/payouts", "net-5", json!({"amount": 100_000})).await;
+    assert_eq!(reply.status, 201, "{}", reply.body);
+    assert_eq!(
+        (
+            reply.data()["fee"].as_i64(),
+            reply.data()["netAmount"].as_i64()
+        ),
+        (Some(99_995), Some(5))
+    );
+    let payout_id = reply.data()["id"].as_str().unwrap().to_string();
+    assert_eq!(
+        calls.payouts(),
+        vec![AskedPayout {
+            payout_id: payout_id.clone(),
+            net_amount: 5,
+            fee: 99_995
+        }]
+    );
+    let paid = app
+        .wait_for(&format!("/payouts/{payout_id}"), &org.key, "paid")
+        .await;
+    assert_eq!(paid["netAmount"], 5);
+    assert_eq!(app.balance(&org).await["paidOut"], 5);
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn a_payout_the_fee_eats_whole_is_refused_and_changes_nothing() {
+    let (app, calls) = TestApp::spawn_recording(|c| {
+        c.fees.fixed_cents = 5;
+        c.fees.basis_points = 9999;
+    })
+    .await;
+    let org = app.verified_org(GOOD_ACCOUNT).await;
+    app.credit(&org, 200_000).await;
+    let balance_before = app.balance(&org).await;
+    let transactions_before = app.get("/balance/transactions", &org.key).await.body;
+
+    // The fee (5 + 999.9 → 1000, capped at the amount) leaves nothing to send.
+    for _ in 0..2 {
+        let reply = post_with_key(&app, &org, "/payouts", "eaten", json!({"amount": 1000})).await;
+        assert_eq!(reply.status, 422, "{}", reply.body);
+        assert_eq!(reply.body["error"]["param"], "amount");
+        assert!(
+            reply.headers.get("idempotent-replayed").is_none(),
+            "a refusal is not stored as the key's answer"
+        );
+    }
+    assert_eq!(app.balance(&org).await, balance_before);
+    assert_eq!(
+        app.get("/balance/transactions", &org.key).await.body,
+        transactions_before
+    );
+    assert_eq!(payout_rows(&app).await, 0);
+    assert!(calls.payouts().is_empty());
+
+    // The same key still works for a payout that leaves something to send.
+    let reply = post_with_key(&app, &org, "/payouts", "eaten", json!({"amount": 100_000})).await;
+    assert_eq!(reply.status, 201, "{}", reply.body);
+    assert_eq!(reply.data()["netAmount"], 5);
+    assert_eq!(calls.payouts()[0].net_amount, 5);
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn an_ordinary_fee_is_withheld_from_the_transfer() {
+    let (app, calls) = TestApp::spawn_recording(|c| {
+        c.fees.fixed_cents = 25;
+        c.fees.basis_points = 250;
+    })
+    .await;
+    let org = app.verified_org(GOOD_ACCOUNT).await;
+    app.credit(&org, 50_000).await;
+    // 25 + 2.5 % of 2000 (50) = 75.
+    let reply = app
+        .post("/payouts", &org.key, json!({"amount": 2000}))
+        .await;
+    assert_eq!(reply.status, 201, "{}", reply.body);
+    let asked = calls.payouts();
+    assert_eq!(asked.len(), 1);
+    assert_eq!((asked[0].net_amount, asked[0].fee), (1925, 75));
     app.stop().await;
 }
