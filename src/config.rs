@@ -1,13 +1,15 @@
 //! Runtime configuration, from environment variables (and `serve` flags).
 use std::time::Duration;
 
-use crate::{crypto::Cipher, domain::fees::FeeSchedule};
+use crate::{crypto::Cipher, db::SqliteSync, domain::fees::FeeSchedule};
 
 pub const DEFAULT_DATABASE_URL: &str = "sqlite://payouts.db?mode=rwc";
 
 #[derive(Clone, Debug)]
 pub struct Config {
     pub database_url: String,
+    /// SQLite's commit durability: `Full` unless explicitly opted out.
+    pub sqlite_synchronous: SqliteSync,
     pub bind: String,
     /// Base URL others reach this service at (webhook callbacks, `doc_url`).
     pub public_url: String,
@@ -76,6 +78,7 @@ impl Config {
     pub fn new(database_url: &str, bind: &str, cipher: Cipher) -> Self {
         Config {
             database_url: database_url.to_string(),
+            sqlite_synchronous: SqliteSync::Full,
             bind: bind.to_string(),
             public_url: format!("http://{bind}"),
             sandbox_delay: Duration::from_millis(2000),
@@ -110,6 +113,11 @@ impl Config {
             .or_else(|| env("PAYOUTS_BIND"))
             .unwrap_or_else(|| "127.0.0.1:8080".into());
         let mut c = Config::new(&database_url, &bind, load_cipher(&database_url)?);
+        if let Some(raw) = env("PAYOUTS_SQLITE_SYNCHRONOUS") {
+            c.sqlite_synchronous = raw.trim().parse().map_err(|_| {
+                anyhow::anyhow!("PAYOUTS_SQLITE_SYNCHRONOUS={raw:?} is not a valid value (full or normal)")
+            })?;
+        }
         if let Some(url) = env("PAYOUTS_PUBLIC_URL") {
             c.public_url = url.trim_end_matches('/').to_string();
         }
