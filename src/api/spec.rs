@@ -3,7 +3,7 @@
 //! stateful phase, follow an operation's result into the next operation).
 //! `/openapi.json`, `/openapi.yaml` and `payouts spec` all come from here.
 
-use serde_yaml::{Mapping, Value};
+use serde_norway::{Mapping, Value};
 
 /// A link from the responses `statuses` of operation `from` to operation
 /// `to`, filling `to`'s `parameters` from the response.
@@ -59,14 +59,14 @@ pub struct Document {
 }
 
 pub fn document() -> Document {
-    // serde_yaml keeps the key order of poem-openapi's output (serde_json's
+    // serde_norway keeps the key order of poem-openapi's output (serde_json's
     // map would sort it), so the committed file stays readable.
-    let mut doc: Value = serde_yaml::from_str(&super::api_service().spec_yaml())
+    let mut doc: Value = serde_norway::from_str(&super::api_service().spec_yaml())
         .expect("poem-openapi emits valid YAML");
     add_links(&mut doc);
     Document {
         json: serde_json::to_string_pretty(&doc).expect("the document is JSON-compatible"),
-        yaml: serde_yaml::to_string(&doc).expect("the document is YAML"),
+        yaml: serde_norway::to_string(&doc).expect("the document is YAML"),
     }
 }
 
@@ -118,7 +118,7 @@ mod tests {
     fn json_and_yaml_are_the_same_document() {
         let doc = document();
         let from_json: serde_json::Value = serde_json::from_str(&doc.json).unwrap();
-        let from_yaml: serde_json::Value = serde_yaml::from_str(&doc.yaml).unwrap();
+        let from_yaml: serde_json::Value = serde_norway::from_str(&doc.yaml).unwrap();
         assert_eq!(from_json, from_yaml);
     }
 
