@@ -115,7 +115,9 @@ impl Config {
         let mut c = Config::new(&database_url, &bind, load_cipher(&database_url)?);
         if let Some(raw) = env("PAYOUTS_SQLITE_SYNCHRONOUS") {
             c.sqlite_synchronous = raw.trim().parse().map_err(|_| {
-                anyhow::anyhow!("PAYOUTS_SQLITE_SYNCHRONOUS={raw:?} is not a valid value (full or normal)")
+                anyhow::anyhow!(
+                    "PAYOUTS_SQLITE_SYNCHRONOUS={raw:?} is not a valid value (full or normal)"
+                )
             })?;
         }
         if let Some(url) = env("PAYOUTS_PUBLIC_URL") {

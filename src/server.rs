@@ -50,12 +50,15 @@ pub async fn start(config: Config, listener: std::net::TcpListener) -> anyhow::R
                 anyhow::anyhow!("PAYOUTS_METRICS_BIND: cannot listen on {addr}: {e}")
             })?),
         };
-    if config.sqlite_synchronous == db::SqliteSync::Normal && config.database_url.starts_with("sqlite") {
+    if config.sqlite_synchronous == db::SqliteSync::Normal
+        && config.database_url.starts_with("sqlite")
+    {
         tracing::warn!(
             "PAYOUTS_SQLITE_SYNCHRONOUS=normal: commits are not fsynced; a power loss or OS crash can lose acknowledged payouts"
         );
     }
-    let (writes, reads) = db::connect_pools(&config.database_url, config.sqlite_synchronous).await?;
+    let (writes, reads) =
+        db::connect_pools(&config.database_url, config.sqlite_synchronous).await?;
     db::migrate(&writes).await?;
     let app = App::with_pools(writes, reads, config);
     let (shutdown, shutdown_rx) = watch::channel(false);

@@ -57,7 +57,11 @@ async fn start_sqlite(sync: Option<SqliteSync>) -> (server::Running, std::path::
 #[tokio::test]
 async fn sqlite_fsyncs_every_commit_by_default() {
     let (running, dir) = start_sqlite(None).await;
-    assert_eq!(sqlite_synchronous(&running.app.db).await, 2, "write connection");
+    assert_eq!(
+        sqlite_synchronous(&running.app.db).await,
+        2,
+        "write connection"
+    );
     // Every connection of the read pool, not just the first one handed out.
     let mut held = Vec::new();
     for _ in 0..8 {

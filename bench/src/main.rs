@@ -336,7 +336,8 @@ fn get_url(client: &reqwest::Client, url: String, key: &str) -> Call {
 async fn storage_ceiling(database_url: &str, key: &str) -> Result<Stats> {
     use payouts::{config::Config, crypto::Cipher, service};
     // The same pools the service runs on.
-    let (writes, reads) = payouts::db::connect_pools(database_url, payouts::db::SqliteSync::Full).await?;
+    let (writes, reads) =
+        payouts::db::connect_pools(database_url, payouts::db::SqliteSync::Full).await?;
     let cipher = Cipher::from_encoded_key(KEY_HEX).map_err(anyhow::Error::msg)?;
     let mut config = Config::new(database_url, "127.0.0.1:0", cipher);
     config.sandbox_delay = Duration::from_secs(3600);
