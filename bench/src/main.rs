@@ -236,7 +236,7 @@ async fn verify_all(
 ) -> Result<()> {
     let limit = Arc::new(tokio::sync::Semaphore::new(concurrency()));
     let mut tasks = tokio::task::JoinSet::new();
-    for (org_id, key) in orgs.iter().cloned() {
+    for (org_id, key) in orgs.to_vec() {
         let (client, base, host, limit) = (
             client.clone(),
             base.to_string(),
