@@ -236,7 +236,8 @@ async fn verify_all(
 ) -> Result<()> {
     let limit = Arc::new(tokio::sync::Semaphore::new(concurrency()));
     let mut tasks = tokio::task::JoinSet::new();
-    for (org_id, key) in orgs.to_vec() {
+    for (org_id, key) in orgs {
+        let (org_id, key) = (org_id.clone(), key.clone());
         let (client, base, host, limit) = (
             client.clone(),
             base.to_string(),
