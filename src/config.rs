@@ -10,6 +10,9 @@ pub struct Config {
     pub database_url: String,
     /// SQLite's commit durability: `Full` unless explicitly opted out.
     pub sqlite_synchronous: SqliteSync,
+    /// SQLite: commit concurrent write requests together (one fsync for
+    /// several); see `group_commit`.
+    pub sqlite_group_commit: bool,
     pub bind: String,
     /// Base URL others reach this service at (webhook callbacks, `doc_url`).
     pub public_url: String,
@@ -79,6 +82,7 @@ impl Config {
         Config {
             database_url: database_url.to_string(),
             sqlite_synchronous: SqliteSync::Full,
+            sqlite_group_commit: true,
             bind: bind.to_string(),
             public_url: format!("http://{bind}"),
             sandbox_delay: Duration::from_millis(2000),
@@ -119,6 +123,13 @@ impl Config {
                     "PAYOUTS_SQLITE_SYNCHRONOUS={raw:?} is not a valid value (full or normal)"
                 )
             })?;
+        }
+        if let Some(raw) = env("PAYOUTS_SQLITE_GROUP_COMMIT") {
+            c.sqlite_group_commit = match raw.trim().to_ascii_lowercase().as_str() {
+                "on" => true,
+                "off" => false,
+                _ => anyhow::bail!("PAYOUTS_SQLITE_GROUP_COMMIT={raw:?} is not a valid value (on or off)"),
+            };
         }
         if let Some(url) = env("PAYOUTS_PUBLIC_URL") {
             c.public_url = url.trim_end_matches('/').to_string();

@@ -3,7 +3,7 @@
 //! after a delay, through the durable job queue, like a real provider would.
 //! Outcomes follow Stripe's test numbers (see CONTRACT.md).
 use chrono::{DateTime, NaiveDate, Utc};
-use sea_orm::DatabaseConnection;
+use crate::group_commit::Writer;
 use serde_json::{json, Value};
 
 use super::*;
@@ -46,7 +46,7 @@ const TEST_ROUTING_NUMBER: &str = "110000000";
 const WATCH_LIST_BIRTH_DATE: (i32, u32, u32) = (1900, 1, 1);
 
 pub struct SandboxProvider {
-    db: DatabaseConnection,
+    writer: Writer,
     delay: std::time::Duration,
     secret: String,
     /// Failures to answer the next payout calls with, on demand (tests,
@@ -77,9 +77,9 @@ fn failure_for(code: &str) -> Option<(&'static str, &'static str)> {
 }
 
 impl SandboxProvider {
-    pub fn new(db: DatabaseConnection, delay: std::time::Duration, secret: String) -> Self {
+    pub fn new(writer: Writer, delay: std::time::Duration, secret: String) -> Self {
         Self {
-            db,
+            writer,
             delay,
             secret,
             faults: Default::default(),
@@ -115,18 +115,23 @@ impl SandboxProvider {
                 (id, body.to_string(), created)
             })
             .collect();
-        let jobs = events
-            .iter()
-            .map(|(id, body, created)| jobs::NewJob {
-                id,
-                kind: DELIVERY_JOB,
-                payload: body.clone(),
-                run_at: *created,
+        self.writer
+            .write(move |txn| {
+                Box::pin(async move {
+                    let jobs = events
+                        .iter()
+                        .map(|(id, body, created)| jobs::NewJob {
+                            id,
+                            kind: DELIVERY_JOB,
+                            payload: body.clone(),
+                            run_at: *created,
+                        })
+                        .collect();
+                    jobs::enqueue_all(txn, jobs).await
+                })
             })
-            .collect();
-        jobs::enqueue_all(&self.db, jobs)
             .await
-            .map_err(|e| ProviderError::Unavailable(format!("sandbox queue: {e}")))
+            .map_err(|e: sea_orm::DbErr| ProviderError::Unavailable(format!("sandbox queue: {e}")))
     }
 
     /// The `Stripe-Signature` header for a body, signed now.

@@ -15,6 +15,7 @@ use sea_orm::DatabaseConnection;
 
 use crate::{
     config::Config,
+    group_commit::Writer,
     document::DocumentFetcher,
     metrics::Metrics,
     provider::{instrumented::Instrumented, sandbox::SandboxProvider, PayoutProvider},
@@ -26,6 +27,8 @@ pub struct AppInner {
     /// For plain reads: on SQLite a separate pool, so reads never queue
     /// behind the single writer connection.
     pub read_db: DatabaseConnection,
+    /// Runs write transactions on `db`, grouping their commits on SQLite.
+    pub writer: Writer,
     pub config: Config,
     pub documents: DocumentFetcher,
     pub sandbox: Arc<SandboxProvider>,
@@ -59,8 +62,9 @@ impl App {
     /// `db::connect_pools`). Never hold a write transaction while waiting
     /// for `db`: on SQLite it is a single connection.
     pub fn with_pools(db: DatabaseConnection, read_db: DatabaseConnection, config: Config) -> Self {
+        let writer = Writer::new(db.clone(), config.sqlite_group_commit);
         let sandbox = Arc::new(SandboxProvider::new(
-            db.clone(),
+            writer.clone(),
             config.sandbox_delay,
             config.sandbox_webhook_secret.clone(),
         ));
@@ -78,6 +82,7 @@ impl App {
         Self(Arc::new(AppInner {
             db,
             read_db,
+            writer,
             config,
             documents,
             sandbox,

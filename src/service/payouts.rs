@@ -85,44 +85,45 @@ pub async fn create(
     // The reservation, the payout and its submit job commit together before
     // the provider hears of it: a crash after this point leaves a payout the
     // job will submit, never money reserved for nothing.
-    let txn = db::begin_write(&app.db).await?;
-    ledger::post(
-        &txn,
-        &org.id,
-        &org.currency,
-        &payout_reserve(amount),
-        Some(&row.id),
-    )
-    .await?;
-    let inserted = payout::Entity::insert(payout::ActiveModel::from(row.clone()))
-        .exec_without_returning(&txn)
-        .await;
-    if let (Err(err), Some(key)) = (&inserted, idempotency_key) {
-        if db::is_unique_violation(err) {
-            // The same key won a race: its payout is the answer; ours rolls back.
-            drop(txn);
-            let existing = find_by_key(&app.db, &org.id, key)
-                .await?
-                .ok_or_else(|| Error::internal(err))?;
-            return same_request(existing, amount, &description);
-        }
-    }
-    inserted?;
     let job = serde_json::to_string(&SubmitJob {
         payout_id: row.id.clone(),
     })
     .map_err(Error::internal)?;
-    jobs::enqueue(
-        &txn,
-        &format!("submit_{}", row.id),
-        SUBMIT_JOB,
-        job,
-        // The request makes one provider call itself; this job is the safety
-        // net for a crash or an outage, so it waits before its first run.
-        now + app.config.provider_retry_delay,
-    )
-    .await?;
-    txn.commit().await?;
+    // The request makes one provider call itself; the job is the safety net
+    // for a crash or an outage, so it waits before its first run.
+    let run_at = now + app.config.provider_retry_delay;
+    let (org_id, currency, new_row) = (org.id.clone(), org.currency.clone(), row.clone());
+    let written = app
+        .writer
+        .write(move |txn| {
+            Box::pin(async move {
+                ledger::post(txn, &org_id, &currency, &payout_reserve(amount), Some(&new_row.id))
+                    .await
+                    .map_err(Reserve::Refused)?;
+                let submit_id = format!("submit_{}", new_row.id);
+                payout::Entity::insert(payout::ActiveModel::from(new_row))
+                    .exec_without_returning(txn)
+                    .await?;
+                jobs::enqueue(txn, &submit_id, SUBMIT_JOB, job, run_at).await?;
+                Ok(())
+            })
+        })
+        .await;
+    match written {
+        Ok(()) => {}
+        Err(Reserve::Refused(err)) => return Err(err),
+        Err(Reserve::Db(err)) => {
+            if let (true, Some(key)) = (db::is_unique_violation(&err), idempotency_key) {
+                // The same key won a race: its payout is the answer; ours
+                // rolled back.
+                let existing = find_by_key(&app.db, &org.id, key)
+                    .await?
+                    .ok_or_else(|| Error::internal(&err))?;
+                return same_request(existing, amount, &description);
+            }
+            return Err(err.into());
+        }
+    }
 
     let destination = Destination {
         org: org.clone(),
@@ -142,6 +143,19 @@ pub async fn create(
         }
     }
     Ok(row)
+}
+
+/// Why the payout's write was refused: the ledger's verdict, or the
+/// database (a unique key raced by a concurrent request among others).
+enum Reserve {
+    Refused(Error),
+    Db(sea_orm::DbErr),
+}
+
+impl From<sea_orm::DbErr> for Reserve {
+    fn from(err: sea_orm::DbErr) -> Self {
+        Reserve::Db(err)
+    }
 }
 
 /// Where a payout goes.
@@ -199,14 +213,18 @@ async fn submit(
             currency: &payout.currency,
         })
         .await?;
-    payout::Entity::update_many()
-        .col_expr(
-            payout::Column::ProviderTransferId,
-            Expr::value(transfer_id.clone()),
-        )
-        .filter(payout::Column::Id.eq(payout.id.clone()))
-        .filter(payout::Column::ProviderTransferId.is_null())
-        .exec(&app.db)
+    let (payout_id, recorded) = (payout.id.clone(), transfer_id.clone());
+    app.writer
+        .write(move |txn| {
+            Box::pin(async move {
+                payout::Entity::update_many()
+                    .col_expr(payout::Column::ProviderTransferId, Expr::value(recorded))
+                    .filter(payout::Column::Id.eq(payout_id))
+                    .filter(payout::Column::ProviderTransferId.is_null())
+                    .exec(txn)
+                    .await
+            })
+        })
         .await
         .map_err(unavailable)?;
     Ok(transfer_id)
