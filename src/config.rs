@@ -128,7 +128,9 @@ impl Config {
             c.sqlite_group_commit = match raw.trim().to_ascii_lowercase().as_str() {
                 "on" => true,
                 "off" => false,
-                _ => anyhow::bail!("PAYOUTS_SQLITE_GROUP_COMMIT={raw:?} is not a valid value (on or off)"),
+                _ => anyhow::bail!(
+                    "PAYOUTS_SQLITE_GROUP_COMMIT={raw:?} is not a valid value (on or off)"
+                ),
             };
         }
         if let Some(url) = env("PAYOUTS_PUBLIC_URL") {

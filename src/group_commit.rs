@@ -18,10 +18,7 @@ use std::{
     },
 };
 
-use sea_orm::{
-    DatabaseBackend, DatabaseConnection, DatabaseTransaction, DbErr,
-    TransactionTrait,
-};
+use sea_orm::{DatabaseBackend, DatabaseConnection, DatabaseTransaction, DbErr, TransactionTrait};
 use tokio::sync::{mpsc, oneshot, Mutex};
 
 pub type BoxFuture<'a, T> = Pin<Box<dyn Future<Output = T> + Send + 'a>>;
@@ -32,9 +29,8 @@ const MAX_BATCH: usize = 64;
 /// Answers a caller once the batch's commit is known (`Some` if it failed).
 type Completion = Box<dyn FnOnce(Option<&DbErr>) + Send>;
 /// One request: runs in its savepoint, says whether it succeeded.
-type Job = Box<
-    dyn for<'a> FnOnce(&'a DatabaseTransaction) -> BoxFuture<'a, (bool, Completion)> + Send,
->;
+type Job =
+    Box<dyn for<'a> FnOnce(&'a DatabaseTransaction) -> BoxFuture<'a, (bool, Completion)> + Send>;
 
 /// Counters for tests and metrics.
 #[derive(Default)]
@@ -61,7 +57,11 @@ impl Writer {
         let stats = Arc::new(Stats::default());
         let queue = (group && db.get_database_backend() == DatabaseBackend::Sqlite).then(|| {
             let (tx, rx) = mpsc::unbounded_channel();
-            tokio::spawn(supervise(db.clone(), Arc::new(Mutex::new(rx)), stats.clone()));
+            tokio::spawn(supervise(
+                db.clone(),
+                Arc::new(Mutex::new(rx)),
+                stats.clone(),
+            ));
             tx
         });
         Writer { db, queue, stats }
@@ -177,7 +177,9 @@ async fn run(
         }
         let outcome = if broken {
             let _ = txn.rollback().await;
-            Err(DbErr::Custom("a savepoint failed; the batch was rolled back".into()))
+            Err(DbErr::Custom(
+                "a savepoint failed; the batch was rolled back".into(),
+            ))
         } else {
             txn.commit().await
         };

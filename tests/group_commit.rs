@@ -6,7 +6,7 @@ mod common;
 use std::{sync::atomic::Ordering, time::Duration};
 
 use common::{TestApp, GOOD_ACCOUNT};
-use sea_orm::{ConnectionTrait, DbBackend, EntityTrait, PaginatorTrait};
+use sea_orm::{DbBackend, EntityTrait, PaginatorTrait};
 use serde_json::json;
 
 /// POST /payouts of 1000 in the background: `(status, body)`.
@@ -39,7 +39,10 @@ async fn refused_payouts_inside_a_batch_change_nothing_and_the_others_commit() {
     let app = TestApp::spawn_with(|c| c.sandbox_delay = Duration::from_secs(3600)).await;
     let org = app.verified_org(GOOD_ACCOUNT).await;
     app.credit(&org, 5_000).await;
-    let payouts_before = entity::payout::Entity::find().count(app.db()).await.unwrap();
+    let payouts_before = entity::payout::Entity::find()
+        .count(app.db())
+        .await
+        .unwrap();
     let sqlite = app.db().get_database_backend() == DbBackend::Sqlite;
     let stats = app.app().writer.stats.clone();
 
@@ -67,9 +70,15 @@ async fn refused_payouts_inside_a_batch_change_nothing_and_the_others_commit() {
     // Every acknowledged payout is there; the refused left no row and no money moved.
     for (_, body) in &created {
         let id = body["data"]["id"].as_str().unwrap();
-        assert_eq!(app.get(&format!("/payouts/{id}"), &org.key).await.status, 200);
+        assert_eq!(
+            app.get(&format!("/payouts/{id}"), &org.key).await.status,
+            200
+        );
     }
-    let payouts_after = entity::payout::Entity::find().count(app.db()).await.unwrap();
+    let payouts_after = entity::payout::Entity::find()
+        .count(app.db())
+        .await
+        .unwrap();
     assert_eq!(payouts_after - payouts_before, 5);
     let balance = app.balance(&org).await;
     assert_eq!(

@@ -82,9 +82,15 @@ struct Service {
 impl Service {
     fn start(database_url: &str, sync: &str, document_host: &str) -> Result<Service> {
         let port = free_port();
+        // "full-single": durable, one commit per request (group commit off).
+        let (sync, group) = match sync {
+            "full-single" => ("full", "off"),
+            other => (other, "on"),
+        };
         let child = Command::new(exe_dir().join("payouts"))
             .arg("serve")
             .env("PAYOUTS_SQLITE_SYNCHRONOUS", sync)
+            .env("PAYOUTS_SQLITE_GROUP_COMMIT", group)
             // The safety-net job an hour out too: the load measures requests.
             .env("PAYOUTS_PROVIDER_RETRY_DELAY_MS", "3600000")
             .env("DATABASE_URL", database_url)
@@ -468,7 +474,7 @@ async fn run_engine(
     service.stop();
 
     // The ceilings, with the service stopped, on the pools it runs on.
-    let mode = sync.parse().unwrap_or_default();
+    let mode = sync.trim_end_matches("-single").parse().unwrap_or_default();
     let (writes, reads) = payouts::db::connect_pools(database_url, mode).await?;
     let mut posts = Vec::new();
     for ((name, _, targets), (saturated, half)) in workloads.into_iter().zip(served) {
@@ -504,7 +510,7 @@ async fn run_engine(
     };
     Ok(EngineResult {
         engine,
-        fsync_bound: database_url.starts_with("sqlite") && sync == "full",
+        fsync_bound: database_url.starts_with("sqlite") && sync.starts_with("full"),
         posts,
         get,
         pgbench_tps,

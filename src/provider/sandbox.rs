@@ -2,8 +2,8 @@
 //! signed events (Stripe's scheme) to this service's own webhook endpoint
 //! after a delay, through the durable job queue, like a real provider would.
 //! Outcomes follow Stripe's test numbers (see CONTRACT.md).
-use chrono::{DateTime, NaiveDate, Utc};
 use crate::group_commit::Writer;
+use chrono::{DateTime, NaiveDate, Utc};
 use serde_json::{json, Value};
 
 use super::*;

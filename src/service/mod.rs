@@ -15,8 +15,8 @@ use sea_orm::DatabaseConnection;
 
 use crate::{
     config::Config,
-    group_commit::Writer,
     document::DocumentFetcher,
+    group_commit::Writer,
     metrics::Metrics,
     provider::{instrumented::Instrumented, sandbox::SandboxProvider, PayoutProvider},
 };

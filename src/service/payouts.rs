@@ -97,9 +97,15 @@ pub async fn create(
         .writer
         .write(move |txn| {
             Box::pin(async move {
-                ledger::post(txn, &org_id, &currency, &payout_reserve(amount), Some(&new_row.id))
-                    .await
-                    .map_err(Reserve::Refused)?;
+                ledger::post(
+                    txn,
+                    &org_id,
+                    &currency,
+                    &payout_reserve(amount),
+                    Some(&new_row.id),
+                )
+                .await
+                .map_err(Reserve::Refused)?;
                 let submit_id = format!("submit_{}", new_row.id);
                 payout::Entity::insert(payout::ActiveModel::from(new_row))
                     .exec_without_returning(txn)
