@@ -683,11 +683,23 @@ async fn run() -> Result<()> {
     let durable = format!("sqlite://{}?mode=rwc", dir.join("durable.db").display());
     engines.push(
         run_engine(
-            "SQLite (FULL)",
+            "SQLite (FULL, group commit)",
             &durable,
             "full",
             &document_host,
             true,
+            None,
+        )
+        .await?,
+    );
+    let single = format!("sqlite://{}?mode=rwc", dir.join("single.db").display());
+    engines.push(
+        run_engine(
+            "SQLite (FULL, one commit per request)",
+            &single,
+            "full-single",
+            &document_host,
+            false,
             None,
         )
         .await?,
