@@ -1,12 +1,14 @@
 # The two commands a user needs: `make run` and `make test`.
 SHELL := /bin/bash
 .SHELLFLAGS := -o pipefail -c
-TEST_LOG := target/test-output.log
+# One log per step (so `make -j` steps never write over each other); the
+# summary at the end of `make test` reads them all.
+TEST_LOGS := target/test-logs
 CARGO ?= cargo
 # PostgreSQL for the second half of the suite (CI sets it; see .ci/run).
 TEST_DATABASE_URL ?=
 
-.PHONY: run release test spec fmt fmt-check lint test-sqlite test-postgres test-sdk contract bench lint-spec
+.PHONY: run release test spec fmt fmt-check lint test-sqlite test-postgres test-sdk contract bench readme-flow lint-spec
 
 run:
 	$(CARGO) build --release
@@ -18,9 +20,11 @@ run:
 	@echo
 	./target/release/payouts serve
 
-# Everything CI runs.
-test: fmt-check lint release test-sqlite test-postgres test-sdk contract lint-spec
-	@awk '/^test result:/ { p += $$4; f += $$6 } END { printf "\nall test runs: %d passed, %d failed\n", p, f }' $(TEST_LOG)
+# Everything CI runs. The last line counts each test once and says whether
+# the PostgreSQL half ran (on SQLite every write is serialized, so the
+# concurrency tests can only fail on PostgreSQL).
+test: fmt-check lint release test-sqlite test-postgres test-sdk contract readme-flow lint-spec
+	@scripts/test_summary.sh $(TEST_LOGS)
 
 # The binary `make run` serves: release builds can fail where debug ones pass.
 release:
@@ -35,13 +39,18 @@ fmt-check:
 lint:
 	$(CARGO) clippy --workspace --all-targets -- -D warnings
 
+# The workspace's unit tests, integration tests and doc tests, on SQLite.
 test-sqlite:
-	@mkdir -p target && : > $(TEST_LOG)
+	@mkdir -p $(TEST_LOGS)
 	@echo "== tests on SQLite =="
-	TEST_DATABASE_URL= $(CARGO) test --workspace 2>&1 | tee -a $(TEST_LOG)
+	TEST_DATABASE_URL= $(CARGO) test --workspace 2>&1 | tee $(TEST_LOGS)/sqlite.log
 
+# The integration tests again, on PostgreSQL (the unit tests touch no
+# database: they ran once, above).
 test-postgres:
+	@mkdir -p $(TEST_LOGS)
 	@if [ -z "$(TEST_DATABASE_URL)" ]; then \
+	  echo "postgres: SKIPPED (TEST_DATABASE_URL unset)" > $(TEST_LOGS)/postgres.log; \
 	  echo; \
 	  echo "################################################################"; \
 	  echo "##  WARNING: TEST_DATABASE_URL is not set.                    ##"; \
@@ -51,15 +60,15 @@ test-postgres:
 	  echo; \
 	else \
 	  echo "== tests on PostgreSQL ($(TEST_DATABASE_URL)) =="; \
-	  TEST_DATABASE_URL="$(TEST_DATABASE_URL)" $(CARGO) test --workspace --tests 2>&1 | tee -a $(TEST_LOG); \
+	  TEST_DATABASE_URL="$(TEST_DATABASE_URL)" $(CARGO) test --workspace --test '*' 2>&1 | tee $(TEST_LOGS)/postgres.log; \
 	fi
 
 # Commet's official SDKs (PyPI commet-sdk, npm @commet/node, pinned under
 # tests/sdk) against the service on SQLite; needs python3 (with venv) and
-# node + npm. Appends its results to $(TEST_LOG), so it runs after test-sqlite.
+# node + npm. Writes its results to its own log.
 test-sdk:
-	@mkdir -p target
-	CARGO="$(CARGO)" TEST_LOG="$(TEST_LOG)" tests/sdk/run.sh
+	@mkdir -p $(TEST_LOGS)
+	CARGO="$(CARGO)" TEST_LOG="$(TEST_LOGS)/sdk.log" tests/sdk/run.sh
 
 # Rewrites the committed OpenAPI document from the handlers.
 spec:
@@ -78,7 +87,7 @@ ST_VERSION := 4.32.5
 VENV := .venv
 ST_STAMP := $(VENV)/schemathesis-$(ST_VERSION)
 CONTRACT_OPTS ?= --checks all --phases examples,coverage,fuzzing,stateful \
-  -n 20 -w 1 --seed 1 --max-time 240
+  -n 20 -w 1 --max-time 240
 
 # The virtual environment and the pinned schemathesis, created on first use.
 $(ST_STAMP):
@@ -88,15 +97,22 @@ $(ST_STAMP):
 
 contract: $(ST_STAMP)
 	$(CARGO) build --quiet
-	@mkdir -p target/contract
+	@mkdir -p target/contract $(TEST_LOGS)
 	@echo "== contract: schemathesis $(ST_VERSION) =="
 	scripts/contract.sh target/debug/payouts $(VENV)/bin/st target/contract/junit.xml \
-	  $(CONTRACT_OPTS) 2>&1 | tee -a $(TEST_LOG)
+	  $(CONTRACT_OPTS) 2>&1 | tee $(TEST_LOGS)/contract.log
+
+# The README's quickstart, run as written against the release binary
+# (scripts/readme-flow.sh); its result line goes to its own log.
+readme-flow: release
+	@mkdir -p $(TEST_LOGS)
+	@echo "== the README's quickstart =="
+	scripts/readme-flow.sh 2>&1 | tee $(TEST_LOGS)/readme-flow.log
 
 # Redocly's recommended rules over the committed openapi.yaml (config and
 # the reason for each rule turned off: redocly.yaml). The pinned CLI is
-# installed into .redocly/ on first use; needs node and npm. Appends one
-# `test result:` line to $(TEST_LOG) for `make test`'s total.
+# installed into .redocly/ on first use; needs node and npm. Its one
+# `test result:` line goes to its own log, counted by `make test`'s summary.
 REDOCLY_VERSION := 2.77.0
 REDOCLY_DIR := .redocly
 REDOCLY_STAMP := $(REDOCLY_DIR)/redocly-cli-$(REDOCLY_VERSION)
@@ -106,10 +122,10 @@ $(REDOCLY_STAMP):
 	@touch $@
 
 lint-spec: $(REDOCLY_STAMP)
-	@mkdir -p target
+	@mkdir -p $(TEST_LOGS)
 	@echo "== lint-spec: @redocly/cli $(REDOCLY_VERSION) =="
 	@if $(REDOCLY_DIR)/node_modules/.bin/redocly lint --config redocly.yaml openapi.yaml; then \
-	  echo "test result: ok. 1 passed; 0 failed; (redocly lint openapi.yaml)" | tee -a $(TEST_LOG); \
+	  echo "test result: ok. 1 passed; 0 failed; (redocly lint openapi.yaml)" | tee $(TEST_LOGS)/lint-spec.log; \
 	else \
-	  echo "test result: FAILED. 0 passed; 1 failed; (redocly lint openapi.yaml)" | tee -a $(TEST_LOG); exit 1; \
+	  echo "test result: FAILED. 0 passed; 1 failed; (redocly lint openapi.yaml)" | tee $(TEST_LOGS)/lint-spec.log; exit 1; \
 	fi

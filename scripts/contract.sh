@@ -1,9 +1,12 @@
 #!/usr/bin/env bash
-# `make contract`: serves the API on a free port with a fresh SQLite database
-# and a ready sandbox organization, then runs schemathesis against its spec.
+# `make contract`: serves the API on a free port with a fresh SQLite database,
+# the rate limiter lifted, a ready sandbox organization and a second one (for
+# object_level_authorization), then runs schemathesis against its spec with a
+# fresh seed (printed; CONTRACT_SEED=N replays it).
 # Usage: scripts/contract.sh PAYOUTS_BINARY SCHEMATHESIS_BINARY JUNIT_PATH [st run options...]
-# Ends with a `test result: ... N passed; M failed` line (from the JUnit
-# report) that `make test` counts with the cargo test runs.
+# Ends with a `test result: ... N passed; M failed; K skipped` line (from the
+# JUnit report) that `make test` counts with the cargo test runs, and exits
+# non-zero on any failure, a missing report or a stateful phase that did not run.
 set -euo pipefail
 bin=$(realpath "$1") st=$(realpath "$2") junit=$(realpath -m "$3")
 shift 3
@@ -35,12 +38,27 @@ export PAYOUTS_SANDBOX_DELAY_MS=50
 export PAYOUTS_DOCUMENT_ALLOW_HOSTS="127.0.0.1:$doc_port"
 export PAYOUTS_LOG=warn
 export PAYOUTS_ENCRYPTION_KEY=$(python3 -c "import secrets; print(secrets.token_hex(32))")
+# As `make bench` does: throttling would hide what a case got (429 is not an
+# accepted answer in schemathesis.toml).
+export PAYOUTS_RATE_LIMIT_PER_SECOND=1000000
+export PAYOUTS_RATE_LIMIT_BURST=1000000
+# Known to the hooks, which sign webhook bodies with it.
+export PAYOUTS_SANDBOX_WEBHOOK_SECRET=$(python3 -c "import secrets; print('whsec_' + secrets.token_hex(16))")
 
 org=$("$bin" org create --name "Contract Sandbox")
 org_id=$(json_field organizationId <<<"$org")
 key=$(json_field apiKey <<<"$org")
-# Large enough that schema-valid payouts rarely hit 402.
+# Far more than all the payouts of a run can take: a 402 would be a bug.
 "$bin" balance credit --org "$org_id" --amount 1000000000000000 >/dev/null
+# A second organization: its key must never reach the first one's objects.
+other_key=$(json_field apiKey <<<"$("$bin" org create --name "Contract Other")")
+export CONTRACT_AUTH_FILE="$work/identities.json"
+cat >"$CONTRACT_AUTH_FILE" <<JSON
+{"auth": [
+  {"name": "org_a", "fixedHeaders": [{"name": "x-api-key", "value": "$key"}]},
+  {"name": "org_b", "fixedHeaders": [{"name": "x-api-key", "value": "$other_key"}]}
+]}
+JSON
 
 "$bin" serve >"$work/serve.log" 2>&1 &
 pids+=($!)
@@ -67,21 +85,45 @@ done
 curl -sf "$base/api/v1/payouts/account" -H "x-api-key: $key" | grep -q '"status":"verified"' \
   || { echo "contract: the sandbox payout account did not become verified" >&2; cat "$work/serve.log"; exit 2; }
 
+seed=${CONTRACT_SEED:-$(python3 -c 'import secrets; print(secrets.randbits(64))')}
+echo "contract: seed $seed (replay with CONTRACT_SEED=$seed make contract)"
+export SCHEMATHESIS_HOOKS=contract_hooks
+export PYTHONPATH="$PWD/scripts${PYTHONPATH:+:$PYTHONPATH}"
 rm -f "$junit"
 status=0
-"$st" run "$base/openapi.json" -H "x-api-key: $key" --report junit --report-junit-path "$junit" "$@" || status=$?
-python3 - "$junit" "$status" <<'PY'
+"$st" run "$base/openapi.json" --seed "$seed" --report junit --report-junit-path "$junit" "$@" \
+  | tee "$work/st.out" || status=$?
+# A warning is a finding too (e.g. "operations mostly rejected generated data").
+warnings=$(grep -c -E '^(⚠️|WARNING)|Warnings?:' "$work/st.out" || true)
+python3 - "$junit" "$status" "$warnings" <<'PY'
 import sys, xml.etree.ElementTree as ET
-path, status = sys.argv[1], int(sys.argv[2])
+path, status, warnings = sys.argv[1], int(sys.argv[2]), int(sys.argv[3])
+problems = []
+tests = failed = skipped = 0
 try:
-    suite = ET.parse(path).getroot()
-    tests = int(suite.get("tests"))
-    failed = int(suite.get("failures")) + int(suite.get("errors"))
-except (OSError, ET.ParseError, TypeError):
-    tests, failed = 1, 1  # no report: schemathesis itself failed
+    root = ET.parse(path).getroot()
+    cases = list(root.iter("testcase"))
+    tests = len(cases)
+    for case in cases:
+        if case.find("failure") is not None or case.find("error") is not None:
+            failed += 1
+        elif case.find("skipped") is not None:
+            skipped += 1
+    if not any("stateful" in (case.get("name") or "").lower() for case in cases):
+        problems.append("the stateful phase did not run")
+    if tests == 0:
+        problems.append("the report has no test case")
+except (OSError, ET.ParseError) as err:
+    problems.append(f"no JUnit report ({err})")
 if status and not failed:
-    failed = 1  # it exited non-zero for a reason the report does not count
+    problems.append(f"schemathesis exited {status}")
+if warnings:
+    problems.append(f"schemathesis printed {warnings} warning line(s)")
+for problem in problems:
+    print(f"contract: {problem}", file=sys.stderr)
+passed = tests - skipped - failed
+failed += len(problems)
 verdict = "FAILED" if failed else "ok"
-print(f"test result: {verdict}. {tests - failed} passed; {failed} failed; (schemathesis, one per operation and the stateful phase)")
+print(f"test result: {verdict}. {passed} passed; {failed} failed; {skipped} skipped; (schemathesis, one per operation and the stateful phase)")
+sys.exit(1 if failed else 0)
 PY
-exit "$status"

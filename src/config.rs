@@ -1,9 +1,12 @@
 //! Runtime configuration, from environment variables (and `serve` flags).
 use std::time::Duration;
 
-use crate::{crypto::Cipher, db::SqliteSync, domain::fees::FeeSchedule};
+use crate::{clock::Clock, crypto::Cipher, db::SqliteSync, domain::fees::FeeSchedule};
 
 pub const DEFAULT_DATABASE_URL: &str = "sqlite://payouts.db?mode=rwc";
+/// Upper bound of `PAYOUTS_DOCUMENT_FETCHES_MAX` (tokio's semaphore allows far more;
+/// this keeps a typo from allowing unbounded memory).
+const MAX_DOCUMENT_FETCHES: usize = 4096;
 
 #[derive(Clone, Debug)]
 pub struct Config {
@@ -22,6 +25,9 @@ pub struct Config {
     pub document_allow_hosts: Vec<String>,
     pub document_max_bytes: usize,
     pub document_timeout: Duration,
+    /// Identity documents fetched or held at once (each up to
+    /// `document_max_bytes`); more are answered 503.
+    pub document_fetches_max: usize,
     pub cipher: Cipher,
     /// Secret the sandbox provider signs its webhooks with.
     pub sandbox_webhook_secret: String,
@@ -53,6 +59,12 @@ pub struct Config {
     /// Where `/metrics` is served; unset, it is not served at all (it is
     /// never served on `bind`, which faces API clients).
     pub metrics_bind: Option<String>,
+    /// The time the job queue reads: the system clock, or in tests a
+    /// manual one they move.
+    pub clock: Clock,
+    /// Runs the background job worker. Tests that run due jobs themselves
+    /// (`App::run_due_jobs`) turn it off.
+    pub job_worker: bool,
 }
 
 fn env(name: &str) -> Option<String> {
@@ -89,6 +101,7 @@ impl Config {
             document_allow_hosts: Vec::new(),
             document_max_bytes: 10 * 1024 * 1024,
             document_timeout: Duration::from_secs(10),
+            document_fetches_max: 16,
             // Every instance that shares the database shares the key, so
             // deriving the secret from it keeps them in agreement.
             sandbox_webhook_secret: cipher.derive_secret("sandbox-webhook-secret"),
@@ -107,6 +120,8 @@ impl Config {
             redis_url: None,
             redis_prefix: "payouts:".into(),
             metrics_bind: None,
+            clock: Clock::system(),
+            job_worker: true,
         }
     }
 
@@ -153,6 +168,7 @@ impl Config {
         }
         c.document_max_bytes = env_parse("PAYOUTS_DOCUMENT_MAX_BYTES", c.document_max_bytes)?;
         c.document_timeout = env_millis("PAYOUTS_DOCUMENT_TIMEOUT_MS", c.document_timeout)?;
+        c.document_fetches_max = env_parse("PAYOUTS_DOCUMENT_FETCHES_MAX", c.document_fetches_max)?;
         c.max_body_bytes = env_parse("PAYOUTS_MAX_BODY_BYTES", c.max_body_bytes)?;
         c.job_poll_interval = env_millis("PAYOUTS_JOB_POLL_MS", c.job_poll_interval)?;
         c.job_lease = env_millis("PAYOUTS_JOB_LEASE_MS", c.job_lease)?;
@@ -234,6 +250,12 @@ impl Config {
                 self.max_body_bytes as u64,
                 1024,
                 100 * MIB,
+            ),
+            (
+                "PAYOUTS_DOCUMENT_FETCHES_MAX",
+                self.document_fetches_max as u64,
+                1,
+                MAX_DOCUMENT_FETCHES as u64,
             ),
             (
                 "PAYOUTS_RATE_LIMIT_BURST",

@@ -1,5 +1,6 @@
-//! The one error type. Every failure in the service ends up here and is
-//! rendered as the contract's error envelope by `api::error`.
+//! The service layer's error: the business cases, bad input the service
+//! refuses, and `Internal`. No HTTP here (no status, no transport failure):
+//! `api::error::ApiError` wraps it, and imports nothing back from this side.
 
 /// One bad field of a request: `field` is the dotted JSON path
 /// (`bank.accountNumber`), `message` says what is wrong with it.
@@ -23,30 +24,15 @@ impl FieldError {
     }
 }
 
+/// What went wrong in an operation, in the service's terms. It knows
+/// nothing of HTTP: `api::error` wraps it with the transport failures and
+/// `api::error_codes` gives each case its code, status and documentation.
 #[derive(Debug, Clone, thiserror::Error)]
 pub enum Error {
-    #[error("{0}")]
-    InvalidJson(String),
     #[error("{}", validation_message(.0))]
     Validation(Vec<FieldError>),
-    #[error("invalid or missing API key (send it in the x-api-key header)")]
-    Unauthorized,
     #[error("{0}")]
     NotFound(String),
-    #[error("method not allowed on this path")]
-    MethodNotAllowed,
-    #[error("request body is larger than {0} bytes")]
-    PayloadTooLarge(usize),
-    #[error(
-        "request headers are too large (at most {} headers, {} bytes)",
-        crate::api::limits::MAX_HEADER_COUNT,
-        crate::api::limits::MAX_HEADER_BYTES
-    )]
-    HeadersTooLarge,
-    #[error("the request body was not received in time")]
-    RequestTimeout,
-    #[error("request body must be sent as application/json")]
-    UnsupportedMediaType,
     #[error("the organization has no payout account yet; complete payout verification first")]
     PayoutAccountRequired,
     #[error("the payout account is not verified (status: {0})")]
@@ -59,10 +45,14 @@ pub enum Error {
     IdempotencyKeyMismatch,
     #[error("a request with this Idempotency-Key is still being processed")]
     IdempotencyInProgress,
-    #[error("too many requests; retry after {retry_after} seconds")]
-    RateLimited { retry_after: u64 },
     #[error("webhook signature verification failed: {0}")]
     InvalidSignature(String),
+    /// A provider event that is signed but cannot be read.
+    #[error("the event could not be read: {0}")]
+    MalformedEvent(String),
+    /// Temporarily over capacity; retry after a second.
+    #[error("{0}")]
+    Busy(String),
     #[error("the payout provider refused the request: {0}")]
     Provider(String),
     /// The inner text is logged, never sent to the client.
@@ -84,57 +74,6 @@ impl Error {
 
     pub fn internal(err: impl std::fmt::Display) -> Self {
         Self::Internal(err.to_string())
-    }
-
-    /// (`type`, `code`) of the contract's error table.
-    pub fn kind(&self) -> (&'static str, &'static str) {
-        use Error::*;
-        match self {
-            InvalidJson(_) => ("validation_error", "invalid_json"),
-            Validation(_) => ("validation_error", "validation_error"),
-            Unauthorized => ("authentication_error", "unauthorized"),
-            NotFound(_) => ("not_found_error", "not_found"),
-            MethodNotAllowed => ("invalid_request_error", "method_not_allowed"),
-            PayloadTooLarge(_) => ("invalid_request_error", "payload_too_large"),
-            UnsupportedMediaType => ("validation_error", "unsupported_media_type"),
-            HeadersTooLarge => ("invalid_request_error", "request_header_fields_too_large"),
-            RequestTimeout => ("invalid_request_error", "request_timeout"),
-            PayoutAccountRequired => ("invalid_request_error", "payout_account_required"),
-            PayoutAccountNotVerified(_) => ("invalid_request_error", "payout_account_not_verified"),
-            NoDefaultBankAccount => ("invalid_request_error", "no_default_bank_account"),
-            InsufficientBalance { .. } => ("billing_error", "insufficient_balance"),
-            IdempotencyKeyMismatch => ("conflict_error", "idempotency_key_mismatch"),
-            IdempotencyInProgress => ("conflict_error", "idempotency_in_progress"),
-            RateLimited { .. } => ("rate_limit_error", "rate_limited"),
-            InvalidSignature(_) => ("invalid_request_error", "invalid_signature"),
-            Provider(_) => ("provider_error", "provider_error"),
-            Internal(_) => ("api_error", "internal_error"),
-        }
-    }
-
-    /// HTTP status of the contract's error table.
-    pub fn status(&self) -> u16 {
-        use Error::*;
-        match self {
-            InvalidJson(_) | InvalidSignature(_) => 400,
-            Unauthorized => 401,
-            InsufficientBalance { .. } => 402,
-            NotFound(_) => 404,
-            MethodNotAllowed => 405,
-            PayoutAccountRequired
-            | PayoutAccountNotVerified(_)
-            | NoDefaultBankAccount
-            | IdempotencyKeyMismatch
-            | IdempotencyInProgress => 409,
-            PayloadTooLarge(_) => 413,
-            UnsupportedMediaType => 415,
-            HeadersTooLarge => 431,
-            RequestTimeout => 408,
-            Validation(_) => 422,
-            RateLimited { .. } => 429,
-            Internal(_) => 500,
-            Provider(_) => 502,
-        }
     }
 
     pub fn details(&self) -> Option<&[FieldError]> {

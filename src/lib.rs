@@ -3,6 +3,7 @@
 // compute the server future's layout.
 #![recursion_limit = "256"]
 pub mod api;
+pub mod clock;
 pub mod config;
 pub mod crypto;
 pub mod db;
@@ -16,5 +17,6 @@ pub mod logging;
 pub mod metrics;
 pub mod ops;
 pub mod provider;
+pub mod queue;
 pub mod server;
 pub mod service;

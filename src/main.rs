@@ -188,7 +188,7 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             let created = orgs::create(&conn, &name, &country, &currency, live).await?;
             println!(
                 "{}",
-                json!({"organizationId": created.organization.id, "apiKey": created.api_key, "mode": created.organization.mode})
+                json!({"organizationId": created.organization.id, "apiKey": created.api_key, "mode": created.organization.mode.as_str()})
             );
         }
         Command::Key { command } => {

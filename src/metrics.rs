@@ -5,7 +5,7 @@
 //! database reports the same, true figures.
 use std::time::Duration;
 
-use entity::{job, payout};
+use entity::{job, payout, states::PayoutStatus};
 use prometheus::{
     Encoder, HistogramOpts, HistogramVec, IntCounterVec, IntGauge, IntGaugeVec, Opts, Registry,
     TextEncoder,
@@ -27,6 +27,7 @@ pub struct Metrics {
     provider_duration: HistogramVec,
     provider_errors: IntCounterVec,
     webhook_deliveries: IntCounterVec,
+    jobs_dead: IntCounterVec,
     payouts: IntGaugeVec,
     job_queue_depth: IntGauge,
 }
@@ -76,6 +77,11 @@ impl Metrics {
                 "Sandbox provider webhook deliveries by result (succeeded, failed).",
                 &["result"],
             ),
+            jobs_dead: counter(
+                "jobs_dead_total",
+                "Jobs marked dead because they can never run (payload does not parse, unknown kind), by kind.",
+                &["kind"],
+            ),
             payouts: IntGaugeVec::new(
                 Opts::new("payouts", "Payouts by status (read at scrape time)."),
                 &["status"],
@@ -83,7 +89,7 @@ impl Metrics {
             .expect("valid gauge"),
             job_queue_depth: IntGauge::new(
                 "job_queue_depth",
-                "Jobs due and not done (read at scrape time).",
+                "Jobs due and neither done nor dead (read at scrape time).",
             )
             .expect("valid gauge"),
         };
@@ -94,6 +100,7 @@ impl Metrics {
             r.register(Box::new(metrics.provider_duration.clone())),
             r.register(Box::new(metrics.provider_errors.clone())),
             r.register(Box::new(metrics.webhook_deliveries.clone())),
+            r.register(Box::new(metrics.jobs_dead.clone())),
             r.register(Box::new(metrics.payouts.clone())),
             r.register(Box::new(metrics.job_queue_depth.clone())),
         ] {
@@ -135,10 +142,14 @@ impl Metrics {
         self.webhook_deliveries.with_label_values(&[result]).inc();
     }
 
+    pub fn job_dead(&self, kind: &str) {
+        self.jobs_dead.with_label_values(&[kind]).inc();
+    }
+
     /// Reads the gauges from the database and renders everything in the
     /// Prometheus text format.
     pub async fn render(&self, db: &DatabaseConnection) -> Result<String, DbErr> {
-        let by_status: Vec<(String, i64)> = payout::Entity::find()
+        let by_status: Vec<(PayoutStatus, i64)> = payout::Entity::find()
             .select_only()
             .column(payout::Column::Status)
             .column_as(Expr::col(payout::Column::Id).count(), "n")
@@ -147,14 +158,15 @@ impl Metrics {
             .all(db)
             .await?;
         // Statuses absent from the table read 0 rather than vanishing.
-        for status in ["pending", "in_transit", "paid", "failed", "canceled"] {
-            self.payouts.with_label_values(&[status]).set(0);
+        for status in PayoutStatus::ALL {
+            self.payouts.with_label_values(&[status.as_str()]).set(0);
         }
         for (status, n) in by_status {
             self.payouts.with_label_values(&[status.as_str()]).set(n);
         }
         let due = job::Entity::find()
             .filter(job::Column::DoneAt.is_null())
+            .filter(job::Column::DeadAt.is_null())
             .filter(job::Column::RunAt.lte(chrono::Utc::now()))
             .count(db)
             .await?;

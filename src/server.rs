@@ -2,7 +2,12 @@
 use poem::{listener::TcpAcceptor, Server};
 use tokio::sync::watch;
 
-use crate::{api, config::Config, db, jobs, service::App};
+use crate::{
+    api,
+    config::Config,
+    db, jobs,
+    service::{App, ProviderLayer},
+};
 
 /// A started service.
 pub struct Running {
@@ -12,7 +17,7 @@ pub struct Running {
     shutdown: watch::Sender<bool>,
     server: tokio::task::JoinHandle<std::io::Result<()>>,
     metrics_server: Option<tokio::task::JoinHandle<std::io::Result<()>>>,
-    worker: tokio::task::JoinHandle<()>,
+    worker: Option<tokio::task::JoinHandle<()>>,
 }
 
 impl Running {
@@ -23,7 +28,9 @@ impl Running {
         if let Some(metrics) = self.metrics_server {
             let _ = metrics.await;
         }
-        let _ = self.worker.await;
+        if let Some(worker) = self.worker {
+            let _ = worker.await;
+        }
     }
 
     /// Waits until the server ends on its own (it does on SIGINT/SIGTERM).
@@ -33,7 +40,9 @@ impl Running {
         if let Some(metrics) = self.metrics_server {
             let _ = metrics.await;
         }
-        let _ = self.worker.await;
+        if let Some(worker) = self.worker {
+            let _ = worker.await;
+        }
         result
     }
 }
@@ -41,6 +50,15 @@ impl Running {
 /// Connects, migrates, and serves on `listener` (already bound, so tests can
 /// take a free port first).
 pub async fn start(config: Config, listener: std::net::TcpListener) -> anyhow::Result<Running> {
+    start_with_provider_layer(config, listener, Box::new(|provider| provider)).await
+}
+
+/// As `start`, with the provider wrapped by `layer` (see `App::with_provider_layer`).
+pub async fn start_with_provider_layer(
+    config: Config,
+    listener: std::net::TcpListener,
+    layer: ProviderLayer,
+) -> anyhow::Result<Running> {
     config.validate()?;
     // Bound before anything else starts, so a bad address stops the start.
     let metrics_listener =
@@ -60,9 +78,12 @@ pub async fn start(config: Config, listener: std::net::TcpListener) -> anyhow::R
     let (writes, reads) =
         db::connect_pools(&config.database_url, config.sqlite_synchronous).await?;
     db::migrate(&writes).await?;
-    let app = App::with_pools(writes, reads, config);
+    let app = App::with_provider_layer(writes, reads, config, layer);
     let (shutdown, shutdown_rx) = watch::channel(false);
-    let worker = tokio::spawn(jobs::worker(app.clone(), shutdown_rx.clone()));
+    let worker = app
+        .config
+        .job_worker
+        .then(|| tokio::spawn(jobs::worker(app.clone(), shutdown_rx.clone())));
     listener.set_nonblocking(true)?;
     let acceptor = TcpAcceptor::from_std(listener)?;
     let routes = api::routes(app.clone());

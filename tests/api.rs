@@ -272,6 +272,10 @@ async fn verification_then_webhook_verifies_and_is_idempotent() {
 
     let verified = app.wait_for("/payouts/account", &org.key, "verified").await;
     assert_eq!(verified["transfersEnabled"], true);
+    assert!(
+        verified.get("alreadyExists").is_none(),
+        "only the verification call answers alreadyExists: {verified}"
+    );
 
     let again = app
         .post(
@@ -735,6 +739,35 @@ async fn the_spec_and_swagger_ui_are_served() {
     assert!(
         page.contains("swagger-ui") && !page.contains("https://unpkg.com"),
         "Swagger UI works offline"
+    );
+    app.stop().await;
+}
+
+/// A state the code does not know, read from the database, is an error (500,
+/// nothing else shown), never quietly read as some other state.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_unknown_stored_state_is_an_error_not_a_default() {
+    use sea_orm::ConnectionTrait;
+    let app = TestApp::spawn().await;
+    let org = app.verified_org("000123456789").await;
+    let reply = app.get("/payouts/account", &org.key).await;
+    assert_eq!(reply.status, 200, "{}", reply.body);
+    assert_eq!(reply.data()["businessType"], "individual");
+
+    app.db()
+        .execute_unprepared(&format!(
+            "UPDATE payout_accounts SET business_type = 'partnership' WHERE organization_id = '{}'",
+            org.id
+        ))
+        .await
+        .unwrap();
+    let reply = app.get("/payouts/account", &org.key).await;
+    assert_eq!(reply.status, 500, "{}", reply.body);
+    assert_eq!(reply.error_code(), "internal_error");
+    assert!(
+        !reply.body.to_string().contains("partnership"),
+        "the stored value is not shown: {}",
+        reply.body
     );
     app.stop().await;
 }

@@ -25,8 +25,8 @@ async fn doc_url_of_an_envelope_is_a_page_that_says_whether_to_retry() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn every_code_has_a_page_and_unknown_codes_are_404_envelopes() {
     let app = TestApp::spawn().await;
-    for err in payouts::api::error_docs::samples() {
-        let code = err.kind().1;
+    for entry in payouts::api::error_codes::ALL {
+        let code = entry.code;
         let page = app
             .client
             .get(format!("{}/docs/errors/{code}", app.base))
@@ -55,4 +55,26 @@ async fn every_code_has_a_page_and_unknown_codes_are_404_envelopes() {
     assert_eq!(swagger.status(), 200);
     assert!(swagger.text().await.unwrap().contains("swagger"));
     app.stop().await;
+}
+
+/// `docs/contract.md`'s error table is generated from the error pages'
+/// source; `UPDATE_DOCS=1 cargo test --test error_docs` rewrites it.
+#[test]
+fn the_contract_documents_every_error_code_as_the_code_does() {
+    let path = concat!(env!("CARGO_MANIFEST_DIR"), "/docs/contract.md");
+    let contract = std::fs::read_to_string(path).expect("docs/contract.md is committed");
+    let (begin, end) = ("<!-- errors:begin -->\n", "<!-- errors:end -->");
+    let start = contract.find(begin).expect("errors:begin marker") + begin.len();
+    let stop = contract.find(end).expect("errors:end marker");
+    let generated = payouts::api::error_docs::markdown_table();
+    if std::env::var_os("UPDATE_DOCS").is_some() {
+        let updated = format!("{}{generated}{}", &contract[..start], &contract[stop..]);
+        std::fs::write(path, updated).unwrap();
+        return;
+    }
+    assert!(
+        contract[start..stop] == generated,
+        "docs/contract.md's error table differs from the code: run \
+         `UPDATE_DOCS=1 cargo test --test error_docs` and review the diff"
+    );
 }

@@ -3,16 +3,15 @@
 mod common;
 
 use std::{
-    io::Write,
     process::{Command, Stdio},
     sync::{
         atomic::{AtomicUsize, Ordering},
-        Arc, Mutex, OnceLock,
+        Arc,
     },
     time::{Duration, Instant},
 };
 
-use common::*;
+use common::{logs::captured_logs, *};
 use migration::MigratorTrait;
 use sea_orm::ConnectionTrait;
 use serde_json::{json, Value};
@@ -217,35 +216,6 @@ async fn rate_limited_requests_are_labelled_with_their_route() {
     app.stop().await;
 }
 
-/// A log sink shared by the whole test binary (the subscriber is global).
-#[derive(Clone, Default)]
-struct Captured(Arc<Mutex<Vec<u8>>>);
-
-impl Write for Captured {
-    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
-        self.0.lock().unwrap().extend_from_slice(buf);
-        Ok(buf.len())
-    }
-    fn flush(&mut self) -> std::io::Result<()> {
-        Ok(())
-    }
-}
-
-fn captured_logs() -> &'static Captured {
-    static LOGS: OnceLock<Captured> = OnceLock::new();
-    LOGS.get_or_init(|| {
-        let logs = Captured::default();
-        let sink = logs.clone();
-        payouts::logging::init(
-            payouts::logging::LogFormat::Json,
-            tracing_subscriber::EnvFilter::new("debug"),
-            move || sink.clone(),
-        )
-        .expect("logger installs once");
-        logs
-    })
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn logs_carry_the_request_id_and_no_secrets() {
     let logs = captured_logs();
@@ -276,11 +246,8 @@ async fn logs_carry_the_request_id_and_no_secrets() {
         .await;
     app.stop().await;
 
-    let text = String::from_utf8(logs.0.lock().unwrap().clone()).unwrap();
-    let lines: Vec<Value> = text
-        .lines()
-        .map(|l| serde_json::from_str(l).expect("every line is JSON"))
-        .collect();
+    let text = logs.text();
+    let lines = logs.lines();
     assert!(lines.len() > 10, "too few log lines: {text}");
     assert!(!text.contains(GOOD_ACCOUNT), "account number logged");
     assert!(!text.contains(&org.key), "API key logged");

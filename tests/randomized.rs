@@ -1,11 +1,14 @@
 //! Thousands of random operations at once — credits, releases, payouts,
-//! retries with the same key, provider events in any order and duplicated —
+//! retries and races with the same key (one answer, one payout per key), provider events in any order and duplicated —
 //! and the books must still be right, to the cent.
 mod common;
 
-use std::sync::{
-    atomic::{AtomicI64, AtomicUsize, Ordering},
-    Arc, Mutex,
+use std::{
+    collections::HashMap,
+    sync::{
+        atomic::{AtomicI64, AtomicUsize, Ordering},
+        Arc, Mutex,
+    },
 };
 
 use common::*;
@@ -16,6 +19,7 @@ use payouts::{
     service::{funds, orgs, payouts as payout_service, webhooks},
 };
 use rand::{rngs::StdRng, seq::SliceRandom, Rng, SeedableRng};
+use sea_orm::{ColumnTrait, EntityTrait, QueryFilter};
 
 const WORKERS: u64 = 4;
 
@@ -45,24 +49,37 @@ async fn random_operations_keep_the_books() {
     }
     let orgs_ = Arc::new(orgs_);
     let credited = Arc::new(AtomicI64::new(0));
-    let done = Arc::new(AtomicUsize::new(0));
-    let payouts_made: Arc<Mutex<Vec<(String, String)>>> = Arc::default();
+    // One key pool for all workers, so the same key is sent by several
+    // workers at once; each key has one amount and one organization.
+    let mut pool_rng = StdRng::seed_from_u64(seed);
+    let key_pool: Arc<Vec<(String, i64, usize)>> = Arc::new(
+        (0..(total_ops / 20).max(4))
+            .map(|n| {
+                let key = format!("key-{n}");
+                (key, pool_rng.gen_range(1000..=8000), n % orgs_.len())
+            })
+            .collect(),
+    );
+    // Key → the payout id its first success answered.
+    let answers: Arc<Mutex<HashMap<String, String>>> = Arc::default();
+    let replays_checked = Arc::new(AtomicUsize::new(0));
+    let payouts_made: Arc<Mutex<Vec<String>>> = Arc::default();
 
     let mut tasks = Vec::new();
     for worker in 0..WORKERS {
-        let (service, orgs_, credited, done, payouts_made) = (
+        let (service, orgs_, credited, payouts_made, key_pool, answers, replays_checked) = (
             app.app().clone(),
             orgs_.clone(),
             credited.clone(),
-            done.clone(),
             payouts_made.clone(),
+            key_pool.clone(),
+            answers.clone(),
+            replays_checked.clone(),
         );
         let ops = total_ops / WORKERS as usize;
         tasks.push(tokio::spawn(async move {
-            let mut rng = StdRng::seed_from_u64(seed.wrapping_add(worker));
-            let mut keys: Vec<(String, i64)> = Vec::new();
-            for op in 0..ops {
-                done.fetch_add(1, Ordering::SeqCst);
+            let mut rng = StdRng::seed_from_u64(seed.wrapping_add(worker + 1));
+            for _ in 0..ops {
                 let org = orgs_.choose(&mut rng).unwrap();
                 match rng.gen_range(0..100) {
                     0..=24 => {
@@ -80,33 +97,56 @@ async fn random_operations_keep_the_books() {
                         txn.commit().await.unwrap();
                     }
                     30..=59 => {
-                        // A third are retries of an earlier request, same key and body.
-                        let (key, amount) = match keys.choose(&mut rng) {
-                            Some(earlier) if rng.gen_bool(0.3) => earlier.clone(),
-                            _ => {
-                                let fresh =
-                                    (format!("w{worker}-op{op}"), rng.gen_range(1000..=8000));
-                                keys.push(fresh.clone());
-                                fresh
-                            }
+                        // A key from the shared pool, sometimes sent twice at
+                        // once: the same request raced and retried.
+                        let (key, amount, org_index) = key_pool.choose(&mut rng).unwrap().clone();
+                        let org = &orgs_[org_index];
+                        let send =
+                            || payout_service::create(&service, org, amount, None, Some(&key));
+                        let results = if rng.gen_bool(0.2) {
+                            let (a, b) = tokio::join!(send(), send());
+                            vec![a, b]
+                        } else {
+                            vec![send().await]
                         };
-                        let org = &orgs_
-                            [(key.len() + key.as_bytes()[key.len() - 1] as usize) % orgs_.len()];
-                        match payout_service::create(&service, org, amount, None, Some(&key)).await
-                        {
-                            Ok(payout) => {
-                                let transfer = payout
-                                    .provider_transfer_id
-                                    .expect("the sandbox accepted it");
-                                payouts_made.lock().unwrap().push((payout.id, transfer));
+                        for result in results {
+                            match result {
+                                Ok(payout) => {
+                                    let mut answers = answers.lock().unwrap();
+                                    match answers.get(&key) {
+                                        Some(first) => {
+                                            assert_eq!(
+                                                first, &payout.id,
+                                                "key {key} answered two different payouts"
+                                            );
+                                            replays_checked.fetch_add(1, Ordering::SeqCst);
+                                        }
+                                        None => {
+                                            answers.insert(key.clone(), payout.id.clone());
+                                            payouts_made.lock().unwrap().push(payout.id);
+                                        }
+                                    }
+                                }
+                                Err(Error::InsufficientBalance { .. }) => {}
+                                // The twin of a raced request still holds the key.
+                                Err(Error::IdempotencyInProgress) => {}
+                                Err(other) => panic!("payout: {other:?}"),
                             }
-                            Err(Error::InsufficientBalance { .. }) => {}
-                            Err(other) => panic!("payout: {other:?}"),
                         }
                     }
                     _ => {
                         let target = payouts_made.lock().unwrap().choose(&mut rng).cloned();
-                        let Some((payout_id, transfer_id)) = target else {
+                        let Some(payout_id) = target else {
+                            continue;
+                        };
+                        // The answer of a raced twin can precede the winner's
+                        // provider call: no transfer to report on yet.
+                        let stored = entity::payout::Entity::find_by_id(payout_id.clone())
+                            .one(&service.db)
+                            .await
+                            .unwrap()
+                            .expect("an answered payout is stored");
+                        let Some(transfer_id) = stored.provider_transfer_id else {
                             continue;
                         };
                         let status = *[
@@ -140,10 +180,32 @@ async fn random_operations_keep_the_books() {
     for task in tasks {
         task.await.expect("worker finished without panicking");
     }
-    assert_eq!(
-        done.load(Ordering::SeqCst),
-        total_ops - total_ops % WORKERS as usize
+
+    // Exactly one payout per key that succeeded, and it is the one every
+    // answer for that key named.
+    let answers = answers.lock().unwrap().clone();
+    assert!(
+        replays_checked.load(Ordering::SeqCst) > 0,
+        "no key was ever replayed: the test proved nothing about retries"
     );
+    let keyed = entity::payout::Entity::find()
+        .filter(entity::payout::Column::IdempotencyKey.is_not_null())
+        .all(app.db())
+        .await
+        .unwrap();
+    assert_eq!(
+        keyed.len(),
+        answers.len(),
+        "payouts made with a key vs distinct keys that succeeded"
+    );
+    for payout in &keyed {
+        let key = payout.idempotency_key.as_deref().unwrap();
+        assert_eq!(
+            answers.get(key),
+            Some(&payout.id),
+            "stored payout for {key}"
+        );
+    }
 
     // Not a cent created or lost: everything credited is somewhere.
     let mut held = 0;

@@ -11,6 +11,7 @@ fn redact(mut value: serde_json::Value) -> serde_json::Value {
                 for (key, v) in map.iter_mut() {
                     match key.as_str() {
                         "id"
+                        | "payoutId"
                         | "providerAccountId"
                         | "providerTransferId"
                         | "providerExternalAccountId"
@@ -18,7 +19,8 @@ fn redact(mut value: serde_json::Value) -> serde_json::Value {
                         {
                             *v = json!("[id]")
                         }
-                        "createdAt" if v.is_string() => *v = json!("[time]"),
+                        "nextCursor" if v.is_string() => *v = json!("[cursor]"),
+                        time if time.ends_with("At") && v.is_string() => *v = json!("[time]"),
                         "doc_url" => {
                             let path = v
                                 .as_str()
@@ -95,8 +97,84 @@ async fn representative_bodies() {
             json!({"amount": 2500, "description": "Weekly payout"}),
         )
         .await;
-    insta::assert_json_snapshot!("payout_created", redact(payout.body));
+    insta::assert_json_snapshot!("payout_created", redact(payout.body.clone()));
     let balance = app.get("/balance", &org.key).await;
     insta::assert_json_snapshot!("balance", redact(balance.body));
+    insta::assert_json_snapshot!("rate_limit_headers", headers(&balance.headers));
+
+    // Settled by the provider's event.
+    let paid = json!({"id": "evt_snapshot_paid", "type": "payout.paid", "created": now,
+        "data": {"object": {"id": payout.data()["providerTransferId"], "status": "paid"}}})
+    .to_string();
+    let receipt = app
+        .send_webhook(&paid, Some(app.signed_webhook(&paid, now)))
+        .await;
+    assert_eq!(receipt.data()["result"], "applied", "{}", receipt.body);
+    let id = payout.data()["id"].as_str().unwrap();
+    let settled = app.get(&format!("/payouts/{id}"), &org.key).await;
+    insta::assert_json_snapshot!("payout_paid", redact(settled.body));
+
+    let page = app.get("/balance/transactions?limit=2", &org.key).await;
+    insta::assert_json_snapshot!("balance_transactions_page", redact(page.body));
+    let missing = app.get("/payouts/po_doesnotexist", &org.key).await;
+    insta::assert_json_snapshot!("not_found", redact(missing.body));
+
+    // A keyed request, its replay, and the same key with another body.
+    let keyed = |amount: i64| {
+        app.client
+            .post(format!("{}/api/v1/payouts", app.base))
+            .header("x-api-key", &org.key)
+            .header("idempotency-key", "snapshot-key")
+            .json(&json!({"amount": amount}))
+            .send()
+    };
+    let first = TestApp::reply(keyed(1000).await.unwrap()).await;
+    let replay = TestApp::reply(keyed(1000).await.unwrap()).await;
+    assert_eq!(replay.body, first.body, "the replay is the stored answer");
+    insta::assert_json_snapshot!("idempotent_replay_headers", headers(&replay.headers));
+    let mismatch = TestApp::reply(keyed(1001).await.unwrap()).await;
+    insta::assert_json_snapshot!("idempotency_key_mismatch", redact(mismatch.body));
+    app.stop().await;
+}
+
+/// The headers a client reads, with the values that move redacted.
+fn headers(headers: &reqwest::header::HeaderMap) -> serde_json::Value {
+    let mut picked = serde_json::Map::new();
+    for name in [
+        "content-type",
+        "idempotent-replayed",
+        "ratelimit-limit",
+        "ratelimit-remaining",
+        "ratelimit-reset",
+        "retry-after",
+    ] {
+        if let Some(value) = headers.get(name) {
+            let value = value.to_str().unwrap();
+            let shown = match name {
+                // Depends on how many requests came before in the test.
+                "ratelimit-remaining" => "[n]",
+                _ => value,
+            };
+            picked.insert(name.into(), json!(shown));
+        }
+    }
+    picked.into()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn rate_limited_body_and_headers() {
+    // One request, then a token every 100 s: the second is refused.
+    let app = TestApp::spawn_with(|c| {
+        c.rate_limit_burst = 1;
+        c.rate_limit_per_second = 0.01;
+    })
+    .await;
+    let org = app.org().await;
+    let first = app.get("/balance", &org.key).await;
+    assert_eq!(first.status, 200);
+    let limited = app.get("/balance", &org.key).await;
+    assert_eq!(limited.status, 429);
+    insta::assert_json_snapshot!("rate_limited", redact(limited.body));
+    insta::assert_json_snapshot!("rate_limited_headers", headers(&limited.headers));
     app.stop().await;
 }

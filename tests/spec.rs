@@ -61,3 +61,156 @@ fn every_error_response_is_the_envelope() {
         }
     }
 }
+
+/// OpenAPI 3.0 schemas as JSON Schema (2020-12): `nullable: true` becomes
+/// "or null"; `$ref`s stay, resolved against the `components` they sit in.
+fn json_schema(schema: &serde_json::Value) -> serde_json::Value {
+    use serde_json::{json, Value};
+    match schema {
+        Value::Object(map) => {
+            let mut out: serde_json::Map<String, Value> = map
+                .iter()
+                .filter(|(key, _)| *key != "nullable" && *key != "example")
+                .map(|(key, value)| (key.clone(), json_schema(value)))
+                .collect();
+            if map.get("nullable") == Some(&json!(true)) {
+                out = serde_json::Map::from_iter([(
+                    "anyOf".to_string(),
+                    json!([Value::Object(out), {"type": "null"}]),
+                )]);
+            }
+            Value::Object(out)
+        }
+        Value::Array(items) => Value::Array(items.iter().map(json_schema).collect()),
+        other => other.clone(),
+    }
+}
+
+/// Swagger UI's "Try it out" sends the schema's example: every request body
+/// and every response has one, and each example in the spec (nested objects'
+/// too) is valid against its own schema, formats included.
+#[test]
+fn every_body_has_an_example_that_validates_against_its_schema() {
+    use serde_json::{json, Value};
+    let spec: Value = serde_json::from_str(&payouts::api::api_service().spec()).unwrap();
+    let components = json_schema(&spec["components"]);
+    let resolve = |schema: &Value| -> Value {
+        match schema["$ref"].as_str() {
+            Some(reference) => spec.pointer(&reference[1..]).unwrap().clone(),
+            None => schema.clone(),
+        }
+    };
+    // (where, its schema, its example)
+    let mut examples: Vec<(String, Value, Option<Value>)> = Vec::new();
+    for (path, item) in spec["paths"].as_object().unwrap() {
+        for (method, op) in item.as_object().unwrap() {
+            let request = op["requestBody"]["content"].as_object().into_iter();
+            let responses = op["responses"].as_object().unwrap().values();
+            let contents = request.chain(responses.filter_map(|r| r["content"].as_object()));
+            for media in contents.flat_map(|content| content.values()) {
+                let schema = &media["schema"];
+                let example = resolve(schema).get("example").cloned();
+                examples.push((format!("{method} {path}"), schema.clone(), example));
+            }
+        }
+    }
+    assert!(examples.len() > 20, "{examples:?}");
+    // Every object, so that nested ones show realistic values too.
+    for (name, schema) in spec["components"]["schemas"].as_object().unwrap() {
+        if schema["type"] == "object" {
+            let reference = json!({"$ref": format!("#/components/schemas/{name}")});
+            examples.push((name.clone(), reference, schema.get("example").cloned()));
+        }
+    }
+
+    let missing: Vec<&String> = examples
+        .iter()
+        .filter(|(_, _, example)| example.is_none())
+        .map(|(place, _, _)| place)
+        .collect();
+    assert!(
+        missing.is_empty(),
+        "bodies without an example: {missing:#?}"
+    );
+    for (place, schema, example) in &examples {
+        let mut root = json_schema(schema);
+        root["components"] = components.clone();
+        let validator = jsonschema::options()
+            .should_validate_formats(true)
+            .build(&root)
+            .unwrap_or_else(|e| panic!("{place}: {e}"));
+        let errors: Vec<String> = validator
+            .iter_errors(example.as_ref().unwrap())
+            .map(|e| format!("{}: {e}", e.instance_path()))
+            .collect();
+        assert!(errors.is_empty(), "{place}'s example: {errors:#?}");
+    }
+}
+
+/// The verification example is the README quickstart's body, so "Try it
+/// out" works once the quickstart serves its identity document (port 8000).
+#[test]
+fn the_verification_example_is_the_quickstarts_body() {
+    let readme = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/README.md"))
+        .expect("README.md");
+    let body = readme
+        .split_once("<<JSON; echo\n")
+        .and_then(|(_, rest)| rest.split_once("\nJSON\n"))
+        .expect("the quickstart's verification body (a <<JSON heredoc)")
+        .0
+        .replace("$DOC_PORT", "8000");
+    let body: serde_json::Value = serde_json::from_str(&body).expect("the body is JSON");
+    let spec: serde_json::Value =
+        serde_json::from_str(&payouts::api::api_service().spec()).unwrap();
+    assert_eq!(
+        spec["components"]["schemas"]["VerificationRequest"]["example"],
+        body
+    );
+    assert!(readme.contains("export DOC_PORT=${DOC_PORT:-8000}"));
+}
+
+/// The published document's error responses show, as examples, the envelope
+/// of every code that answers with their status (generated from
+/// `api::error_codes`), and each example is a valid envelope.
+#[test]
+fn every_error_response_shows_each_code_of_its_status() {
+    use serde_json::{json, Value};
+    let spec: Value = serde_json::from_str(&payouts::api::spec::document().json).unwrap();
+    let mut root = json_schema(&json!({"$ref": "#/components/schemas/ErrorEnvelope"}));
+    root["components"] = json_schema(&spec["components"]);
+    let envelope = jsonschema::options()
+        .should_validate_formats(true)
+        .build(&root)
+        .unwrap();
+    let mut checked = 0;
+    for (path, item) in spec["paths"].as_object().unwrap() {
+        for (method, op) in item.as_object().unwrap() {
+            for (status, response) in op["responses"].as_object().unwrap() {
+                let mut expected: Vec<&str> = payouts::api::error_codes::ALL
+                    .iter()
+                    .filter(|entry| entry.status.as_str() == status)
+                    .map(|entry| entry.code)
+                    .collect();
+                if expected.is_empty() {
+                    continue;
+                }
+                let examples = response["content"]["application/json; charset=utf-8"]["examples"]
+                    .as_object()
+                    .unwrap_or_else(|| panic!("{method} {path} {status}: no examples"));
+                let listed: Vec<&str> = examples.keys().map(String::as_str).collect();
+                expected.sort();
+                assert_eq!(listed, expected, "{method} {path} {status}");
+                for (code, example) in examples {
+                    let reference = example["$ref"].as_str().unwrap();
+                    let value = &spec.pointer(&reference[1..]).unwrap()["value"];
+                    assert_eq!(value["error"]["code"], *code, "{reference}");
+                    let errors: Vec<String> =
+                        envelope.iter_errors(value).map(|e| e.to_string()).collect();
+                    assert!(errors.is_empty(), "{reference}: {errors:#?}");
+                    checked += 1;
+                }
+            }
+        }
+    }
+    assert!(checked > 100, "{checked}");
+}

@@ -1,5 +1,7 @@
 use sea_orm::entity::prelude::*;
 
+use crate::states::{BankAccountStatus, BankAccountType};
+
 #[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
 #[sea_orm(table_name = "bank_accounts")]
 pub struct Model {
@@ -14,11 +16,11 @@ pub struct Model {
     pub account_number_encrypted: String,
     pub routing_number: Option<String>,
     pub bank_name: Option<String>,
-    pub account_type: Option<String>,
+    pub account_type: Option<BankAccountType>,
     pub country: String,
     pub currency: String,
     pub is_default: bool,
-    pub status: String,
+    pub status: BankAccountStatus,
     pub created_at: DateTimeUtc,
 }
 

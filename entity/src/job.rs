@@ -16,6 +16,9 @@ pub struct Model {
     pub lease_owner: Option<String>,
     pub lease_until: Option<DateTimeUtc>,
     pub done_at: Option<DateTimeUtc>,
+    /// Set when the job can never run (unparsable payload, unknown kind);
+    /// a dead job is never claimed again.
+    pub dead_at: Option<DateTimeUtc>,
     pub last_error: Option<String>,
     pub created_at: DateTimeUtc,
 }

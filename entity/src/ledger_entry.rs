@@ -1,5 +1,7 @@
 use sea_orm::entity::prelude::*;
 
+use crate::states::LedgerAccount;
+
 /// One leg of a ledger transaction; the legs of a transaction sum to zero.
 #[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
 #[sea_orm(table_name = "ledger_entries")]
@@ -8,7 +10,7 @@ pub struct Model {
     pub id: i64,
     pub transaction_id: String,
     pub organization_id: String,
-    pub account: String,
+    pub account: LedgerAccount,
     pub amount: i64,
     pub created_at: DateTimeUtc,
 }

@@ -1,12 +1,14 @@
 use sea_orm::entity::prelude::*;
 
+use crate::states::LedgerKind;
+
 #[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
 #[sea_orm(table_name = "ledger_transactions")]
 pub struct Model {
     #[sea_orm(primary_key, auto_increment = false)]
     pub id: String,
     pub organization_id: String,
-    pub kind: String,
+    pub kind: LedgerKind,
     pub payout_id: Option<String>,
     pub amount: i64,
     pub currency: String,

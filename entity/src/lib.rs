@@ -11,3 +11,5 @@ pub mod organization;
 pub mod payout;
 pub mod payout_account;
 pub mod provider_event;
+pub mod states;
+pub mod verification_claim;

@@ -1,13 +1,14 @@
 use sea_orm::entity::prelude::*;
 
+use crate::states::OrgMode;
+
 #[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
 #[sea_orm(table_name = "organizations")]
 pub struct Model {
     #[sea_orm(primary_key, auto_increment = false)]
     pub id: String,
     pub name: String,
-    /// `live` or `sandbox`
-    pub mode: String,
+    pub mode: OrgMode,
     /// ISO 3166-1 alpha-2, upper case
     pub country: String,
     /// ISO 4217, lower case

@@ -1,5 +1,7 @@
 use sea_orm::entity::prelude::*;
 
+use crate::states::PayoutStatus;
+
 #[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
 #[sea_orm(table_name = "payouts")]
 pub struct Model {
@@ -7,7 +9,7 @@ pub struct Model {
     pub id: String,
     pub organization_id: String,
     pub bank_account_id: String,
-    pub status: String,
+    pub status: PayoutStatus,
     pub amount: i64,
     pub fee: i64,
     pub net_amount: i64,

@@ -1,5 +1,7 @@
 use sea_orm::entity::prelude::*;
 
+use crate::states::{AccountStatus, BusinessType};
+
 #[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
 #[sea_orm(table_name = "payout_accounts")]
 pub struct Model {
@@ -9,9 +11,9 @@ pub struct Model {
     pub organization_id: String,
     pub provider: String,
     pub provider_account_id: String,
-    pub status: String,
+    pub status: AccountStatus,
     pub transfers_enabled: bool,
-    pub business_type: String,
+    pub business_type: BusinessType,
     pub country: String,
     pub email: String,
     pub business_url: String,

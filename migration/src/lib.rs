@@ -2,6 +2,9 @@ pub use sea_orm_migration::prelude::*;
 
 mod m20261125_000001_init;
 mod m20261125_000002_immutable_ledger;
+mod m20261126_000001_ledger_no_truncate;
+mod m20261126_000003_verification_claims;
+mod m20261127_000001_job_dead;
 
 pub struct Migrator;
 
@@ -11,6 +14,9 @@ impl MigratorTrait for Migrator {
         vec![
             Box::new(m20261125_000001_init::Migration),
             Box::new(m20261125_000002_immutable_ledger::Migration),
+            Box::new(m20261126_000001_ledger_no_truncate::Migration),
+            Box::new(m20261126_000003_verification_claims::Migration),
+            Box::new(m20261127_000001_job_dead::Migration),
         ]
     }
 }

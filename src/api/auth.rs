@@ -21,7 +21,7 @@ pub async fn handle<E: Endpoint>(next: E, mut req: Request, app: &App) -> Respon
         (Some(value), None) => value.to_str().ok().map(str::to_string),
         // Two keys are ambiguous (a proxy may read the other one): refused
         // whichever they are, so neither authenticates the request.
-        (Some(_), Some(_)) => return error_response(crate::error::Error::Unauthorized),
+        (Some(_), Some(_)) => return error_response(super::error::ApiError::Unauthorized),
         (None, _) => None,
     };
     if let Some(presented) = presented {

@@ -1,6 +1,10 @@
-//! The contract's error envelope, as an OpenAPI response (documented on
-//! every operation) and as a plain poem response for failures that happen
-//! before a handler runs (routing, extractors, body limits).
+//! The API's error: the transport failures (a request that could not be
+//! read as an operation's input, or was refused before one ran) and the
+//! service's error, joined by one `From`. It answers with the contract's
+//! envelope, as an OpenAPI response (documented on every operation) and as a
+//! plain poem response for failures that happen before a handler runs
+//! (routing, extractors, body limits). Each case's code, status and `type`
+//! come from `api::error_codes`.
 use poem::{
     error::{MethodNotAllowedError, NotFoundError, ReadBodyError},
     http::StatusCode,
@@ -12,18 +16,107 @@ use poem_openapi::{
         ParseRequestPayloadError,
     },
     payload::Json,
+    registry::{MetaResponses, Registry},
     ApiResponse, Object,
 };
 
-use crate::error::Error;
+use super::{
+    error_codes::{self, ErrorCode},
+    settings::{max_body_bytes, public_url},
+};
+use crate::error::{Error, FieldError};
+
+/// `Retry-After` of a 503: capacity frees up as fetches finish, within seconds.
+const BUSY_RETRY_AFTER_SECS: u64 = 1;
+
+#[derive(Debug, Clone, thiserror::Error)]
+pub enum ApiError {
+    #[error("{0}")]
+    InvalidJson(String),
+    #[error("invalid or missing API key (send it in the x-api-key header)")]
+    Unauthorized,
+    #[error("method not allowed on this path")]
+    MethodNotAllowed,
+    #[error("request body is larger than {0} bytes")]
+    PayloadTooLarge(usize),
+    #[error("request headers are too large (at most {max_count} headers, {max_bytes} bytes)")]
+    HeadersTooLarge { max_count: usize, max_bytes: usize },
+    #[error("the request body was not received in time")]
+    RequestTimeout,
+    #[error("request body must be sent as application/json")]
+    UnsupportedMediaType,
+    #[error("too many requests; retry after {retry_after} seconds")]
+    RateLimited { retry_after: u64 },
+    #[error(transparent)]
+    Service(#[from] Error),
+}
+
+impl ApiError {
+    pub fn field(field: impl Into<String>, message: impl Into<String>) -> Self {
+        Error::field(field, message).into()
+    }
+
+    pub fn internal(err: impl std::fmt::Display) -> Self {
+        Error::internal(err).into()
+    }
+
+    /// The code's entry. No wildcard: a new variant does not compile until
+    /// it is given a code.
+    pub fn code(&self) -> &'static ErrorCode {
+        use error_codes as c;
+        match self {
+            ApiError::InvalidJson(_) => &c::INVALID_JSON,
+            ApiError::Unauthorized => &c::UNAUTHORIZED,
+            ApiError::MethodNotAllowed => &c::METHOD_NOT_ALLOWED,
+            ApiError::PayloadTooLarge(_) => &c::PAYLOAD_TOO_LARGE,
+            ApiError::HeadersTooLarge { .. } => &c::REQUEST_HEADER_FIELDS_TOO_LARGE,
+            ApiError::RequestTimeout => &c::REQUEST_TIMEOUT,
+            ApiError::UnsupportedMediaType => &c::UNSUPPORTED_MEDIA_TYPE,
+            ApiError::RateLimited { .. } => &c::RATE_LIMITED,
+            ApiError::Service(err) => match err {
+                Error::Validation(_) => &c::VALIDATION_ERROR,
+                Error::NotFound(_) => &c::NOT_FOUND,
+                Error::PayoutAccountRequired => &c::PAYOUT_ACCOUNT_REQUIRED,
+                Error::PayoutAccountNotVerified(_) => &c::PAYOUT_ACCOUNT_NOT_VERIFIED,
+                Error::NoDefaultBankAccount => &c::NO_DEFAULT_BANK_ACCOUNT,
+                Error::InsufficientBalance { .. } => &c::INSUFFICIENT_BALANCE,
+                Error::IdempotencyKeyMismatch => &c::IDEMPOTENCY_KEY_MISMATCH,
+                Error::IdempotencyInProgress => &c::IDEMPOTENCY_IN_PROGRESS,
+                Error::InvalidSignature(_) => &c::INVALID_SIGNATURE,
+                Error::MalformedEvent(_) => &c::INVALID_JSON,
+                Error::Busy(_) => &c::SERVICE_UNAVAILABLE,
+                Error::Provider(_) => &c::PROVIDER_ERROR,
+                Error::Internal(_) => &c::INTERNAL_ERROR,
+            },
+        }
+    }
+
+    fn details(&self) -> Option<&[FieldError]> {
+        match self {
+            ApiError::Service(err) => err.details(),
+            _ => None,
+        }
+    }
+
+    /// Seconds for the `Retry-After` header, where the client should wait.
+    fn retry_after(&self) -> Option<u64> {
+        match self {
+            ApiError::RateLimited { retry_after } => Some(*retry_after),
+            ApiError::Service(Error::Busy(_)) => Some(BUSY_RETRY_AFTER_SECS),
+            _ => None,
+        }
+    }
+}
 
 #[derive(Object, Debug, Clone)]
+#[oai(example)]
 pub struct FieldErrorDetail {
     pub field: String,
     pub message: String,
 }
 
 #[derive(Object, Debug, Clone)]
+#[oai(example)]
 pub struct ErrorBody {
     /// `validation_error`, `authentication_error`, `not_found_error`, …
     #[oai(rename = "type")]
@@ -41,14 +134,16 @@ pub struct ErrorBody {
 }
 
 #[derive(Object, Debug, Clone)]
+#[oai(example)]
 pub struct ErrorEnvelope {
     pub success: bool,
     pub error: ErrorBody,
 }
 
-/// Every error status an operation can answer, each with the envelope.
+/// Every error status an operation can answer, each with the envelope: what
+/// the spec documents. `ApiError` answers as this.
 #[derive(ApiResponse, Debug)]
-pub enum ApiError {
+pub enum ErrorResponse {
     /// Body is not JSON, or a webhook signature is invalid.
     #[oai(status = 400)]
     BadRequest(Json<ErrorEnvelope>),
@@ -82,10 +177,18 @@ pub enum ApiError {
     /// The payout provider refused or failed.
     #[oai(status = 502)]
     BadGateway(Json<ErrorEnvelope>),
+    /// Over capacity (too many identity documents in flight); retry shortly.
+    #[oai(status = 503)]
+    ServiceUnavailable(
+        Json<ErrorEnvelope>,
+        /// Seconds to wait before retrying.
+        #[oai(header = "Retry-After")]
+        i64,
+    ),
 }
 
-pub fn envelope(err: &Error) -> ErrorEnvelope {
-    let (kind, code) = err.kind();
+pub fn envelope(err: &ApiError) -> ErrorEnvelope {
+    let ErrorCode { kind, code, .. } = err.code();
     let details = err.details().map(|details| {
         details
             .iter()
@@ -106,18 +209,16 @@ pub fn envelope(err: &Error) -> ErrorEnvelope {
                 .and_then(|d| d.first())
                 .map(|d| d.field.clone()),
             details,
-            doc_url: format!("{}/docs/errors/{code}", crate::api::public_url()),
+            doc_url: format!("{}/docs/errors/{code}", public_url()),
         },
     }
 }
 
-impl From<Error> for ApiError {
-    fn from(err: Error) -> Self {
-        if let Error::Internal(detail) = &err {
-            tracing::error!(%detail, "internal error");
-        }
-        let body = Json(envelope(&err));
-        match err.status() {
+impl From<&ApiError> for ErrorResponse {
+    fn from(err: &ApiError) -> Self {
+        let body = Json(envelope(err));
+        let retry_after = err.retry_after().unwrap_or(1) as i64;
+        match err.code().status.as_u16() {
             400 => Self::BadRequest(body),
             401 => Self::Unauthorized(body),
             402 => Self::PaymentRequired(body),
@@ -126,38 +227,50 @@ impl From<Error> for ApiError {
             413 => Self::PayloadTooLarge(body),
             415 => Self::UnsupportedMediaType(body),
             422 => Self::UnprocessableEntity(body),
-            429 => match err {
-                Error::RateLimited { retry_after } => {
-                    Self::TooManyRequests(body, retry_after as i64)
-                }
-                _ => Self::TooManyRequests(body, 1),
-            },
+            429 => Self::TooManyRequests(body, retry_after),
             502 => Self::BadGateway(body),
+            503 => Self::ServiceUnavailable(body, retry_after),
+            // Statuses no operation documents (405, 408, 431) take their
+            // own status in `error_response`.
             _ => Self::Internal(body),
         }
     }
 }
 
-/// Lets extractors fail with our error; the catch-all renders it.
-impl From<Error> for poem::Error {
-    fn from(err: Error) -> Self {
-        let status =
-            StatusCode::from_u16(err.status()).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+/// Handlers return `Result<_, ApiError>`: documented as `ErrorResponse`.
+impl ApiResponse for ApiError {
+    fn meta() -> MetaResponses {
+        ErrorResponse::meta()
+    }
+
+    fn register(registry: &mut Registry) {
+        ErrorResponse::register(registry)
+    }
+}
+
+/// Lets handlers and extractors fail with our error; the catch-all renders it.
+impl From<ApiError> for poem::Error {
+    fn from(err: ApiError) -> Self {
+        let status = err.code().status;
         poem::Error::new(err, status)
     }
 }
 
+impl From<Error> for poem::Error {
+    fn from(err: Error) -> Self {
+        ApiError::from(err).into()
+    }
+}
+
 /// Renders an error as the envelope with its status.
-pub fn error_response(err: Error) -> Response {
-    let retry_after = match &err {
-        Error::RateLimited { retry_after } => Some(*retry_after),
-        _ => None,
-    };
-    // 405 is not an operation's documented response, so it has no variant.
-    let status = StatusCode::from_u16(err.status()).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
-    let mut response = ApiError::from(err).into_response();
-    response.set_status(status);
-    if let Some(seconds) = retry_after {
+pub fn error_response(err: impl Into<ApiError>) -> Response {
+    let err = err.into();
+    if let ApiError::Service(Error::Internal(detail)) = &err {
+        tracing::error!(%detail, "internal error");
+    }
+    let mut response = ErrorResponse::from(&err).into_response();
+    response.set_status(err.code().status);
+    if let Some(seconds) = err.retry_after() {
         response.headers_mut().insert("retry-after", seconds.into());
     }
     response
@@ -167,7 +280,7 @@ pub fn error_response(err: Error) -> Response {
 /// already rendered pass through; poem's and poem-openapi's own failures are
 /// translated.
 pub fn render(err: poem::Error) -> Response {
-    if let Some(ours) = err.downcast_ref::<Error>() {
+    if let Some(ours) = err.downcast_ref::<ApiError>() {
         return error_response(ours.clone());
     }
     if !err.has_source() {
@@ -180,38 +293,38 @@ pub fn render(err: poem::Error) -> Response {
         }
         return response;
     }
-    let translated = if err.is::<NotFoundError>() {
-        Error::NotFound("no such route".into())
+    let translated: ApiError = if err.is::<NotFoundError>() {
+        Error::NotFound("no such route".into()).into()
     } else if err.is::<poem::error::ParsePathError>() {
         // A path segment that is not UTF-8 once percent-decoded (`%ff`)
         // names no resource.
-        Error::NotFound("no such route (the path is not valid UTF-8)".into())
+        Error::NotFound("no such route (the path is not valid UTF-8)".into()).into()
     } else if err.is::<MethodNotAllowedError>() {
-        Error::MethodNotAllowed
+        ApiError::MethodNotAllowed
     } else if err.is::<AuthorizationError>() {
-        Error::Unauthorized
+        ApiError::Unauthorized
     } else if err.is::<ContentTypeError>() {
-        Error::UnsupportedMediaType
+        ApiError::UnsupportedMediaType
     } else if let Some(e) = err.downcast_ref::<ParseRequestPayloadError>() {
-        Error::InvalidJson(format!("request body is invalid: {}", e.reason))
+        ApiError::InvalidJson(format!("request body is invalid: {}", e.reason))
     } else if let Some(e) = err.downcast_ref::<ParseParamError>() {
         if e.name == "x-api-key" {
-            Error::Unauthorized
+            ApiError::Unauthorized
         } else {
-            Error::field(e.name, e.reason.clone())
+            ApiError::field(e.name, e.reason.clone())
         }
     } else if let Some(e) = err.downcast_ref::<ParsePathError>() {
-        Error::NotFound(format!("no such route ({e})"))
+        Error::NotFound(format!("no such route ({e})")).into()
     } else if err.is::<ParseMultipartError>() {
-        Error::UnsupportedMediaType
+        ApiError::UnsupportedMediaType
     } else if let Some(e) = err.downcast_ref::<ReadBodyError>() {
         match e {
-            ReadBodyError::PayloadTooLarge => Error::PayloadTooLarge(crate::api::max_body_bytes()),
-            _ => Error::InvalidJson("request body could not be read".into()),
+            ReadBodyError::PayloadTooLarge => ApiError::PayloadTooLarge(max_body_bytes()),
+            _ => ApiError::InvalidJson("request body could not be read".into()),
         }
     } else {
         match err.status() {
-            status if status.is_server_error() => Error::internal(&err),
+            status if status.is_server_error() => ApiError::internal(&err),
             status => by_status(status),
         }
     };
@@ -226,14 +339,18 @@ fn is_envelope(response: &Response) -> bool {
         .is_some_and(|v| v.starts_with("application/json"))
 }
 
-fn by_status(status: StatusCode) -> Error {
+fn by_status(status: StatusCode) -> ApiError {
     match status.as_u16() {
-        400 => Error::InvalidJson("bad request".into()),
-        401 => Error::Unauthorized,
-        404 => Error::NotFound("not found".into()),
-        405 => Error::MethodNotAllowed,
-        413 => Error::PayloadTooLarge(crate::api::max_body_bytes()),
-        415 => Error::UnsupportedMediaType,
-        _ => Error::internal(format!("unexpected status {status}")),
+        400 => ApiError::InvalidJson("bad request".into()),
+        401 => ApiError::Unauthorized,
+        404 => Error::NotFound("not found".into()).into(),
+        405 => ApiError::MethodNotAllowed,
+        413 => ApiError::PayloadTooLarge(max_body_bytes()),
+        415 => ApiError::UnsupportedMediaType,
+        _ => ApiError::internal(format!("unexpected status {status}")),
     }
 }
+
+#[cfg(test)]
+#[path = "error_tests.rs"]
+mod tests;

@@ -3,10 +3,11 @@
 //! with `Idempotent-Replayed: true`.
 use poem::{http::Method, Body, Endpoint, Request, Response};
 
-use super::{error::error_response, API_BASE};
+use poem::http::StatusCode;
+
+use super::{error::error_response, limits::read_capped, spec::API_BASE, wire::IdempotencyKey};
 use crate::{
     crypto,
-    error::Error,
     service::{idempotency, App},
 };
 
@@ -28,22 +29,35 @@ fn applies_to(req: &Request) -> bool {
         && req.headers().contains_key(HEADER)
 }
 
+/// Answers worth storing: the request ran and its result is the result.
+/// Requests refused before they started (malformed, unauthenticated, rate
+/// limited) and server errors store nothing, so a retry really retries.
+fn should_store(status: StatusCode) -> bool {
+    status.is_success()
+        || matches!(
+            status,
+            StatusCode::PAYMENT_REQUIRED | StatusCode::NOT_FOUND | StatusCode::CONFLICT
+        )
+}
+
 pub async fn handle<E: Endpoint>(next: E, mut req: Request, app: &App) -> Response {
     if !applies_to(&req) {
         return next.get_response(req).await;
     }
-    let key = match req.headers().get(HEADER).map(|v| v.to_str()) {
-        Some(Ok(key)) => key.to_string(),
-        _ => return error_response(Error::field("Idempotency-Key", "must be printable ASCII")),
+    let key = match req
+        .headers()
+        .get(HEADER)
+        .map(|v| IdempotencyKey::parse(v.as_bytes()))
+    {
+        Some(Ok(key)) => key.as_str().to_string(),
+        Some(Err(err)) => return error_response(err),
+        None => return next.get_response(req).await,
     };
-    if let Err(err) = idempotency::validate_key(&key) {
-        return error_response(err);
-    }
     let Some(org) = super::auth::caller(&req).map(|c| c.org.clone()) else {
         // Unauthenticated: the operation itself answers 401.
         return next.get_response(req).await;
     };
-    let body = match super::read_capped(req.take_body()).await {
+    let body = match read_capped(req.take_body()).await {
         Ok(body) => body,
         Err(err) => return error_response(err),
     };
@@ -73,11 +87,12 @@ pub async fn handle<E: Endpoint>(next: E, mut req: Request, app: &App) -> Respon
         Ok(idempotency::Claim::Run) => {
             req.set_body(Body::from(body));
             let mut response = next.get_response(req).await;
-            let status = response.status().as_u16();
-            if idempotency::should_store(status) {
+            let status = response.status();
+            if should_store(status) {
                 let bytes = response.take_body().into_bytes().await.unwrap_or_default();
                 let text = String::from_utf8_lossy(&bytes).into_owned();
-                if let Err(err) = idempotency::complete(&app.db, &org.id, &key, status, &text).await
+                if let Err(err) =
+                    idempotency::complete(&app.db, &org.id, &key, status.as_u16(), &text).await
                 {
                     // The answer still goes out; a repeat after the lock
                     // expires runs again, and the payout itself is keyed too.
@@ -88,6 +103,27 @@ pub async fn handle<E: Endpoint>(next: E, mut req: Request, app: &App) -> Respon
                 tracing::warn!(error = %err, "could not release an idempotency key");
             }
             response
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn what_is_stored() {
+        for status in [200, 201, 402, 404, 409] {
+            assert!(
+                should_store(StatusCode::from_u16(status).unwrap()),
+                "{status}"
+            );
+        }
+        for status in [400, 401, 413, 415, 422, 429, 500, 502, 503] {
+            assert!(
+                !should_store(StatusCode::from_u16(status).unwrap()),
+                "{status}"
+            );
         }
     }
 }

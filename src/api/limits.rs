@@ -11,8 +11,10 @@ use std::time::Duration;
 
 use poem::{http::header, Endpoint, Request, Response};
 
-use super::{error::error_response, max_body_bytes};
-use crate::error::Error;
+use super::{
+    error::{error_response, ApiError},
+    settings::max_body_bytes,
+};
 
 /// hyper itself refuses more than 100 headers or ~400 KiB of head with a
 /// bare 431; below that, these limits answer with the envelope.
@@ -29,7 +31,10 @@ fn header_bytes(req: &Request) -> usize {
 
 pub async fn handle<E: Endpoint>(next: E, mut req: Request, read_timeout: Duration) -> Response {
     if req.headers().len() > MAX_HEADER_COUNT || header_bytes(&req) > MAX_HEADER_BYTES {
-        return error_response(Error::HeadersTooLarge);
+        return error_response(ApiError::HeadersTooLarge {
+            max_count: MAX_HEADER_COUNT,
+            max_bytes: MAX_HEADER_BYTES,
+        });
     }
     let limit = max_body_bytes();
     let declared = req
@@ -38,14 +43,29 @@ pub async fn handle<E: Endpoint>(next: E, mut req: Request, read_timeout: Durati
         .and_then(|v| v.to_str().ok())
         .and_then(|v| v.parse::<u64>().ok());
     if declared.is_some_and(|len| len > limit as u64) {
-        return error_response(Error::PayloadTooLarge(limit));
+        return error_response(ApiError::PayloadTooLarge(limit));
     }
-    match tokio::time::timeout(read_timeout, super::read_capped(req.take_body())).await {
-        Err(_elapsed) => error_response(Error::RequestTimeout),
+    match tokio::time::timeout(read_timeout, read_capped(req.take_body())).await {
+        Err(_elapsed) => error_response(ApiError::RequestTimeout),
         Ok(Err(err)) => error_response(err),
         Ok(Ok(body)) => {
             req.set_body(body);
             next.get_response(req).await
         }
     }
+}
+
+/// Reads a whole body, refusing more than the configured cap. `handle`
+/// reads every body first (with a deadline); later readers get it from
+/// memory, with the same cap and the same errors.
+pub async fn read_capped(body: poem::Body) -> Result<Vec<u8>, ApiError> {
+    let limit = max_body_bytes();
+    let bytes = body
+        .into_bytes_limit(limit)
+        .await
+        .map_err(|err| match err {
+            poem::error::ReadBodyError::PayloadTooLarge => ApiError::PayloadTooLarge(limit),
+            _ => ApiError::InvalidJson("request body could not be read".into()),
+        })?;
+    Ok(bytes.to_vec())
 }

@@ -1,80 +1,27 @@
 //! HTTP: routes, middleware and the OpenAPI document.
 pub mod auth;
-pub mod endpoints;
 pub mod error;
+pub mod error_codes;
 pub mod error_docs;
 pub mod idempotency;
 pub mod limits;
-pub mod models;
 pub mod rate_limit;
+pub mod resources;
 pub mod route_table;
+pub mod settings;
 pub mod spec;
 pub mod validate;
+pub mod wire;
 
 use poem::{
     endpoint::make_sync, get, middleware::CatchPanic, web::Redirect, Endpoint, EndpointExt,
     IntoResponse, PathPattern, Request, Response, Route,
 };
-use poem_openapi::{OpenApiService, ServerObject};
 use tracing::Instrument;
 
 use crate::service::App;
 
-pub const API_BASE: &str = "/api/v1";
-
-/// Settings the error rendering needs, scoped to each request's task.
-#[derive(Clone)]
-struct RequestSettings {
-    public_url: String,
-    max_body_bytes: usize,
-}
-
-tokio::task_local! {
-    static SETTINGS: RequestSettings;
-}
-
-/// Base URL for links in responses (`doc_url`).
-pub fn public_url() -> String {
-    SETTINGS
-        .try_with(|s| s.public_url.clone())
-        .unwrap_or_default()
-}
-
-pub fn max_body_bytes() -> usize {
-    SETTINGS
-        .try_with(|s| s.max_body_bytes)
-        .unwrap_or(1024 * 1024)
-}
-
-/// Reads a whole body, refusing more than the configured cap. `limits`
-/// reads every body first (with a deadline); later readers get it from
-/// memory, with the same cap and the same errors.
-pub async fn read_capped(body: poem::Body) -> Result<Vec<u8>, crate::error::Error> {
-    use crate::error::Error;
-    let limit = max_body_bytes();
-    let bytes = body
-        .into_bytes_limit(limit)
-        .await
-        .map_err(|err| match err {
-            poem::error::ReadBodyError::PayloadTooLarge => Error::PayloadTooLarge(limit),
-            _ => Error::InvalidJson("request body could not be read".into()),
-        })?;
-    Ok(bytes.to_vec())
-}
-
-pub fn api_service() -> OpenApiService<(endpoints::PayoutsApi, endpoints::WebhooksApi), ()> {
-    OpenApiService::new(
-        (endpoints::PayoutsApi, endpoints::WebhooksApi),
-        "Payouts API",
-        env!("CARGO_PKG_VERSION"),
-    )
-    .description(
-        "Self-hostable payouts API, wire-compatible with the Commet payouts API. \
-         Amounts are integer cents; every failure answers with the error envelope \
-         `{success: false, error: {type, code, message, param, details, doc_url}}`.",
-    )
-    .server(ServerObject::new(API_BASE))
-}
+pub use spec::{api_service, API_BASE};
 
 /// The OpenAPI document as committed in `openapi.yaml`.
 pub fn spec_yaml() -> String {
@@ -125,7 +72,7 @@ pub fn routes(app: App) -> impl Endpoint {
 /// rate limiting; idempotency; and a panic anywhere below the outermost
 /// layer answered as a 500 in the envelope.
 fn with_middleware(app: App, routes: Route, table: route_table::RouteTable) -> impl Endpoint {
-    let settings = RequestSettings {
+    let settings = settings::RequestSettings {
         public_url: app.config.public_url.clone(),
         max_body_bytes: app.config.max_body_bytes,
     };
@@ -169,7 +116,7 @@ fn with_middleware(app: App, routes: Route, table: route_table::RouteTable) -> i
             let settings = settings.clone();
             let metrics = metrics.clone();
             async move {
-                Ok(SETTINGS
+                Ok(settings::SETTINGS
                     .scope(settings, finish_response(next, req, &table, &metrics))
                     .await)
             }

@@ -14,8 +14,8 @@ use std::{collections::HashMap, sync::Mutex, time::Instant};
 
 use poem::{Endpoint, Request, Response};
 
-use super::error::error_response;
-use crate::{config::Config, error::Error};
+use super::error::{error_response, ApiError};
+use crate::config::Config;
 
 /// The state after one request: was it allowed, and what is left.
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -162,7 +162,7 @@ pub async fn handle<E: Endpoint>(next: E, req: Request, limiter: &RateLimiter) -
         next.get_response(req).await
     } else {
         tracing::info!(%key_id, "rate limited");
-        error_response(Error::RateLimited {
+        error_response(ApiError::RateLimited {
             retry_after: decision.retry_after,
         })
     };

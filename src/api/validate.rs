@@ -19,6 +19,7 @@ use poem_openapi::{
 };
 use serde_json::Value;
 
+use super::error::ApiError;
 use crate::error::{Error, FieldError};
 
 pub struct ValidJson<T>(pub T);
@@ -47,7 +48,7 @@ impl<T: Type> Payload for ValidJson<T> {
 
 /// Reads the whole body, refusing more than the configured cap.
 pub async fn read_body(body: &mut RequestBody) -> poem::Result<Vec<u8>> {
-    Ok(super::read_capped(body.take()?).await?)
+    Ok(super::limits::read_capped(body.take()?).await?)
 }
 
 impl<T: ParseFromJSON + 'static> ParsePayload for ValidJson<T> {
@@ -56,9 +57,9 @@ impl<T: ParseFromJSON + 'static> ParsePayload for ValidJson<T> {
     async fn from_request(_request: &Request, body: &mut RequestBody) -> poem::Result<Self> {
         let bytes = read_body(body).await?;
         let value: Value = serde_json::from_slice(&bytes)
-            .map_err(|e| Error::InvalidJson(format!("request body is not valid JSON: {e}")))?;
+            .map_err(|e| ApiError::InvalidJson(format!("request body is not valid JSON: {e}")))?;
         if !value.is_object() {
-            return Err(Error::InvalidJson("request body must be a JSON object".into()).into());
+            return Err(ApiError::InvalidJson("request body must be a JSON object".into()).into());
         }
         let errors = SchemaCheck::of::<T>().check(&value);
         if !errors.is_empty() {
@@ -274,7 +275,9 @@ impl Payload for RawJson {
     }
 
     fn schema_ref() -> MetaSchemaRef {
-        MetaSchemaRef::Inline(Box::new(MetaSchema::new("object")))
+        let mut schema = MetaSchema::new("object");
+        schema.example = Some(super::resources::webhooks::provider_event_example());
+        MetaSchemaRef::Inline(Box::new(schema))
     }
 }
 
@@ -291,7 +294,10 @@ impl_apirequest_for_payload!(RawJson);
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::api::models::{BankAccountCreateRequest, PayoutCreateRequest, VerificationRequest};
+    use crate::api::resources::{
+        bank_accounts::BankAccountCreateRequest, payout_account::VerificationRequest,
+        payouts::PayoutCreateRequest,
+    };
     use serde_json::json;
 
     fn errors<T: Type + 'static>(value: Value) -> Vec<(String, String)> {

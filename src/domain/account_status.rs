@@ -1,61 +1,27 @@
 //! The payout account's verification status, as the provider reports it.
-use std::{fmt, str::FromStr};
+pub use entity::states::AccountStatus;
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum AccountStatus {
-    PendingVerification,
-    Verified,
-    Restricted,
-    Disabled,
+/// The verification rules on the stored status type.
+pub trait AccountLifecycle: Copy {
+    /// Only a verified account can receive transfers.
+    fn transfers_enabled(self) -> bool;
+    /// The provider can verify, restrict, re-verify or disable an account;
+    /// nothing goes back to `pending_verification`, and `disabled` is final.
+    fn can_move_to(self, to: AccountStatus) -> bool;
 }
 
-impl AccountStatus {
-    pub const ALL: [AccountStatus; 4] = [
-        Self::PendingVerification,
-        Self::Verified,
-        Self::Restricted,
-        Self::Disabled,
-    ];
-
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Self::PendingVerification => "pending_verification",
-            Self::Verified => "verified",
-            Self::Restricted => "restricted",
-            Self::Disabled => "disabled",
-        }
-    }
-
-    /// Only a verified account can receive transfers.
-    pub fn transfers_enabled(self) -> bool {
+impl AccountLifecycle for AccountStatus {
+    fn transfers_enabled(self) -> bool {
         self == Self::Verified
     }
 
-    /// The provider can verify, restrict, re-verify or disable an account;
-    /// nothing goes back to `pending_verification`, and `disabled` is final.
-    pub fn can_move_to(self, to: AccountStatus) -> bool {
+    fn can_move_to(self, to: AccountStatus) -> bool {
         use AccountStatus::*;
         match (self, to) {
             (_, PendingVerification) => false,
             (Disabled, _) => false,
             (from, to) => from != to,
         }
-    }
-}
-
-impl fmt::Display for AccountStatus {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.as_str())
-    }
-}
-
-impl FromStr for AccountStatus {
-    type Err = String;
-    fn from_str(s: &str) -> Result<Self, Self::Err> {
-        Self::ALL
-            .into_iter()
-            .find(|status| status.as_str() == s)
-            .ok_or_else(|| format!("unknown account status {s:?}"))
     }
 }
 

@@ -1,46 +1,16 @@
 //! Double-entry postings. Each movement of money is a set of legs over the
 //! organization's ledger accounts that sums to zero; `external` stands for
 //! the world outside the service (money credited in is taken from it).
+pub use entity::states::{LedgerAccount as Account, LedgerKind};
+
 use super::payout_status::PayoutStatus;
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub enum Account {
-    Available,
-    Pending,
-    InPayout,
-    PaidOut,
-    Fees,
-    External,
-}
-
-impl Account {
-    pub const ALL: [Account; 6] = [
-        Self::Available,
-        Self::Pending,
-        Self::InPayout,
-        Self::PaidOut,
-        Self::Fees,
-        Self::External,
-    ];
-
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Self::Available => "available",
-            Self::Pending => "pending",
-            Self::InPayout => "in_payout",
-            Self::PaidOut => "paid_out",
-            Self::Fees => "fees",
-            Self::External => "external",
-        }
-    }
-}
 
 /// One leg: a signed amount on one account.
 pub type Leg = (Account, i64);
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Posting {
-    pub kind: &'static str,
+    pub kind: LedgerKind,
     pub legs: Vec<Leg>,
 }
 
@@ -62,7 +32,7 @@ pub fn credit(amount: i64, pending: bool) -> Posting {
         Account::Available
     };
     Posting {
-        kind: "credit",
+        kind: LedgerKind::Credit,
         legs: vec![(Account::External, -amount), (to, amount)],
     }
 }
@@ -70,7 +40,7 @@ pub fn credit(amount: i64, pending: bool) -> Posting {
 /// Pending funds become available.
 pub fn release(amount: i64) -> Posting {
     Posting {
-        kind: "release",
+        kind: LedgerKind::Release,
         legs: vec![(Account::Pending, -amount), (Account::Available, amount)],
     }
 }
@@ -78,7 +48,7 @@ pub fn release(amount: i64) -> Posting {
 /// A payout request reserves its whole amount.
 pub fn payout_reserve(amount: i64) -> Posting {
     Posting {
-        kind: "payout",
+        kind: LedgerKind::Payout,
         legs: vec![(Account::Available, -amount), (Account::InPayout, amount)],
     }
 }
@@ -97,7 +67,7 @@ pub fn payout_transition(
         // Still reserved, only the provider's progress changed.
         (Pending, InTransit) => None,
         (Pending | InTransit, Paid) => Some(Posting {
-            kind: "payout_paid",
+            kind: LedgerKind::PayoutPaid,
             legs: vec![
                 (Account::InPayout, -amount),
                 (Account::PaidOut, net),
@@ -106,15 +76,15 @@ pub fn payout_transition(
         }),
         (Pending | InTransit, Failed | Canceled) => Some(Posting {
             kind: if to == Failed {
-                "payout_failed"
+                LedgerKind::PayoutFailed
             } else {
-                "payout_canceled"
+                LedgerKind::PayoutCanceled
             },
             legs: vec![(Account::InPayout, -amount), (Account::Available, amount)],
         }),
         // The bank returned a payout already reported paid: fee refunded too.
         (Paid, Failed) => Some(Posting {
-            kind: "payout_returned",
+            kind: LedgerKind::PayoutReturned,
             legs: vec![
                 (Account::PaidOut, -net),
                 (Account::Fees, -fee),
@@ -128,7 +98,7 @@ pub fn payout_transition(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::domain::payout_status::Transition;
+    use crate::domain::payout_status::{PayoutLifecycle, Transition};
 
     #[test]
     fn every_posting_balances() {

@@ -1,15 +1,6 @@
 //! The payout lifecycle. Provider events may arrive twice or out of order;
 //! this decides which of them still move a payout.
-use std::{fmt, str::FromStr};
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub enum PayoutStatus {
-    Pending,
-    InTransit,
-    Paid,
-    Failed,
-    Canceled,
-}
+pub use entity::states::PayoutStatus;
 
 /// What applying an event to a payout does.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -22,35 +13,25 @@ pub enum Transition {
     Refused,
 }
 
-impl PayoutStatus {
-    pub const ALL: [PayoutStatus; 5] = [
-        Self::Pending,
-        Self::InTransit,
-        Self::Paid,
-        Self::Failed,
-        Self::Canceled,
-    ];
-
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Self::Pending => "pending",
-            Self::InTransit => "in_transit",
-            Self::Paid => "paid",
-            Self::Failed => "failed",
-            Self::Canceled => "canceled",
-        }
-    }
-
+/// The lifecycle rules on the stored status type.
+pub trait PayoutLifecycle: Copy {
     /// `failed` and `canceled` never change again.
-    pub fn is_final(self) -> bool {
-        matches!(self, Self::Failed | Self::Canceled)
-    }
-
+    fn is_final(self) -> bool;
     /// Forward moves only: `pending → in_transit → paid | failed`,
     /// `pending → canceled`, and `paid → failed` (a bank returned the money).
     /// Skipping a step (`pending → paid`) is a forward move: the
     /// `in_transit` event may simply arrive late, and is then refused.
-    pub fn transition(self, to: PayoutStatus) -> Transition {
+    fn transition(self, to: PayoutStatus) -> Transition;
+    /// True while the amount is still reserved in `in_payout`.
+    fn holds_reservation(self) -> bool;
+}
+
+impl PayoutLifecycle for PayoutStatus {
+    fn is_final(self) -> bool {
+        matches!(self, Self::Failed | Self::Canceled)
+    }
+
+    fn transition(self, to: PayoutStatus) -> Transition {
         use PayoutStatus::*;
         if self == to {
             return Transition::Same;
@@ -63,25 +44,8 @@ impl PayoutStatus {
         }
     }
 
-    /// True while the amount is still reserved in `in_payout`.
-    pub fn holds_reservation(self) -> bool {
+    fn holds_reservation(self) -> bool {
         matches!(self, Self::Pending | Self::InTransit)
-    }
-}
-
-impl fmt::Display for PayoutStatus {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.as_str())
-    }
-}
-
-impl FromStr for PayoutStatus {
-    type Err = String;
-    fn from_str(s: &str) -> Result<Self, Self::Err> {
-        Self::ALL
-            .into_iter()
-            .find(|status| status.as_str() == s)
-            .ok_or_else(|| format!("unknown payout status {s:?}"))
     }
 }
 

@@ -4,6 +4,7 @@ pub mod instrumented;
 pub mod sandbox;
 
 use chrono::{DateTime, NaiveDate, Utc};
+use entity::states::{BankAccountType, BusinessType};
 
 use crate::{
     document::Document,
@@ -25,7 +26,7 @@ pub struct AccountRequest<'a> {
     /// Our payout account id: the provider's idempotency key.
     pub idempotency_key: &'a str,
     pub email: &'a str,
-    pub business_type: &'a str,
+    pub business_type: BusinessType,
     pub country: &'a str,
     pub date_of_birth: Option<NaiveDate>,
     pub document_file_id: &'a str,
@@ -35,7 +36,7 @@ pub struct BankDetails<'a> {
     pub account_number: &'a str,
     pub routing_number: Option<&'a str>,
     pub holder_name: &'a str,
-    pub account_type: Option<&'a str>,
+    pub account_type: Option<BankAccountType>,
     pub country: &'a str,
     pub currency: &'a str,
 }
@@ -46,13 +47,21 @@ pub struct ExternalAccount {
     pub bank_name: Option<String>,
 }
 
+/// The smallest transfer, in cents, a provider is asked to make: a payout
+/// whose fee leaves less than this for the bank is refused up front.
+pub const MIN_TRANSFER_CENTS: i64 = 1;
+
 pub struct PayoutRequest<'a> {
     /// Our payout id: the provider's idempotency key, so a retried call
     /// never creates a second transfer.
     pub payout_id: &'a str,
     pub account_id: &'a str,
     pub external_account_id: &'a str,
-    pub amount: i64,
+    /// What the bank receives: the payout's `netAmount`. The fee stays with
+    /// the platform, so it is never part of the transfer.
+    pub net_amount: i64,
+    /// The fee withheld, for the provider's records (metadata) only.
+    pub fee: i64,
     pub currency: &'a str,
 }
 

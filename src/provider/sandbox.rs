@@ -2,16 +2,29 @@
 //! signed events (Stripe's scheme) to this service's own webhook endpoint
 //! after a delay, through the durable job queue, like a real provider would.
 //! Outcomes follow Stripe's test numbers (see CONTRACT.md).
-use crate::group_commit::Writer;
+use std::sync::Arc;
+
 use chrono::{DateTime, NaiveDate, Utc};
+use serde::{Deserialize, Serialize};
 use serde_json::{json, Value};
 
 use super::*;
-use crate::{crypto, ids, jobs};
+use crate::{
+    clock::Clock,
+    config::Config,
+    crypto,
+    group_commit::Writer,
+    ids,
+    metrics::Metrics,
+    queue::{self, Job, Outcome},
+};
 
 pub const NAME: &str = "sandbox";
-pub const DELIVERY_JOB: &str = "sandbox_webhook";
 const SIGNATURE_TOLERANCE_SECS: i64 = 300;
+/// Like a real provider, the sandbox stops redelivering an event at last
+/// (about a day of backoff), e.g. one about an account whose verification
+/// lost a race and was never stored.
+const MAX_DELIVERY_ATTEMPTS: i32 = 150;
 
 /// Stripe's failing test account numbers and the failure each produces.
 const FAILING_ACCOUNTS: [(&str, &str, &str); 5] = [
@@ -49,6 +62,11 @@ pub struct SandboxProvider {
     writer: Writer,
     delay: std::time::Duration,
     secret: String,
+    /// Where its events are delivered: this service's webhook endpoint.
+    webhook_url: String,
+    http: reqwest::Client,
+    metrics: Arc<Metrics>,
+    clock: Clock,
     /// Failures to answer the next payout calls with, on demand (tests,
     /// demos): the sandbox can be down or say no like a real provider.
     faults: std::sync::Mutex<std::collections::VecDeque<Fault>>,
@@ -77,11 +95,20 @@ fn failure_for(code: &str) -> Option<(&'static str, &'static str)> {
 }
 
 impl SandboxProvider {
-    pub fn new(writer: Writer, delay: std::time::Duration, secret: String) -> Self {
+    pub fn new(
+        writer: Writer,
+        config: &Config,
+        http: reqwest::Client,
+        metrics: Arc<Metrics>,
+    ) -> Self {
         Self {
             writer,
-            delay,
-            secret,
+            delay: config.sandbox_delay,
+            secret: config.sandbox_webhook_secret.clone(),
+            webhook_url: format!("{}/api/v1/webhooks/{NAME}", config.public_url),
+            http,
+            metrics,
+            clock: config.clock.clone(),
             faults: Default::default(),
         }
     }
@@ -99,35 +126,31 @@ impl SandboxProvider {
     /// Queues events, each for delivery its `steps` delays from now, all or
     /// none (as a real provider records an operation's events with it).
     async fn schedule(&self, events: Vec<(&str, Value, u32)>) -> Result<(), ProviderError> {
-        let events: Vec<(String, String, DateTime<Utc>)> = events
+        let now = self.clock.now();
+        let events: Vec<(String, DeliverEvent, DateTime<Utc>)> = events
             .into_iter()
             .map(|(event_type, object, steps)| {
                 let object_id = object["id"].as_str().unwrap_or_default();
                 let id = derived_id("evt", &format!("{object_id}:{event_type}"));
-                let created = Utc::now() + self.delay * steps;
-                let body = json!({
-                    "id": id,
-                    "object": "event",
-                    "type": event_type,
-                    "created": created.timestamp(),
-                    "data": {"object": object},
-                });
-                (id, body.to_string(), created)
+                let created = now + self.delay * steps;
+                let event = DeliverEvent {
+                    id: id.clone(),
+                    object: "event".into(),
+                    event_type: event_type.to_string(),
+                    created: created.timestamp(),
+                    data: EventData { object },
+                };
+                (id, event, created)
             })
             .collect();
+        // Through the writer: on SQLite this commit joins a group commit.
         self.writer
             .write(move |txn| {
                 Box::pin(async move {
                     let jobs = events
                         .iter()
-                        .map(|(id, body, created)| jobs::NewJob {
-                            id,
-                            kind: DELIVERY_JOB,
-                            payload: body.clone(),
-                            run_at: *created,
-                        })
-                        .collect();
-                    jobs::enqueue_all(txn, jobs).await
+                        .map(|(id, event, at)| (id.clone(), event, *at));
+                    queue::enqueue_all(txn, jobs).await
                 })
             })
             .await
@@ -137,6 +160,58 @@ impl SandboxProvider {
     /// The `Stripe-Signature` header for a body, signed now.
     pub fn sign(&self, body: &[u8]) -> String {
         crypto::stripe_signature::header(&self.secret, Utc::now().timestamp(), body)
+    }
+}
+
+/// A sandbox event, delivered (signed) to this service's webhook endpoint
+/// when due: the job and its payload are the event, in Stripe's shape.
+#[derive(Debug, Serialize, Deserialize)]
+pub struct DeliverEvent {
+    id: String,
+    object: String,
+    #[serde(rename = "type")]
+    event_type: String,
+    created: i64,
+    data: EventData,
+}
+
+#[derive(Debug, Serialize, Deserialize)]
+struct EventData {
+    object: Value,
+}
+
+#[async_trait::async_trait]
+impl Job for DeliverEvent {
+    const KIND: &'static str = "sandbox_webhook";
+    type Context = SandboxProvider;
+
+    /// POSTs the event to this service's own webhook endpoint.
+    async fn run(self, sandbox: &SandboxProvider, attempt: i32) -> Outcome {
+        let body = match serde_json::to_string(&self) {
+            Ok(body) => body,
+            Err(err) => return Outcome::Retry(format!("event does not serialize: {err}")),
+        };
+        let request = sandbox
+            .http
+            .post(&sandbox.webhook_url)
+            .header("content-type", "application/json")
+            .header("stripe-signature", sandbox.sign(body.as_bytes()))
+            .body(body);
+        let outcome = match request.send().await {
+            Ok(response) if response.status().is_success() => Outcome::Done,
+            Ok(response) => Outcome::Retry(format!("webhook answered {}", response.status())),
+            Err(err) => Outcome::Retry(format!("webhook delivery failed: {err}")),
+        };
+        sandbox
+            .metrics
+            .webhook_delivery(matches!(outcome, Outcome::Done));
+        match outcome {
+            Outcome::Retry(error) if attempt >= MAX_DELIVERY_ATTEMPTS => {
+                tracing::warn!(event = %self.id, %error, "sandbox event abandoned after its last delivery attempt");
+                Outcome::Done
+            }
+            outcome => outcome,
+        }
     }
 }
 
@@ -160,11 +235,11 @@ impl PayoutProvider for SandboxProvider {
         let (y, m, d) = WATCH_LIST_BIRTH_DATE;
         let on_watch_list = request.date_of_birth == NaiveDate::from_ymd_opt(y, m, d);
         let status = if on_watch_list {
-            "restricted"
+            AccountStatus::Restricted
         } else {
-            "verified"
+            AccountStatus::Verified
         };
-        let verdict = json!({"id": account_id, "status": status});
+        let verdict = json!({"id": account_id, "status": status.as_str()});
         self.schedule(vec![("account.updated", verdict, 1)]).await?;
         Ok(account_id)
     }
@@ -206,19 +281,19 @@ impl PayoutProvider for SandboxProvider {
             .split_once('_')
             .and_then(|(_, rest)| rest.split_once('_'))
             .map_or("ok", |(_, outcome)| outcome);
-        let metadata = json!({"payout_id": request.payout_id});
-        let object = |status: &str| json!({"id": transfer_id, "status": status, "amount": request.amount, "currency": request.currency, "metadata": metadata});
+        let metadata = json!({"payout_id": request.payout_id, "fee": request.fee});
+        let object = |status: PayoutStatus| json!({"id": transfer_id, "status": status.as_str(), "amount": request.net_amount, "currency": request.currency, "metadata": metadata});
         let settled = match failure_for(outcome) {
-            None => ("payout.paid", object("paid")),
+            None => ("payout.paid", object(PayoutStatus::Paid)),
             Some((code, message)) => {
-                let mut failed = object("failed");
+                let mut failed = object(PayoutStatus::Failed);
                 failed["failure_code"] = json!(code);
                 failed["failure_message"] = json!(message);
                 ("payout.failed", failed)
             }
         };
         self.schedule(vec![
-            ("payout.updated", object("in_transit"), 1),
+            ("payout.updated", object(PayoutStatus::InTransit), 1),
             (settled.0, settled.1, 2),
         ])
         .await?;

@@ -1,14 +1,17 @@
 //! The payout account (verification) and its bank accounts.
 use chrono::{NaiveDate, Utc};
-use entity::{bank_account, organization, payout_account};
+use entity::{
+    bank_account, organization, payout_account,
+    states::{BankAccountStatus, BankAccountType, BusinessType},
+};
 use sea_orm::{
     sea_query::Expr, ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QuerySelect,
 };
 
-use super::App;
+use super::{verification_claims as claims, App};
 use crate::{
     db,
-    document::DocumentError,
+    document::{Document, DocumentError},
     domain::account_status::AccountStatus,
     error::{Error, Result},
     ids,
@@ -19,12 +22,12 @@ pub struct BankInput {
     pub account_number: String,
     pub holder_name: String,
     pub routing_number: Option<String>,
-    pub account_type: Option<String>,
+    pub account_type: Option<BankAccountType>,
 }
 
 pub struct VerificationInput {
     pub email: String,
-    pub business_type: String,
+    pub business_type: BusinessType,
     pub business_url: String,
     pub document_url: String,
     /// The country of the individual's or company's address.
@@ -50,7 +53,10 @@ impl From<ProviderError> for Error {
 
 impl From<DocumentError> for Error {
     fn from(err: DocumentError) -> Self {
-        Error::field("documentUrl", err.to_string())
+        match err {
+            DocumentError::Busy => Error::Busy(err.to_string()),
+            err => Error::field("documentUrl", err.to_string()),
+        }
     }
 }
 
@@ -67,27 +73,78 @@ pub async fn find_account<C: ConnectionTrait>(
 /// Provisions the organization's payout account: fetch the identity
 /// document, upload it, create the connected account, register the bank
 /// account as the default. Returns the existing account untouched if there
-/// is one.
+/// is one. Concurrent verifications of one organization wait for the one
+/// holding its claim (see `verification_claims`) and then return its account.
 pub async fn verify(
     app: &App,
     org: &organization::Model,
     input: VerificationInput,
 ) -> Result<Verification> {
+    let lease = app.config.document_timeout + PROVIDER_CALLS_ALLOWANCE;
+    let give_up = tokio::time::Instant::now() + lease + claims::POLL_INTERVAL * 10;
+    let claim = loop {
+        if let Some(account) = find_account(&app.db, &org.id).await? {
+            return Ok(existing(account));
+        }
+        if let Some(claim) = claims::try_claim(&app.db, &org.id, lease).await? {
+            break claim;
+        }
+        if tokio::time::Instant::now() > give_up {
+            return Err(Error::IdempotencyInProgress);
+        }
+        tokio::time::sleep(claims::POLL_INTERVAL).await;
+    };
+    // The holder before us may have stored the account just before we claimed.
     if let Some(account) = find_account(&app.db, &org.id).await? {
-        return Ok(Verification {
-            account,
-            already_existed: true,
-        });
+        claims::finish(&app.db, &claim).await?;
+        return Ok(existing(account));
     }
-    let document = app.documents.fetch(&input.document_url).await?;
+    let document = match app.documents.fetch(&input.document_url).await {
+        Ok(document) => document,
+        Err(err) => {
+            // The provider never heard of this attempt: the claim goes, key and all.
+            if let Err(err) = claims::abandon(&app.db, &claim).await {
+                tracing::warn!(error = %err, "could not drop the verification claim");
+            }
+            return Err(err.into());
+        }
+    };
+    let provisioned = provision(app, org, input, &claim, document).await;
+    if provisioned.is_err() {
+        if let Err(err) = claims::release(&app.db, &claim).await {
+            // It expires on its own after the lease.
+            tracing::warn!(error = %err, "could not release the verification claim");
+        }
+    }
+    provisioned
+}
+
+/// Time allowed for the provider calls of one verification, beyond the
+/// document fetch, before its claim is presumed dead.
+const PROVIDER_CALLS_ALLOWANCE: std::time::Duration = std::time::Duration::from_secs(30);
+
+fn existing(account: payout_account::Model) -> Verification {
+    Verification {
+        account,
+        already_existed: true,
+    }
+}
+
+async fn provision(
+    app: &App,
+    org: &organization::Model,
+    input: VerificationInput,
+    claim: &claims::Claim,
+    document: Document,
+) -> Result<Verification> {
     let provider = app.provider_for(org);
-    let account_id = ids::new_id("pacct");
     let file_id = provider.upload_document(&document).await?;
+    drop(document);
     let provider_account_id = provider
         .create_account(&AccountRequest {
-            idempotency_key: &account_id,
+            idempotency_key: &claim.account_id,
             email: &input.email,
-            business_type: &input.business_type,
+            business_type: input.business_type,
             country: &input.country,
             date_of_birth: input.date_of_birth,
             document_file_id: &file_id,
@@ -97,11 +154,11 @@ pub async fn verify(
 
     let now = Utc::now();
     let account = payout_account::Model {
-        id: account_id,
+        id: claim.account_id.clone(),
         organization_id: org.id.clone(),
         provider: provider.name().to_string(),
         provider_account_id,
-        status: AccountStatus::PendingVerification.as_str().to_string(),
+        status: AccountStatus::PendingVerification,
         transfers_enabled: false,
         business_type: input.business_type,
         country: input.country,
@@ -119,22 +176,20 @@ pub async fn verify(
             .await;
     match inserted {
         Ok(_) => {}
-        // A concurrent verification of the same organization won the race.
+        // An attempt that took over our expired claim stored it first.
         Err(err) if db::is_unique_violation(&err) => {
             drop(txn);
             let account = find_account(&app.db, &org.id)
                 .await?
                 .ok_or_else(|| Error::internal(err))?;
-            return Ok(Verification {
-                account,
-                already_existed: true,
-            });
+            return Ok(existing(account));
         }
         Err(err) => return Err(err.into()),
     }
     bank_account::Entity::insert(bank_account::ActiveModel::from(bank))
         .exec_without_returning(&txn)
         .await?;
+    claims::finish(&txn, claim).await?;
     txn.commit().await?;
     Ok(Verification {
         account,
@@ -155,7 +210,7 @@ async fn register_bank(
                 account_number: &bank.account_number,
                 routing_number: bank.routing_number.as_deref(),
                 holder_name: &bank.holder_name,
-                account_type: bank.account_type.as_deref(),
+                account_type: bank.account_type,
                 country: &org.country,
                 currency: &org.currency,
             },
@@ -186,11 +241,11 @@ fn new_bank_row(
         account_number_encrypted: app.config.cipher.encrypt(&bank.account_number),
         routing_number: bank.routing_number.clone(),
         bank_name: external.bank_name,
-        account_type: bank.account_type.clone(),
+        account_type: bank.account_type,
         country: org.country.clone(),
         currency: org.currency.clone(),
         is_default,
-        status: "active".to_string(),
+        status: BankAccountStatus::Active,
         created_at: Utc::now(),
     }
 }

@@ -8,7 +8,6 @@ use sea_orm::{
 
 use crate::error::{Error, Result};
 
-pub const MAX_KEY_LENGTH: usize = 255;
 const RETENTION: Duration = Duration::hours(24);
 
 /// The outcome of presenting a key.
@@ -18,29 +17,6 @@ pub enum Claim {
     Run,
     /// Seen and finished: answer with the stored status and body.
     Replay { status: u16, body: String },
-}
-
-/// Answers worth storing: the request ran and its result is the result.
-/// Requests refused before they started (malformed, unauthenticated, rate
-/// limited) and server errors store nothing, so a retry really retries.
-pub fn should_store(status: u16) -> bool {
-    (200..300).contains(&status) || matches!(status, 402 | 404 | 409)
-}
-
-pub fn validate_key(key: &str) -> Result<()> {
-    if key.is_empty() || key.chars().count() > MAX_KEY_LENGTH {
-        return Err(Error::field(
-            "Idempotency-Key",
-            format!("must be 1 to {MAX_KEY_LENGTH} characters long"),
-        ));
-    }
-    if key.chars().any(|c| c.is_control()) {
-        return Err(Error::field(
-            "Idempotency-Key",
-            "must not contain control characters",
-        ));
-    }
-    Ok(())
 }
 
 /// Claims `key` for a request of `route` whose body hashes to `request_hash`.
@@ -84,7 +60,7 @@ pub async fn claim(
             continue; // purged in between: try again
         };
         if existing.expires_at <= now {
-            release(db, org_id, key).await?;
+            forget_expired(db, org_id, key, now).await?;
             continue;
         }
         if existing.route != route || existing.request_hash != request_hash {
@@ -153,6 +129,23 @@ pub async fn release(db: &DatabaseConnection, org_id: &str, key: &str) -> Result
     Ok(())
 }
 
+/// Forgets a key past its retention, answered or not (a concurrent
+/// request may already have claimed it afresh: that row is kept).
+async fn forget_expired(
+    db: &DatabaseConnection,
+    org_id: &str,
+    key: &str,
+    now: chrono::DateTime<Utc>,
+) -> Result<()> {
+    idempotency_key::Entity::delete_many()
+        .filter(idempotency_key::Column::OrganizationId.eq(org_id))
+        .filter(idempotency_key::Column::Key.eq(key))
+        .filter(idempotency_key::Column::ExpiresAt.lte(now))
+        .exec(db)
+        .await?;
+    Ok(())
+}
+
 /// Deletes expired keys; returns how many.
 pub async fn purge_expired(db: &DatabaseConnection) -> Result<u64> {
     let result = idempotency_key::Entity::delete_many()
@@ -160,28 +153,4 @@ pub async fn purge_expired(db: &DatabaseConnection) -> Result<u64> {
         .exec(db)
         .await?;
     Ok(result.rows_affected)
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn what_is_stored() {
-        for status in [200, 201, 402, 404, 409] {
-            assert!(should_store(status), "{status}");
-        }
-        for status in [400, 401, 413, 415, 422, 429, 500, 502, 503] {
-            assert!(!should_store(status), "{status}");
-        }
-    }
-
-    #[test]
-    fn key_rules() {
-        assert!(validate_key("a").is_ok());
-        assert!(validate_key(&"k".repeat(255)).is_ok());
-        assert!(validate_key(&"k".repeat(256)).is_err());
-        assert!(validate_key("").is_err());
-        assert!(validate_key("a\nb").is_err());
-    }
 }

@@ -7,6 +7,7 @@ pub mod idempotency;
 pub mod ledger;
 pub mod orgs;
 pub mod payouts;
+pub mod verification_claims;
 pub mod webhooks;
 
 use std::{ops::Deref, sync::Arc};
@@ -14,6 +15,7 @@ use std::{ops::Deref, sync::Arc};
 use sea_orm::DatabaseConnection;
 
 use crate::{
+    clock::Clock,
     config::Config,
     document::DocumentFetcher,
     group_commit::Writer,
@@ -39,7 +41,13 @@ pub struct AppInner {
     pub http: reqwest::Client,
     /// Names this process as a job lease owner.
     pub instance_id: String,
+    /// What the job queue reads the time from (see `Config::clock`).
+    pub clock: Clock,
 }
+
+/// Wraps the provider before operations use it: a decorator over the
+/// sandbox (tests record and count provider calls through one).
+pub type ProviderLayer = Box<dyn FnOnce(Arc<dyn PayoutProvider>) -> Arc<dyn PayoutProvider> + Send>;
 
 /// Shared, cheaply cloned application state.
 #[derive(Clone)]
@@ -62,34 +70,48 @@ impl App {
     /// `db::connect_pools`). Never hold a write transaction while waiting
     /// for `db`: on SQLite it is a single connection.
     pub fn with_pools(db: DatabaseConnection, read_db: DatabaseConnection, config: Config) -> Self {
+        Self::with_provider_layer(db, read_db, config, Box::new(|provider| provider))
+    }
+
+    /// As `with_pools`, with the provider wrapped by `layer` (inside the
+    /// metrics and logging, so those still see every call).
+    pub fn with_provider_layer(
+        db: DatabaseConnection,
+        read_db: DatabaseConnection,
+        config: Config,
+        layer: ProviderLayer,
+    ) -> Self {
         let writer = Writer::new(db.clone(), config.sqlite_group_commit);
-        let sandbox = Arc::new(SandboxProvider::new(
-            writer.clone(),
-            config.sandbox_delay,
-            config.sandbox_webhook_secret.clone(),
-        ));
         let documents = DocumentFetcher::new(
             config.document_allow_hosts.clone(),
             config.document_max_bytes,
             config.document_timeout,
+            config.document_fetches_max,
         );
         let http = reqwest::Client::builder()
             .timeout(std::time::Duration::from_secs(10))
             .build()
             .expect("an HTTP client with default TLS settings builds");
         let metrics = Arc::new(Metrics::new());
-        let provider = Arc::new(Instrumented::new(sandbox.clone(), metrics.clone()));
+        let sandbox = Arc::new(SandboxProvider::new(
+            writer.clone(),
+            &config,
+            http.clone(),
+            metrics.clone(),
+        ));
+        let provider = Arc::new(Instrumented::new(layer(sandbox.clone()), metrics.clone()));
         Self(Arc::new(AppInner {
             db,
             read_db,
             writer,
-            config,
             documents,
             sandbox,
             provider,
             metrics,
             http,
             instance_id: crate::ids::new_id("inst"),
+            clock: config.clock.clone(),
+            config,
         }))
     }
 

@@ -1,6 +1,6 @@
 //! Organizations and their API keys.
 use chrono::Utc;
-use entity::{api_key, balance, organization};
+use entity::{api_key, balance, organization, states::OrgMode};
 use sea_orm::{ActiveValue::Set, ColumnTrait, DatabaseConnection, EntityTrait, QueryFilter};
 
 use crate::{crypto, db, error::Result, ids};
@@ -22,7 +22,11 @@ pub async fn create(
     let org = organization::Model {
         id: ids::new_id("org"),
         name: name.to_string(),
-        mode: if live { "live" } else { "sandbox" }.to_string(),
+        mode: if live {
+            OrgMode::Live
+        } else {
+            OrgMode::Sandbox
+        },
         country: country.to_uppercase(),
         currency: currency.to_lowercase(),
         created_at: now,
@@ -57,7 +61,7 @@ pub async fn create_key<C: sea_orm::ConnectionTrait>(
     conn: &C,
     org: &organization::Model,
 ) -> Result<String> {
-    let key = ids::new_api_key(org.mode == "live");
+    let key = ids::new_api_key(org.mode == OrgMode::Live);
     api_key::Entity::insert(api_key::ActiveModel {
         id: Set(ids::new_id("key")),
         organization_id: Set(org.id.clone()),

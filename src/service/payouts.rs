@@ -1,6 +1,6 @@
 //! Payouts: request, submit to the provider, and move through the lifecycle.
 use chrono::{DateTime, Utc};
-use entity::{bank_account, organization, payout, payout_account};
+use entity::{bank_account, organization, payout, payout_account, states::BankAccountStatus};
 use sea_orm::{
     sea_query::Expr, ColumnTrait, ConnectionTrait, DatabaseConnection, EntityTrait, QueryFilter,
 };
@@ -11,26 +11,22 @@ use crate::{
     db,
     domain::{
         account_status::AccountStatus,
+        fees::Fee,
         ledger::{payout_reserve, payout_transition},
-        payout_status::{PayoutStatus, Transition},
+        payout_status::{PayoutLifecycle, PayoutStatus, Transition},
     },
     error::{Error, Result},
-    ids, jobs,
-    jobs::Outcome,
-    provider::{PayoutRequest, ProviderError},
+    ids,
+    provider::{PayoutRequest, ProviderError, MIN_TRANSFER_CENTS},
+    queue::{self, Job, Outcome},
 };
 
-pub const SUBMIT_JOB: &str = "payout_submit";
-
 pub const MIN_AMOUNT: i64 = 1000;
+pub const MAX_AMOUNT: i64 = 100_000_000_000;
 pub const MAX_DESCRIPTION_CHARS: usize = 500;
 
-#[derive(Serialize, Deserialize)]
-struct SubmitJob {
-    payout_id: String,
-}
-
-/// Requests a payout of `amount` cents to the default bank account. With an
+/// Requests a payout of `amount` cents to the default bank account, in three
+/// steps: check eligibility, reserve (one transaction), submit. With an
 /// idempotency key, a payout already made with it is returned instead.
 pub async fn create(
     app: &App,
@@ -44,33 +40,18 @@ pub async fn create(
             return same_request(existing, amount, &description);
         }
     }
-    let account = payout_account::Entity::find()
-        .filter(payout_account::Column::OrganizationId.eq(org.id.clone()))
-        .one(&app.read_db)
-        .await?
-        .ok_or(Error::PayoutAccountRequired)?;
-    if account.status != AccountStatus::Verified.as_str() {
-        return Err(Error::PayoutAccountNotVerified(account.status));
-    }
-    let bank = bank_account::Entity::find()
-        .filter(bank_account::Column::OrganizationId.eq(org.id.clone()))
-        .filter(bank_account::Column::IsDefault.eq(true))
-        .filter(bank_account::Column::Status.eq("active"))
-        .one(&app.read_db)
-        .await?
-        .ok_or(Error::NoDefaultBankAccount)?;
-    let fee = app.config.fees.apply(amount);
+    let (fee, destination) = check_eligibility(app, org, amount).await?;
     let now = Utc::now();
     let row = payout::Model {
         id: ids::new_id("po"),
         organization_id: org.id.clone(),
-        bank_account_id: bank.id.clone(),
-        status: PayoutStatus::Pending.as_str().to_string(),
+        bank_account_id: destination.bank.id.clone(),
+        status: PayoutStatus::Pending,
         amount,
         fee: fee.fee,
         net_amount: fee.net_amount,
         currency: org.currency.clone(),
-        description: description.clone(),
+        description,
         provider: app.provider_for(org).name().to_string(),
         provider_transfer_id: None,
         failure_code: None,
@@ -81,27 +62,75 @@ pub async fn create(
         paid_at: None,
         failed_at: None,
     };
+    match reserve(app, &row).await? {
+        None => submit_now(app, row, &destination).await,
+        Some(theirs) => same_request(theirs, amount, &row.description),
+    }
+}
 
-    // The reservation, the payout and its submit job commit together before
-    // the provider hears of it: a crash after this point leaves a payout the
-    // job will submit, never money reserved for nothing.
-    let job = serde_json::to_string(&SubmitJob {
+/// Step 1: whether this organization may be paid `amount` now, and where
+/// to. Reads only; nothing is held yet.
+async fn check_eligibility(
+    app: &App,
+    org: &organization::Model,
+    amount: i64,
+) -> Result<(Fee, Destination)> {
+    let fee = app.config.fees.apply(amount);
+    if fee.net_amount < MIN_TRANSFER_CENTS {
+        return Err(Error::field(
+            "amount",
+            format!(
+                "leaves {} after the fee of {}; the amount sent to the bank must be at least {MIN_TRANSFER_CENTS}",
+                fee.net_amount, fee.fee
+            ),
+        ));
+    }
+    let account = payout_account::Entity::find()
+        .filter(payout_account::Column::OrganizationId.eq(org.id.clone()))
+        .one(&app.read_db)
+        .await?
+        .ok_or(Error::PayoutAccountRequired)?;
+    if account.status != AccountStatus::Verified {
+        return Err(Error::PayoutAccountNotVerified(account.status.to_string()));
+    }
+    let bank = bank_account::Entity::find()
+        .filter(bank_account::Column::OrganizationId.eq(org.id.clone()))
+        .filter(bank_account::Column::IsDefault.eq(true))
+        .filter(bank_account::Column::Status.eq(BankAccountStatus::Active))
+        .one(&app.read_db)
+        .await?
+        .ok_or(Error::NoDefaultBankAccount)?;
+    let destination = Destination {
+        org: org.clone(),
+        account,
+        bank,
+    };
+    Ok((fee, destination))
+}
+
+/// Step 2: the reservation, the payout and its submit job commit together
+/// before the provider hears of it: a crash after this point leaves a
+/// payout the job will submit, never money reserved for nothing. Returns
+/// the payout of a concurrent request with the same key that won the race
+/// (ours then rolled back), if one did. Written through `app.writer`: on
+/// SQLite it joins a group commit.
+async fn reserve(app: &App, row: &payout::Model) -> Result<Option<payout::Model>> {
+    let job = SubmitPayout {
         payout_id: row.id.clone(),
-    })
-    .map_err(Error::internal)?;
-    // The request makes one provider call itself; the job is the safety net
-    // for a crash or an outage, so it waits before its first run.
-    let run_at = now + app.config.provider_retry_delay;
-    let (org_id, currency, new_row) = (org.id.clone(), org.currency.clone(), row.clone());
+    };
+    // The request makes one provider call itself; this job is the safety
+    // net for a crash or an outage, so it waits before its first run.
+    let run_at = app.clock.now() + app.config.provider_retry_delay;
+    let new_row = row.clone();
     let written = app
         .writer
         .write(move |txn| {
             Box::pin(async move {
                 ledger::post(
                     txn,
-                    &org_id,
-                    &currency,
-                    &payout_reserve(amount),
+                    &new_row.organization_id,
+                    &new_row.currency,
+                    &payout_reserve(new_row.amount),
                     Some(&new_row.id),
                 )
                 .await
@@ -110,34 +139,36 @@ pub async fn create(
                 payout::Entity::insert(payout::ActiveModel::from(new_row))
                     .exec_without_returning(txn)
                     .await?;
-                jobs::enqueue(txn, &submit_id, SUBMIT_JOB, job, run_at).await?;
+                queue::enqueue(txn, &submit_id, &job, run_at).await?;
                 Ok(())
             })
         })
         .await;
     match written {
-        Ok(()) => {}
-        Err(Reserve::Refused(err)) => return Err(err),
-        Err(Reserve::Db(err)) => {
-            if let (true, Some(key)) = (db::is_unique_violation(&err), idempotency_key) {
+        Ok(()) => Ok(None),
+        Err(Reserve::Refused(err)) => Err(err),
+        Err(Reserve::Db(err)) => match &row.idempotency_key {
+            Some(key) if db::is_unique_violation(&err) => {
                 // The same key won a race: its payout is the answer; ours
                 // rolled back.
-                let existing = find_by_key(&app.db, &org.id, key)
+                let existing = find_by_key(&app.db, &row.organization_id, key)
                     .await?
                     .ok_or_else(|| Error::internal(&err))?;
-                return same_request(existing, amount, &description);
+                Ok(Some(existing))
             }
-            return Err(err.into());
-        }
+            _ => Err(err.into()),
+        },
     }
+}
 
-    let destination = Destination {
-        org: org.clone(),
-        account,
-        bank,
-    };
-    let mut row = row;
-    match submit(app, &row, &destination).await {
+/// Step 3: one provider call now. Unavailable leaves the payout pending
+/// for the submit job; a refusal fails it and gives the money back.
+async fn submit_now(
+    app: &App,
+    mut row: payout::Model,
+    destination: &Destination,
+) -> Result<payout::Model> {
+    match submit(app, &row, destination).await {
         Ok(transfer_id) => {
             row.provider_transfer_id = Some(transfer_id);
         }
@@ -215,7 +246,8 @@ async fn submit(
             payout_id: &payout.id,
             account_id: &account.provider_account_id,
             external_account_id,
-            amount: payout.amount,
+            net_amount: payout.net_amount,
+            fee: payout.fee,
             currency: &payout.currency,
         })
         .await?;
@@ -236,44 +268,52 @@ async fn submit(
     Ok(transfer_id)
 }
 
-/// The background retry of a payout that has no provider transfer yet.
-pub async fn submit_job(app: &App, payload: &str, attempts: i32) -> Outcome {
-    let Ok(job) = serde_json::from_str::<SubmitJob>(payload) else {
-        return Outcome::Done;
-    };
-    let payout = match payout::Entity::find_by_id(job.payout_id.clone())
-        .one(&app.db)
-        .await
-    {
-        Ok(Some(payout)) => payout,
-        Ok(None) => return Outcome::Done,
-        Err(err) => return Outcome::Retry(err.to_string()),
-    };
-    // Events can move a payout on before its transfer id is recorded (the
-    // provider answered, then this instance died): still submit it, again
-    // and idempotently, so the provider finishes the job — unless it is over.
-    let open = [
-        PayoutStatus::Pending.as_str(),
-        PayoutStatus::InTransit.as_str(),
-    ];
-    if payout.provider_transfer_id.is_some() || !open.contains(&payout.status.as_str()) {
-        return Outcome::Done;
-    }
-    let submitted = match load_destination(app, &payout).await {
-        Ok(destination) => submit(app, &payout, &destination).await,
-        Err(err) => Err(err),
-    };
-    let refused = match submitted {
-        Ok(_) => return Outcome::Done,
-        Err(ProviderError::Refused(reason)) => reason,
-        Err(ProviderError::Unavailable(reason)) if attempts < app.config.provider_max_attempts => {
-            return Outcome::Retry(reason)
+/// The background submit of a payout that has no provider transfer yet:
+/// the safety net behind `create`'s own call.
+#[derive(Debug, Serialize, Deserialize)]
+pub struct SubmitPayout {
+    payout_id: String,
+}
+
+#[async_trait::async_trait]
+impl Job for SubmitPayout {
+    const KIND: &'static str = "payout_submit";
+    type Context = App;
+
+    async fn run(self, app: &App, attempt: i32) -> Outcome {
+        let payout = match payout::Entity::find_by_id(self.payout_id.clone())
+            .one(&app.db)
+            .await
+        {
+            Ok(Some(payout)) => payout,
+            Ok(None) => return Outcome::Done,
+            Err(err) => return Outcome::Retry(err.to_string()),
+        };
+        // Events can move a payout on before its transfer id is recorded (the
+        // provider answered, then this instance died): still submit it, again
+        // and idempotently, so the provider finishes the job — unless it is over.
+        let open = payout.status.holds_reservation();
+        if payout.provider_transfer_id.is_some() || !open {
+            return Outcome::Done;
         }
-        Err(ProviderError::Unavailable(reason)) => format!("provider unavailable: {reason}"),
-    };
-    match fail_unsubmitted(&app.db, &payout.id, &refused).await {
-        Ok(()) => Outcome::Done,
-        Err(err) => Outcome::Retry(err.to_string()),
+        let submitted = match load_destination(app, &payout).await {
+            Ok(destination) => submit(app, &payout, &destination).await,
+            Err(err) => Err(err),
+        };
+        let refused = match submitted {
+            Ok(_) => return Outcome::Done,
+            Err(ProviderError::Refused(reason)) => reason,
+            Err(ProviderError::Unavailable(reason))
+                if attempt < app.config.provider_max_attempts =>
+            {
+                return Outcome::Retry(reason)
+            }
+            Err(ProviderError::Unavailable(reason)) => format!("provider unavailable: {reason}"),
+        };
+        match fail_unsubmitted(&app.db, &payout.id, &refused).await {
+            Ok(()) => Outcome::Done,
+            Err(err) => Outcome::Retry(err.to_string()),
+        }
     }
 }
 
@@ -307,15 +347,15 @@ pub async fn apply_status<C: ConnectionTrait>(
         let Some(current) = payout::Entity::find_by_id(payout_id).one(conn).await? else {
             return Ok(false);
         };
-        let from: PayoutStatus = current.status.parse().map_err(Error::internal)?;
+        let from = current.status;
         if from.transition(to) != Transition::Move {
             return Ok(false);
         }
         let mut update = payout::Entity::update_many()
-            .col_expr(payout::Column::Status, Expr::value(to.as_str()))
+            .col_expr(payout::Column::Status, Expr::value(to))
             .col_expr(payout::Column::UpdatedAt, Expr::value(Utc::now()))
             .filter(payout::Column::Id.eq(payout_id))
-            .filter(payout::Column::Status.eq(from.as_str()));
+            .filter(payout::Column::Status.eq(from));
         match to {
             PayoutStatus::Paid => update = update.col_expr(payout::Column::PaidAt, Expr::value(at)),
             PayoutStatus::Failed => {

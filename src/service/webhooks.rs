@@ -9,7 +9,7 @@ use sea_orm::{
 use super::{payouts, App};
 use crate::{
     db,
-    domain::account_status::AccountStatus,
+    domain::account_status::{AccountLifecycle, AccountStatus},
     error::{Error, Result},
     ids,
     provider::{EventObject, ProviderEvent, WebhookError},
@@ -39,9 +39,7 @@ pub async fn handle(
         .parse_webhook(signature, body, Utc::now())
         .map_err(|err| match err {
             WebhookError::Signature(reason) => Error::InvalidSignature(reason),
-            WebhookError::Malformed(reason) => {
-                Error::InvalidJson(format!("the event could not be read: {reason}"))
-            }
+            WebhookError::Malformed(reason) => Error::MalformedEvent(reason),
         })?;
     check_storable(&event)?;
     apply(app, provider.name(), &event).await
@@ -204,12 +202,12 @@ async fn apply_account<C: ConnectionTrait>(
     {
         return Ok(Some(false));
     }
-    let from: AccountStatus = account.status.parse().map_err(Error::internal)?;
+    let from = account.status;
     if !from.can_move_to(to) {
         return Ok(Some(false));
     }
     let moved = payout_account::Entity::update_many()
-        .col_expr(payout_account::Column::Status, Expr::value(to.as_str()))
+        .col_expr(payout_account::Column::Status, Expr::value(to))
         .col_expr(
             payout_account::Column::TransfersEnabled,
             Expr::value(to.transfers_enabled()),

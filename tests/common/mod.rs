@@ -3,6 +3,9 @@
 //! set, one database per test) and drives it over HTTP.
 #![allow(dead_code)]
 
+pub mod logs;
+pub mod recording;
+
 use std::{
     sync::{
         atomic::{AtomicUsize, Ordering},
@@ -95,6 +98,28 @@ impl TestApp {
     }
 
     pub async fn spawn_with(adjust: impl FnOnce(&mut Config)) -> TestApp {
+        Self::spawn_with_layer(adjust, Box::new(|provider| provider)).await
+    }
+
+    /// A service whose provider calls are recorded in the returned `Calls`.
+    pub async fn spawn_recording(
+        adjust: impl FnOnce(&mut Config),
+    ) -> (TestApp, Arc<recording::Calls>) {
+        let calls = Arc::new(recording::Calls::default());
+        let recorded = calls.clone();
+        let layer: payouts::service::ProviderLayer = Box::new(move |inner| {
+            Arc::new(recording::Recording {
+                inner,
+                calls: recorded,
+            })
+        });
+        (Self::spawn_with_layer(adjust, layer).await, calls)
+    }
+
+    pub async fn spawn_with_layer(
+        adjust: impl FnOnce(&mut Config),
+        layer: payouts::service::ProviderLayer,
+    ) -> TestApp {
         let documents = DocumentServer::start().await;
         let (database_url, sqlite_dir, postgres) = fresh_database().await;
         let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
@@ -114,7 +139,7 @@ impl TestApp {
         config.rate_limit_burst = 1000;
         config.redis_prefix = format!("payouts-test:{}:", payouts::ids::new_id("t"));
         adjust(&mut config);
-        let running = server::start(config.clone(), listener)
+        let running = server::start_with_provider_layer(config.clone(), listener, layer)
             .await
             .expect("service starts");
         TestApp {
@@ -126,6 +151,28 @@ impl TestApp {
             sqlite_dir,
             postgres,
         }
+    }
+
+    /// A service whose background job worker is off and whose job queue
+    /// reads a manual clock: the test runs due jobs itself
+    /// (`run_due_jobs`) and moves time (`advance`), so nothing waits.
+    pub async fn spawn_manual_jobs(adjust: impl FnOnce(&mut Config)) -> TestApp {
+        Self::spawn_with(|c| {
+            c.job_worker = false;
+            c.clock = payouts::clock::Clock::manual(chrono::Utc::now());
+            adjust(c)
+        })
+        .await
+    }
+
+    /// Runs the jobs due now, once (as one pass of the worker).
+    pub async fn run_due_jobs(&self) -> payouts::queue::Ran {
+        self.app().run_due_jobs().await.expect("due jobs run")
+    }
+
+    /// Moves the job queue's manual clock forward.
+    pub fn advance(&self, by: Duration) {
+        self.app().clock.advance(by);
     }
 
     /// A second instance of the service on the same database (as behind a
@@ -358,12 +405,22 @@ impl DocumentServer {
             to: Option<String>,
         }
         #[handler]
-        fn document(Path(name): Path<String>, Query(target): Query<Target>) -> Response {
+        async fn document(Path(name): Path<String>, Query(target): Query<Target>) -> Response {
             match name.as_str() {
                 "id.pdf" => b"%PDF-1.4 identity document"
                     .to_vec()
                     .with_content_type("application/pdf")
                     .into_response(),
+                // A slow document server: concurrent verifications overlap.
+                "slow.pdf" => {
+                    tokio::time::sleep(Duration::from_secs(2)).await;
+                    b"%PDF-1.4 identity document"
+                        .to_vec()
+                        .with_content_type("application/pdf")
+                        .into_response()
+                }
+                // Ten zero bytes that claim to be a PNG.
+                "zeros.png" => vec![0u8; 10].with_content_type("image/png").into_response(),
                 "page.html" => "<html></html>"
                     .with_content_type("text/html")
                     .into_response(),

@@ -3,13 +3,15 @@
 # from their registries (versions pinned in requirements.txt and
 # node/package-lock.json): starts `payouts serve` on a free loopback port
 # with a fresh SQLite database and a local identity-document server, runs
-# the Python (pytest) and Node (node --test) suites against it, and appends
-# one `test result:` line per suite to the test log for `make test`'s total.
+# the Python (pytest) and Node (node --test) suites against it, and writes
+# one `test result:` line per suite to its log for `make test`'s total. A
+# suite that ran no test fails.
 set -euo pipefail
 here="$(cd "$(dirname "$0")" && pwd)"
 root="$(cd "$here/../.." && pwd)"
-log="${TEST_LOG:-$root/target/test-output.log}"
+log="${TEST_LOG:-$root/target/test-logs/sdk.log}"
 case "$log" in /*) ;; *) log="$root/$log" ;; esac
+mkdir -p "$(dirname "$log")" && : >"$log"
 venv="$root/.venv-sdk"
 
 "${CARGO:-cargo}" build --quiet --bin payouts
@@ -89,6 +91,10 @@ set -e
 summary="$(tail -n 1 "$work/python.out")"   # e.g. "1 failed, 7 passed in 3.2s"
 passed="$( (grep -Eo '[0-9]+ passed' <<<"$summary" || true) | cut -d' ' -f1)"
 failed="$( (grep -Eo '[0-9]+ (failed|errors?)' <<<"$summary" || true) | awk '{ n += $1 } END { print n + 0 }')"
+if [ "${passed:-0}" -eq 0 ] && [ "${failed:-0}" -eq 0 ]; then
+  echo "SDK tests: the Python suite ran no test" >&2
+  py_status=1
+fi
 if [ "$py_status" -ne 0 ] && [ "${failed:-0}" -eq 0 ]; then failed=1; fi
 echo "test result: $([ "$py_status" -eq 0 ] && echo ok || echo FAILED). ${passed:-0} passed; ${failed:-0} failed; (SDK: Python commet-sdk)" | tee -a "$log"
 [ "$py_status" -eq 0 ] || status=1
@@ -100,6 +106,10 @@ node_status=${PIPESTATUS[0]}
 set -e
 passed="$( (grep -E '^# pass ' "$work/node.out" || true) | tail -n 1 | cut -d' ' -f3)"
 failed="$( (grep -E '^# fail ' "$work/node.out" || true) | tail -n 1 | cut -d' ' -f3)"
+if [ "${passed:-0}" -eq 0 ] && [ "${failed:-0}" -eq 0 ]; then
+  echo "SDK tests: the Node suite ran no test" >&2
+  node_status=1
+fi
 if [ "$node_status" -ne 0 ] && [ "${failed:-0}" -eq 0 ]; then failed=1; fi
 echo "test result: $([ "$node_status" -eq 0 ] && echo ok || echo FAILED). ${passed:-0} passed; ${failed:-0} failed; (SDK: Node @commet/node)" | tee -a "$log"
 [ "$node_status" -eq 0 ] || status=1

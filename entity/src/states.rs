@@ -1,0 +1,161 @@
+//! Every state and kind the service stores, once: the column type (text in
+//! the database, read back strictly — an unknown value is a `DbErr`, never a
+//! default), the domain's type (`src/domain` adds the rules) and, with the
+//! `openapi` feature, the wire enum (the schema name is the `oai` name).
+//! Each value's text is written once, in the `states!` list below.
+use sea_orm::entity::prelude::*;
+
+/// Declares a text-stored enum: `as_str`, `ALL`, `Display` and `FromStr`
+/// come from the one list of `Variant = "text"` pairs.
+macro_rules! states {
+    ($(
+        $(#[$meta:meta])*
+        pub enum $name:ident { $($variant:ident = $text:tt,)+ }
+    )+) => {$(
+        $(#[$meta])*
+        #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, EnumIter, DeriveActiveEnum)]
+        #[sea_orm(rs_type = "String", db_type = "Text")]
+        pub enum $name {
+            $(#[sea_orm(string_value = $text)] $variant,)+
+        }
+
+        impl $name {
+            pub const ALL: [Self; [$($text),+].len()] = [$(Self::$variant),+];
+
+            pub fn as_str(self) -> &'static str {
+                match self {
+                    $(Self::$variant => $text,)+
+                }
+            }
+        }
+
+        impl std::fmt::Display for $name {
+            fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str(self.as_str())
+            }
+        }
+
+        impl std::str::FromStr for $name {
+            type Err = String;
+            fn from_str(s: &str) -> Result<Self, Self::Err> {
+                Self::ALL
+                    .into_iter()
+                    .find(|value| value.as_str() == s)
+                    .ok_or_else(|| format!(concat!("unknown ", stringify!($name), " {:?}"), s))
+            }
+        }
+    )+};
+}
+
+// Wire enums carry `//` comments, not `///`: a doc comment would become a
+// description in the published spec.
+states! {
+    // A payout's lifecycle (rules in `domain::payout_status`).
+    #[cfg_attr(feature = "openapi", derive(poem_openapi::Enum), oai(rename_all = "snake_case"))]
+    pub enum PayoutStatus {
+        Pending = "pending",
+        InTransit = "in_transit",
+        Paid = "paid",
+        Failed = "failed",
+        Canceled = "canceled",
+    }
+
+    // The payout account's verification, as the provider reports it (rules in
+    // `domain::account_status`).
+    #[cfg_attr(
+        feature = "openapi",
+        derive(poem_openapi::Enum),
+        oai(rename = "PayoutAccountStatus", rename_all = "snake_case")
+    )]
+    pub enum AccountStatus {
+        PendingVerification = "pending_verification",
+        Verified = "verified",
+        Restricted = "restricted",
+        Disabled = "disabled",
+    }
+
+    #[cfg_attr(feature = "openapi", derive(poem_openapi::Enum), oai(rename_all = "snake_case"))]
+    pub enum BankAccountStatus {
+        Active = "active",
+        Errored = "errored",
+    }
+
+    #[cfg_attr(feature = "openapi", derive(poem_openapi::Enum), oai(rename_all = "snake_case"))]
+    pub enum BankAccountType {
+        Checking = "checking",
+        Savings = "savings",
+    }
+
+    #[cfg_attr(feature = "openapi", derive(poem_openapi::Enum), oai(rename_all = "snake_case"))]
+    pub enum BusinessType {
+        Individual = "individual",
+        Company = "company",
+    }
+
+    /// Live organizations use the configured provider and `ck_live_` keys.
+    pub enum OrgMode {
+        Live = "live",
+        Sandbox = "sandbox",
+    }
+
+    // What a ledger transaction records; on the wire, a balance transaction's
+    // `type`.
+    #[cfg_attr(
+        feature = "openapi",
+        derive(poem_openapi::Enum),
+        oai(rename = "BalanceTransactionType", rename_all = "snake_case")
+    )]
+    pub enum LedgerKind {
+        Credit = "credit",
+        Release = "release",
+        Payout = "payout",
+        PayoutPaid = "payout_paid",
+        PayoutFailed = "payout_failed",
+        PayoutCanceled = "payout_canceled",
+        PayoutReturned = "payout_returned",
+    }
+
+    /// An organization's ledger accounts; `External` is the world outside.
+    pub enum LedgerAccount {
+        Available = "available",
+        Pending = "pending",
+        InPayout = "in_payout",
+        PaidOut = "paid_out",
+        Fees = "fees",
+        External = "external",
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use sea_orm::{ActiveEnum, Iterable};
+
+    /// The stored text is `as_str`, every variant is in `ALL`, and text
+    /// that is not a variant is refused.
+    #[test]
+    fn stored_text_round_trips_and_unknown_text_is_an_error() {
+        fn check<E>(all: &[E], as_str: fn(&E) -> &'static str)
+        where
+            E: ActiveEnum<Value = String> + Iterable + PartialEq + std::fmt::Debug,
+        {
+            assert_eq!(E::iter().count(), all.len());
+            for value in all {
+                assert_eq!(value.to_value(), as_str(value));
+                assert_eq!(&E::try_from_value(&value.to_value()).unwrap(), value);
+            }
+            assert!(E::try_from_value(&"nonsense".to_string()).is_err());
+            assert!(E::try_from_value(&String::new()).is_err());
+        }
+        check(&PayoutStatus::ALL, |v| v.as_str());
+        check(&AccountStatus::ALL, |v| v.as_str());
+        check(&BankAccountStatus::ALL, |v| v.as_str());
+        check(&BankAccountType::ALL, |v| v.as_str());
+        check(&BusinessType::ALL, |v| v.as_str());
+        check(&OrgMode::ALL, |v| v.as_str());
+        check(&LedgerKind::ALL, |v| v.as_str());
+        check(&LedgerAccount::ALL, |v| v.as_str());
+        assert_eq!("in_transit".parse(), Ok(PayoutStatus::InTransit));
+        assert!("PAID".parse::<PayoutStatus>().is_err());
+    }
+}

@@ -1,0 +1,272 @@
+//! One entry per error code: its HTTP status, `type`, an example message,
+//! what it means, what to do and whether to retry. The status of every
+//! error response, the `/docs/errors/{code}` pages, the contract's error
+//! table and the spec's error examples are all generated from this list.
+//!
+//! A new code is one entry here, plus the error variant that carries it
+//! (in `crate::error::Error`, or `api::error::ApiError` for a transport
+//! failure) and its arm in `ApiError::code`. This module imports nothing of
+//! the application, so anything may read it.
+use poem::http::StatusCode;
+
+pub struct ErrorCode {
+    pub code: &'static str,
+    pub status: StatusCode,
+    /// The envelope's `type`.
+    pub kind: &'static str,
+    /// A message as the service writes it, for the spec's example.
+    pub example: &'static str,
+    pub meaning: &'static str,
+    pub action: &'static str,
+    /// Whether the same request may succeed if sent again unchanged.
+    pub retry: &'static str,
+}
+
+const NO: &str = "No: the same request fails the same way. Fix it first.";
+
+/// `pub const NAME: ErrorCode` for each entry, and `ALL` listing them in
+/// order, so an entry cannot be left out of the list.
+macro_rules! error_codes {
+    ($($name:ident = $entry:expr;)*) => {
+        $(pub const $name: ErrorCode = $entry;)*
+        /// Every code, in the order the contract's table lists them.
+        pub const ALL: &[ErrorCode] = &[$($name),*];
+    };
+}
+
+error_codes! {
+    INVALID_JSON = ErrorCode {
+        code: "invalid_json",
+        status: StatusCode::BAD_REQUEST,
+        kind: "validation_error",
+        example: "request body is not valid JSON: expected value at line 1 column 1",
+        meaning: "The request body is not JSON, is not a JSON object, or could not be read.",
+        action: "Send one JSON object as the body, with Content-Type: application/json.",
+        retry: NO,
+    };
+    VALIDATION_ERROR = ErrorCode {
+        code: "validation_error",
+        status: StatusCode::UNPROCESSABLE_ENTITY,
+        kind: "validation_error",
+        example: "amount must be at least 1000",
+        meaning: "A field is missing, has the wrong type, or is out of range. `param` names \
+                  the first bad field (dotted for nested fields, e.g. bank.accountNumber) \
+                  and `details` lists every bad field with what is wrong with it.",
+        action: "Correct the fields listed in `details`; the operation's schema in /openapi.json \
+                 gives every rule.",
+        retry: NO,
+    };
+    UNAUTHORIZED = ErrorCode {
+        code: "unauthorized",
+        status: StatusCode::UNAUTHORIZED,
+        kind: "authentication_error",
+        example: "invalid or missing API key (send it in the x-api-key header)",
+        meaning: "The x-api-key header is missing, or the key is unknown or revoked.",
+        action: "Send the organization's secret key (ck_live_… or ck_test_…) in the x-api-key \
+                 header. Keys are shown once, when created; create a new one if it is lost.",
+        retry: "No: not with the same key.",
+    };
+    NOT_FOUND = ErrorCode {
+        code: "not_found",
+        status: StatusCode::NOT_FOUND,
+        kind: "not_found_error",
+        example: "no such payout",
+        meaning: "No such route, or no such resource in this organization (another \
+                  organization's resources are not visible).",
+        action: "Check the path, the id and the API key's organization.",
+        retry: NO,
+    };
+    METHOD_NOT_ALLOWED = ErrorCode {
+        code: "method_not_allowed",
+        status: StatusCode::METHOD_NOT_ALLOWED,
+        kind: "invalid_request_error",
+        example: "method not allowed on this path",
+        meaning: "The path exists but does not accept this HTTP method.",
+        action: "Use one of the methods the Allow response header lists.",
+        retry: NO,
+    };
+    PAYLOAD_TOO_LARGE = ErrorCode {
+        code: "payload_too_large",
+        status: StatusCode::PAYLOAD_TOO_LARGE,
+        kind: "invalid_request_error",
+        example: "request body is larger than 1048576 bytes",
+        meaning: "The request body is over the service's size cap.",
+        action: "Send a smaller body; no operation needs a large one.",
+        retry: NO,
+    };
+    UNSUPPORTED_MEDIA_TYPE = ErrorCode {
+        code: "unsupported_media_type",
+        status: StatusCode::UNSUPPORTED_MEDIA_TYPE,
+        kind: "validation_error",
+        example: "request body must be sent as application/json",
+        meaning: "The body was not sent as application/json.",
+        action: "Set Content-Type: application/json and send a JSON body.",
+        retry: NO,
+    };
+    PAYOUT_ACCOUNT_REQUIRED = ErrorCode {
+        code: "payout_account_required",
+        status: StatusCode::CONFLICT,
+        kind: "invalid_request_error",
+        example: "the organization has no payout account yet; complete payout verification first",
+        meaning: "The organization has no payout account yet.",
+        action: "Complete payout verification (POST /payouts/verification) first.",
+        retry: "Only after the payout account exists.",
+    };
+    PAYOUT_ACCOUNT_NOT_VERIFIED = ErrorCode {
+        code: "payout_account_not_verified",
+        status: StatusCode::CONFLICT,
+        kind: "invalid_request_error",
+        example: "the payout account is not verified (status: pending_verification)",
+        meaning: "The payout account exists but is not verified (it is pending verification, \
+                  restricted or disabled).",
+        action: "Check GET /payouts/account. A pending account is verified by the provider \
+                 shortly; a restricted or disabled one needs the provider's review.",
+        retry: "Yes, once the account's status is verified.",
+    };
+    NO_DEFAULT_BANK_ACCOUNT = ErrorCode {
+        code: "no_default_bank_account",
+        status: StatusCode::CONFLICT,
+        kind: "invalid_request_error",
+        example: "the payout account has no active default bank account",
+        meaning: "The payout account has no active default bank account to send money to.",
+        action: "Add one with POST /payouts/bank-accounts and setDefault: true.",
+        retry: "Only after a default bank account is added.",
+    };
+    INSUFFICIENT_BALANCE = ErrorCode {
+        code: "insufficient_balance",
+        status: StatusCode::PAYMENT_REQUIRED,
+        kind: "billing_error",
+        example: "amount 50000 exceeds the available balance of 12000",
+        meaning: "The amount is over the organization's available balance.",
+        action: "Request at most the available amount (GET /balance), or wait for more funds \
+                 to become available.",
+        retry: "Only once the available balance covers the amount.",
+    };
+    IDEMPOTENCY_KEY_MISMATCH = ErrorCode {
+        code: "idempotency_key_mismatch",
+        status: StatusCode::CONFLICT,
+        kind: "conflict_error",
+        example: "this Idempotency-Key was already used with another request",
+        meaning: "This Idempotency-Key was already used with a different body or route.",
+        action: "Use a new Idempotency-Key for a new request; reuse a key only to repeat the \
+                 very same request.",
+        retry: "No: not with this key. Send the request with a new key.",
+    };
+    IDEMPOTENCY_IN_PROGRESS = ErrorCode {
+        code: "idempotency_in_progress",
+        status: StatusCode::CONFLICT,
+        kind: "conflict_error",
+        example: "a request with this Idempotency-Key is still being processed",
+        meaning: "A request with this Idempotency-Key is still being processed.",
+        action: "Wait, then repeat the same request with the same key: it returns the first \
+                 request's answer.",
+        retry: "Yes, after a short wait, with the same key and body.",
+    };
+    RATE_LIMITED = ErrorCode {
+        code: "rate_limited",
+        status: StatusCode::TOO_MANY_REQUESTS,
+        kind: "rate_limit_error",
+        example: "too many requests; retry after 1 seconds",
+        meaning: "Too many requests in a short time.",
+        action: "Slow down.",
+        retry: "Yes, after the number of seconds in the Retry-After header.",
+    };
+    REQUEST_HEADER_FIELDS_TOO_LARGE = ErrorCode {
+        code: "request_header_fields_too_large",
+        status: StatusCode::REQUEST_HEADER_FIELDS_TOO_LARGE,
+        kind: "invalid_request_error",
+        example: "request headers are too large (at most 64 headers, 32768 bytes)",
+        meaning: "The request's headers are too many or too large.",
+        action: "Send fewer or smaller headers; the API needs only x-api-key, Content-Type \
+                 and Idempotency-Key.",
+        retry: NO,
+    };
+    REQUEST_TIMEOUT = ErrorCode {
+        code: "request_timeout",
+        status: StatusCode::REQUEST_TIMEOUT,
+        kind: "invalid_request_error",
+        example: "the request body was not received in time",
+        meaning: "The request body did not arrive in time.",
+        action: "Send the whole body promptly; check the network between you and the service.",
+        retry: "Yes, with the same Idempotency-Key.",
+    };
+    INVALID_SIGNATURE = ErrorCode {
+        code: "invalid_signature",
+        status: StatusCode::BAD_REQUEST,
+        kind: "invalid_request_error",
+        example: "webhook signature verification failed: missing Stripe-Signature header",
+        meaning: "A provider webhook's signature header is missing, malformed, too old \
+                  (over 5 minutes) or does not match the body. Nothing was changed.",
+        action: "Sign the exact raw body with the provider's webhook secret \
+                 (Stripe-Signature: t=<unix time>,v1=<hex HMAC-SHA256 of \"t.body\">).",
+        retry: "Only with a valid, fresh signature.",
+    };
+    PROVIDER_ERROR = ErrorCode {
+        code: "provider_error",
+        status: StatusCode::BAD_GATEWAY,
+        kind: "provider_error",
+        example: "the payout provider refused the request: the bank account was closed",
+        meaning: "The payout provider refused the request or failed to answer.",
+        action: "Read the message for the provider's reason. A refusal needs the request \
+                 changed; an outage passes.",
+        retry: "Yes, with backoff, using the same Idempotency-Key so it is applied once.",
+    };
+    SERVICE_UNAVAILABLE = ErrorCode {
+        code: "service_unavailable",
+        status: StatusCode::SERVICE_UNAVAILABLE,
+        kind: "api_error",
+        example: "too many identity documents are being fetched right now; retry shortly",
+        meaning: "The service is at capacity for this operation right now (for instance, too \
+                  many identity documents are being fetched at once). Nothing was changed.",
+        action: "Wait the number of seconds in the Retry-After header.",
+        retry: "Yes, with the same Idempotency-Key.",
+    };
+    INTERNAL_ERROR = ErrorCode {
+        code: "internal_error",
+        status: StatusCode::INTERNAL_SERVER_ERROR,
+        kind: "api_error",
+        example: "internal error",
+        meaning: "Something failed inside the service. No detail is sent; the service logs it \
+                  with the response's x-request-id.",
+        action: "Report the x-request-id to the operator if it persists.",
+        retry: "Yes, with backoff, using the same Idempotency-Key so it is applied once.",
+    };
+}
+
+pub fn by_code(code: &str) -> Option<&'static ErrorCode> {
+    ALL.iter().find(|c| c.code == code)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn each_code_once_and_every_entry_complete() {
+        for (i, entry) in ALL.iter().enumerate() {
+            assert!(
+                ALL[..i].iter().all(|other| other.code != entry.code),
+                "{} listed twice",
+                entry.code
+            );
+            assert!(
+                entry.status.is_client_error() || entry.status.is_server_error(),
+                "{}",
+                entry.code
+            );
+            for text in [
+                entry.kind,
+                entry.example,
+                entry.meaning,
+                entry.action,
+                entry.retry,
+            ] {
+                assert!(
+                    !text.is_empty(),
+                    "{}: every field says something",
+                    entry.code
+                );
+            }
+        }
+    }
+}

@@ -1,0 +1,92 @@
+//! Events from payout providers: signed, no API key, each applied once.
+use poem::Request;
+use poem_openapi::{
+    param::{Header, Path},
+    payload::Json,
+    types::Example,
+    ApiResponse, Object, OpenApi,
+};
+use serde_json::{json, Value};
+
+use super::{app, Result, Tag};
+use crate::{
+    api::{validate::RawJson, wire::Success},
+    service::webhooks,
+};
+
+#[derive(Object, Debug)]
+#[oai(example)]
+#[oai(rename_all = "camelCase")]
+pub struct WebhookReceipt {
+    pub received: bool,
+    /// `applied`, `ignored` (stale or not applicable) or `duplicate`.
+    pub result: String,
+}
+
+#[derive(ApiResponse)]
+enum WebhookResponse {
+    #[oai(status = 200)]
+    Ok(Json<Success<WebhookReceipt>>),
+}
+
+pub struct Api;
+
+#[OpenApi]
+impl Api {
+    /// Receive a provider event
+    ///
+    /// Called by the payout provider, not by API clients. The body must carry
+    /// the provider's signature (`Stripe-Signature: t=…,v1=…`, 5 minutes
+    /// tolerance). Each event id is applied at most once.
+    #[oai(
+        path = "/webhooks/:provider",
+        method = "post",
+        tag = "Tag::Webhooks",
+        operation_id = "receiveProviderWebhook"
+    )]
+    async fn receive(
+        &self,
+        req: &Request,
+        provider: Path<String>,
+        #[oai(name = "Stripe-Signature")] signature: Header<Option<String>>,
+        body: RawJson,
+    ) -> Result<WebhookResponse> {
+        let applied =
+            webhooks::handle(app(req)?, &provider.0, signature.0.as_deref(), &body.0).await?;
+        let result = match applied {
+            webhooks::Applied::Applied => "applied",
+            webhooks::Applied::Ignored => "ignored",
+            webhooks::Applied::Duplicate => "duplicate",
+        };
+        Ok(WebhookResponse::Ok(Json(Success::new(WebhookReceipt {
+            received: true,
+            result: result.into(),
+        }))))
+    }
+}
+
+/// A sandbox provider event (delivered signed, with `Stripe-Signature`).
+pub fn provider_event_example() -> Value {
+    json!({
+        "id": "evt_4e07408562bedb8b60ce05c1",
+        "object": "event",
+        "type": "payout.paid",
+        "created": 1781258700,
+        "data": {"object": {
+            "id": "tr_2c26b46b68ffc68ff99b453c",
+            "status": "paid",
+            "amount": 2500,
+            "currency": "usd",
+            "metadata": {"payout_id": "po_5bWn8Kq2Xr7TzL1mVc4Hy9Dg"},
+        }},
+    })
+}
+
+impl Example for WebhookReceipt {
+    fn example() -> Self {
+        Self {
+            received: true,
+            result: "applied".into(),
+        }
+    }
+}

@@ -1,0 +1,403 @@
+//! The published OpenAPI document: poem-openapi's, plus what it has no
+//! attribute for: response links (OpenAPI `links` let clients, and
+//! schemathesis' stateful phase, follow an operation's result into the next
+//! operation), the rule that `businessType` picks which of `individual` and
+//! `company` is required (a `oneOf` on an `Object` struct), and the shape of
+//! a provider event (the webhook reads its body raw, to check the signature).
+//! `/openapi.json`, `/openapi.yaml` and `payouts spec` all come from here.
+//! Two more patches (`redocly`) make it pass Redocly's recommended rules
+//! (`make lint-spec`).
+
+use poem_openapi::{OpenApiService, ServerObject};
+use serde_norway::{Mapping, Value};
+
+use super::{error_codes, resources, wire};
+
+mod redocly;
+
+/// Where the operations are mounted: the spec's server URL.
+pub const API_BASE: &str = "/api/v1";
+
+pub fn api_service() -> OpenApiService<resources::Apis, ()> {
+    OpenApiService::new(resources::APIS, "Payouts API", env!("CARGO_PKG_VERSION"))
+        .description(
+            "Self-hostable payouts API, wire-compatible with the Commet payouts API. \
+         Amounts are integer cents; every failure answers with the error envelope \
+         `{success: false, error: {type, code, message, param, details, doc_url}}`.",
+        )
+        .server(ServerObject::new(API_BASE))
+}
+
+/// A link from the responses `statuses` of operation `from` to operation
+/// `to`, filling `to`'s `parameters` from the response.
+struct Link {
+    from: &'static str,
+    statuses: &'static [&'static str],
+    name: &'static str,
+    to: &'static str,
+    parameters: &'static [(&'static str, &'static str)],
+}
+
+const LINKS: &[Link] = &[
+    Link {
+        from: "requestPayout",
+        statuses: &["201"],
+        name: "GetPayout",
+        to: "getPayout",
+        parameters: &[("id", "$response.body#/data/id")],
+    },
+    Link {
+        from: "requestPayout",
+        statuses: &["201"],
+        name: "GetBalance",
+        to: "getBalance",
+        parameters: &[],
+    },
+    Link {
+        from: "completePayoutVerification",
+        statuses: &["200", "201"],
+        name: "GetPayoutAccount",
+        to: "getPayoutAccount",
+        parameters: &[],
+    },
+    Link {
+        from: "completePayoutVerification",
+        statuses: &["200", "201"],
+        name: "AddPayoutBankAccount",
+        to: "addPayoutBankAccount",
+        parameters: &[],
+    },
+    Link {
+        from: "addPayoutBankAccount",
+        statuses: &["201"],
+        name: "RequestPayout",
+        to: "requestPayout",
+        parameters: &[],
+    },
+];
+
+pub struct Document {
+    pub json: String,
+    pub yaml: String,
+}
+
+pub fn document() -> Document {
+    // serde_norway keeps the key order of poem-openapi's output (serde_json's
+    // map would sort it), so the committed file stays readable.
+    let mut doc: Value =
+        serde_norway::from_str(&api_service().spec_yaml()).expect("poem-openapi emits valid YAML");
+    add_links(&mut doc);
+    require_by_business_type(&mut doc);
+    describe_provider_event(&mut doc);
+    add_error_examples(&mut doc);
+    redocly::apply(&mut doc);
+    Document {
+        json: serde_json::to_string_pretty(&doc).expect("the document is JSON-compatible"),
+        yaml: serde_norway::to_string(&doc).expect("the document is YAML"),
+    }
+}
+
+fn add_links(doc: &mut Value) {
+    for spec in LINKS {
+        let mut link = Mapping::new();
+        link.insert("operationId".into(), spec.to.into());
+        if !spec.parameters.is_empty() {
+            let parameters: Mapping = spec
+                .parameters
+                .iter()
+                .map(|(k, v)| (Value::from(*k), Value::from(*v)))
+                .collect();
+            link.insert("parameters".into(), parameters.into());
+        }
+        let operation = operation_mut(doc, spec.from)
+            .unwrap_or_else(|| panic!("link source {} is an operation", spec.from));
+        for status in spec.statuses {
+            let response = operation["responses"]
+                .get_mut(*status)
+                .unwrap_or_else(|| panic!("{} documents {status}", spec.from));
+            let links = response
+                .as_mapping_mut()
+                .expect("a response is a mapping")
+                .entry("links".into())
+                .or_insert_with(|| Mapping::new().into());
+            links
+                .as_mapping_mut()
+                .expect("links is a mapping")
+                .insert(spec.name.into(), link.clone().into());
+        }
+    }
+}
+
+/// `VerificationRequest` requires `individual` when `businessType` is
+/// `individual` and `company` when it is `company` (checked in the handler,
+/// which answers 422 on that field).
+fn require_by_business_type(doc: &mut Value) {
+    let branch = |business_type: &str| -> Value {
+        serde_norway::from_str(&format!(
+            "{{properties: {{businessType: {{type: string, enum: [{business_type}]}}}}, required: [{business_type}]}}"
+        ))
+        .expect("a valid schema")
+    };
+    let schema = doc["components"]["schemas"]
+        .get_mut("VerificationRequest")
+        .and_then(Value::as_mapping_mut)
+        .expect("VerificationRequest is a schema");
+    schema.insert(
+        "oneOf".into(),
+        // Each business type names the object it requires.
+        Value::Sequence(
+            entity::states::BusinessType::ALL
+                .iter()
+                .map(|t| branch(t.as_str()))
+                .collect(),
+        ),
+    );
+}
+
+/// What `provider::sandbox::parse_event` accepts, exactly: `id`, `type` and
+/// `created` (seconds, in chrono's range); for an `account` or `payout`
+/// event (`type` is the word or starts with it and a dot), `data.object`
+/// with a string `id` and one of that object's statuses. Other event types
+/// are acknowledged and ignored, whatever their `data`.
+fn describe_provider_event(doc: &mut Value) {
+    use crate::domain::{account_status::AccountStatus, payout_status::PayoutStatus};
+    use serde_json::json;
+    // What `service::webhooks` stores: ids of printable ASCII (`ids::is_external_id`),
+    // texts without NUL of at most 1000 bytes (250 characters of up to 4 bytes).
+    let external_id =
+        json!({"type": "string", "minLength": 1, "maxLength": 255, "pattern": "^[!-~]+$"});
+    let text = json!({"type": "string", "maxLength": 250, "pattern": "^[^\\u0000]*$"});
+    let object_event = |word: &str, statuses: Vec<&str>| {
+        json!({
+            "type": "object",
+            "required": ["type", "data"],
+            "properties": {
+                "type": {"anyOf": [{"type": "string", "enum": [word]}, {"type": "string", "pattern": format!("^{word}\\.")}]},
+                "data": {
+                    "type": "object",
+                    "required": ["object"],
+                    "properties": {"object": {
+                        "type": "object",
+                        "required": ["id", "status"],
+                        "properties": {
+                            "id": external_id,
+                            "status": {"type": "string", "enum": statuses},
+                            "failure_code": text,
+                            "failure_message": text,
+                            "metadata": {
+                                "type": "object",
+                                "properties": {"payout_id": external_id}
+                            }
+                        }
+                    }}
+                }
+            }
+        })
+    };
+    let account = object_event(
+        "account",
+        AccountStatus::ALL.iter().map(|s| s.as_str()).collect(),
+    );
+    let payout = object_event(
+        "payout",
+        PayoutStatus::ALL.iter().map(|s| s.as_str()).collect(),
+    );
+    let other = json!({"properties": {"type": {"not": {"anyOf": [
+        {"type": "string", "enum": ["account", "payout"]},
+        {"type": "string", "pattern": "^account\\."},
+        {"type": "string", "pattern": "^payout\\."}
+    ]}}}});
+    let event = json!({
+        "type": "object",
+        "title": "ProviderEvent",
+        "description": "An event as the provider sends it (Stripe's shape).",
+        "required": ["id", "type", "created"],
+        "properties": {
+            "id": external_id,
+            "type": text,
+            "created": {
+                "type": "integer",
+                "format": "int64",
+                "minimum": chrono::DateTime::<chrono::Utc>::MIN_UTC.timestamp(),
+                "maximum": chrono::DateTime::<chrono::Utc>::MAX_UTC.timestamp()
+            },
+            "data": {"type": "object"}
+        },
+        "oneOf": [account, payout, other]
+    });
+    doc["components"]["schemas"]
+        .as_mapping_mut()
+        .expect("schemas is a mapping")
+        .insert(
+            "ProviderEvent".into(),
+            serde_norway::to_value(event).expect("a schema"),
+        );
+    let operation =
+        operation_mut(doc, "receiveProviderWebhook").expect("the webhook is an operation");
+    operation["requestBody"]["content"]["application/json"]["schema"] =
+        serde_norway::from_str("$ref: '#/components/schemas/ProviderEvent'").expect("a reference");
+}
+
+/// Every error response shows, as examples, the envelope of each code that
+/// answers with its status (from `api::error_codes`); each envelope is
+/// written once, in `components/examples`, and referenced.
+fn add_error_examples(doc: &mut Value) {
+    use poem_openapi::types::ToJSON;
+    let mut used = Vec::new();
+    let responses = doc["paths"]
+        .as_mapping_mut()
+        .expect("paths is a mapping")
+        .values_mut()
+        .filter_map(Value::as_mapping_mut)
+        .flat_map(|item| item.values_mut())
+        .filter_map(|op| op.get_mut("responses").and_then(Value::as_mapping_mut))
+        .flat_map(|responses| responses.iter_mut());
+    for (status, response) in responses {
+        let codes: Vec<&str> = error_codes::ALL
+            .iter()
+            .filter(|entry| status.as_str() == Some(entry.status.as_str()))
+            .map(|entry| entry.code)
+            .collect();
+        if codes.is_empty() {
+            continue;
+        }
+        let refs: Mapping = codes
+            .iter()
+            .map(|code| {
+                let reference = format!("#/components/examples/{code}");
+                let mut example = Mapping::new();
+                example.insert("$ref".into(), reference.into());
+                (Value::from(*code), Value::from(example))
+            })
+            .collect();
+        for media in response["content"]
+            .as_mapping_mut()
+            .into_iter()
+            .flat_map(|content| content.values_mut())
+        {
+            media
+                .as_mapping_mut()
+                .expect("a media type is a mapping")
+                .insert("examples".into(), refs.clone().into());
+        }
+        used.extend(codes);
+    }
+    let mut components = Mapping::new();
+    for entry in error_codes::ALL.iter().filter(|e| used.contains(&e.code)) {
+        let summary = entry.meaning.split(". ").next().unwrap_or(entry.meaning);
+        let value = wire::error_envelope(entry).to_json().expect("JSON");
+        let mut example = Mapping::new();
+        example.insert("summary".into(), summary.trim_end_matches('.').into());
+        example.insert(
+            "value".into(),
+            serde_norway::to_value(value).expect("JSON is YAML"),
+        );
+        components.insert(entry.code.into(), example.into());
+    }
+    doc["components"]
+        .as_mapping_mut()
+        .expect("components is a mapping")
+        .insert("examples".into(), components.into());
+}
+
+fn operation_mut<'a>(doc: &'a mut Value, operation_id: &str) -> Option<&'a mut Value> {
+    doc.get_mut("paths")?
+        .as_mapping_mut()?
+        .values_mut()
+        .filter_map(Value::as_mapping_mut)
+        .flat_map(|item| item.values_mut())
+        .find(|op| op.get("operationId").and_then(Value::as_str) == Some(operation_id))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn json_and_yaml_are_the_same_document() {
+        let doc = document();
+        let from_json: serde_json::Value = serde_json::from_str(&doc.json).unwrap();
+        let from_yaml: serde_json::Value = serde_norway::from_str(&doc.yaml).unwrap();
+        assert_eq!(from_json, from_yaml);
+    }
+
+    #[test]
+    fn lint_fixes_hold_null_stays_valid_and_the_webhook_has_no_key() {
+        let doc: serde_json::Value = serde_json::from_str(&document().json).unwrap();
+        let account_type =
+            &doc["components"]["schemas"]["PayoutBankAccount"]["properties"]["accountType"];
+        assert_eq!(
+            account_type,
+            &serde_json::json!({"type": "string", "nullable": true, "enum": ["checking", "savings", null]})
+        );
+        let webhook = &doc["paths"]["/webhooks/{provider}"]["post"];
+        assert_eq!(webhook["security"], serde_json::json!([]));
+    }
+
+    #[test]
+    fn every_link_targets_an_operation_and_its_parameters() {
+        let doc: serde_json::Value = serde_json::from_str(&document().json).unwrap();
+        let operations: Vec<&serde_json::Value> = doc["paths"]
+            .as_object()
+            .unwrap()
+            .values()
+            .flat_map(|item| item.as_object().unwrap().values())
+            .collect();
+        let mut found = 0;
+        for op in &operations {
+            for response in op["responses"].as_object().unwrap().values() {
+                for link in response["links"]
+                    .as_object()
+                    .into_iter()
+                    .flat_map(|l| l.values())
+                {
+                    found += 1;
+                    let target = operations
+                        .iter()
+                        .find(|o| o["operationId"] == link["operationId"])
+                        .unwrap_or_else(|| panic!("no operation {}", link["operationId"]));
+                    for name in link["parameters"]
+                        .as_object()
+                        .into_iter()
+                        .flat_map(|p| p.keys())
+                    {
+                        assert!(
+                            target["parameters"]
+                                .as_array()
+                                .is_some_and(|ps| ps.iter().any(|p| p["name"] == *name)),
+                            "{} has no parameter {name}",
+                            link["operationId"]
+                        );
+                    }
+                }
+            }
+        }
+        assert_eq!(found, 7, "each link once per documented response");
+    }
+
+    #[test]
+    fn business_type_picks_the_required_details() {
+        let doc: serde_json::Value = serde_json::from_str(&document().json).unwrap();
+        let branches = doc["components"]["schemas"]["VerificationRequest"]["oneOf"]
+            .as_array()
+            .expect("a oneOf");
+        let rules: Vec<(&str, &str)> = branches
+            .iter()
+            .map(|b| {
+                (
+                    b["properties"]["businessType"]["enum"][0].as_str().unwrap(),
+                    b["required"][0].as_str().unwrap(),
+                )
+            })
+            .collect();
+        assert_eq!(
+            rules,
+            [("individual", "individual"), ("company", "company")]
+        );
+        // The enum's values are the ones the branches name.
+        assert_eq!(
+            doc["components"]["schemas"]["BusinessType"]["enum"],
+            serde_json::json!(["individual", "company"])
+        );
+    }
+}

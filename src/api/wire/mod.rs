@@ -1,0 +1,93 @@
+//! What every resource's wire shapes share: the success envelope (the error
+//! envelope is `api::error`'s; its examples are here beside this one), dates,
+//! text types and the `Idempotency-Key` header.
+mod dates;
+pub mod idempotency_key;
+mod text;
+
+use poem_openapi::{
+    types::{Example, ParseFromJSON, ToJSON},
+    Object,
+};
+
+pub use dates::{Date, Timestamp};
+pub use idempotency_key::IdempotencyKey;
+pub use text::{HttpUrl, NoNul, NonBlank};
+
+use super::{
+    error::{ErrorBody, ErrorEnvelope, FieldErrorDetail},
+    error_codes::{self, ErrorCode},
+};
+
+/// `{"success": true, "data": …}`
+#[derive(Object, Debug)]
+#[oai(example)]
+pub struct Success<T: ParseFromJSON + ToJSON> {
+    pub success: bool,
+    pub data: T,
+}
+
+impl<T: ParseFromJSON + ToJSON> Success<T> {
+    pub fn new(data: T) -> Self {
+        Self {
+            success: true,
+            data,
+        }
+    }
+}
+
+impl<T: ParseFromJSON + ToJSON + Example> Example for Success<T> {
+    fn example() -> Self {
+        Success::new(T::example())
+    }
+}
+
+/// A fixed example time: 2026-06-12 at `hour:minute` UTC.
+pub fn example_time(hour: u32, minute: u32) -> Timestamp {
+    use chrono::TimeZone;
+    Timestamp(
+        chrono::Utc
+            .with_ymd_and_hms(2026, 6, 12, hour, minute, 0)
+            .unwrap(),
+    )
+}
+
+impl Example for FieldErrorDetail {
+    fn example() -> Self {
+        Self {
+            field: "amount".into(),
+            message: "must be at least 1000".into(),
+        }
+    }
+}
+
+/// The envelope `entry`'s code answers with, for the spec's error examples.
+pub fn error_envelope(entry: &ErrorCode) -> ErrorEnvelope {
+    let field = (entry.code == error_codes::VALIDATION_ERROR.code).then(FieldErrorDetail::example);
+    ErrorEnvelope {
+        success: false,
+        error: ErrorBody {
+            kind: entry.kind.into(),
+            code: entry.code.into(),
+            message: entry.example.into(),
+            param: field.as_ref().map(|f| f.field.clone()),
+            details: field.map(|f| vec![f]),
+            doc_url: format!("http://127.0.0.1:8080/docs/errors/{}", entry.code),
+        },
+    }
+}
+
+impl Example for ErrorBody {
+    fn example() -> Self {
+        error_envelope(&error_codes::VALIDATION_ERROR).error
+    }
+}
+
+impl Example for ErrorEnvelope {
+    fn example() -> Self {
+        Self {
+            success: false,
+            error: ErrorBody::example(),
+        }
+    }
+}
