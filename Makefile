@@ -8,7 +8,7 @@ CARGO ?= cargo
 # PostgreSQL for the second half of the suite (CI sets it; see .ci/run).
 TEST_DATABASE_URL ?=
 
-.PHONY: run release test spec fmt fmt-check lint test-sqlite test-postgres test-sdk contract bench readme-flow
+.PHONY: run release test spec fmt fmt-check lint test-sqlite test-postgres test-sdk contract bench readme-flow lint-spec
 
 run:
 	$(CARGO) build --release
@@ -23,7 +23,7 @@ run:
 # Everything CI runs. The last line counts each test once and says whether
 # the PostgreSQL half ran (on SQLite every write is serialized, so the
 # concurrency tests can only fail on PostgreSQL).
-test: fmt-check lint release test-sqlite test-postgres test-sdk contract readme-flow
+test: fmt-check lint release test-sqlite test-postgres test-sdk contract readme-flow lint-spec
 	@scripts/test_summary.sh $(TEST_LOGS)
 
 # The binary `make run` serves: release builds can fail where debug ones pass.
@@ -108,3 +108,24 @@ readme-flow: release
 	@mkdir -p $(TEST_LOGS)
 	@echo "== the README's quickstart =="
 	scripts/readme-flow.sh 2>&1 | tee $(TEST_LOGS)/readme-flow.log
+
+# Redocly's recommended rules over the committed openapi.yaml (config and
+# the reason for each rule turned off: redocly.yaml). The pinned CLI is
+# installed into .redocly/ on first use; needs node and npm. Its one
+# `test result:` line goes to its own log, counted by `make test`'s summary.
+REDOCLY_VERSION := 2.77.0
+REDOCLY_DIR := .redocly
+REDOCLY_STAMP := $(REDOCLY_DIR)/redocly-cli-$(REDOCLY_VERSION)
+
+$(REDOCLY_STAMP):
+	npm install --prefix $(REDOCLY_DIR) --no-save --no-audit --no-fund --loglevel=error '@redocly/cli@$(REDOCLY_VERSION)'
+	@touch $@
+
+lint-spec: $(REDOCLY_STAMP)
+	@mkdir -p $(TEST_LOGS)
+	@echo "== lint-spec: @redocly/cli $(REDOCLY_VERSION) =="
+	@if $(REDOCLY_DIR)/node_modules/.bin/redocly lint --config redocly.yaml openapi.yaml; then \
+	  echo "test result: ok. 1 passed; 0 failed; (redocly lint openapi.yaml)" | tee $(TEST_LOGS)/lint-spec.log; \
+	else \
+	  echo "test result: FAILED. 0 passed; 1 failed; (redocly lint openapi.yaml)" | tee $(TEST_LOGS)/lint-spec.log; exit 1; \
+	fi

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # The last line of `make test`: every `test result:` line of the step logs in
-# DIR (sqlite.log, postgres.log, sdk.log, contract.log, readme-flow.log) counted once, and
+# DIR (sqlite.log, postgres.log, sdk.log, contract.log, readme-flow.log, lint-spec.log) counted once, and
 # whether the PostgreSQL half ran. Exits non-zero if a step's log is missing
 # or the total has a failure.
 # Usage: scripts/test_summary.sh DIR
@@ -9,7 +9,7 @@ dir=$1
 status=0
 parts=()
 passed=0 failed=0
-for step in sqlite postgres sdk contract readme-flow; do
+for step in sqlite postgres sdk contract readme-flow lint-spec; do
   log="$dir/$step.log"
   if [ ! -f "$log" ]; then
     parts+=("$step: NO LOG")

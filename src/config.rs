@@ -1,7 +1,7 @@
 //! Runtime configuration, from environment variables (and `serve` flags).
 use std::time::Duration;
 
-use crate::{clock::Clock, crypto::Cipher, domain::fees::FeeSchedule};
+use crate::{clock::Clock, crypto::Cipher, db::SqliteSync, domain::fees::FeeSchedule};
 
 pub const DEFAULT_DATABASE_URL: &str = "sqlite://payouts.db?mode=rwc";
 /// Upper bound of `PAYOUTS_DOCUMENT_FETCHES_MAX` (tokio's semaphore allows far more;
@@ -11,6 +11,11 @@ const MAX_DOCUMENT_FETCHES: usize = 4096;
 #[derive(Clone, Debug)]
 pub struct Config {
     pub database_url: String,
+    /// SQLite's commit durability: `Full` unless explicitly opted out.
+    pub sqlite_synchronous: SqliteSync,
+    /// SQLite: commit concurrent write requests together (one fsync for
+    /// several); see `group_commit`.
+    pub sqlite_group_commit: bool,
     pub bind: String,
     /// Base URL others reach this service at (webhook callbacks, `doc_url`).
     pub public_url: String,
@@ -88,6 +93,8 @@ impl Config {
     pub fn new(database_url: &str, bind: &str, cipher: Cipher) -> Self {
         Config {
             database_url: database_url.to_string(),
+            sqlite_synchronous: SqliteSync::Full,
+            sqlite_group_commit: true,
             bind: bind.to_string(),
             public_url: format!("http://{bind}"),
             sandbox_delay: Duration::from_millis(2000),
@@ -125,6 +132,22 @@ impl Config {
             .or_else(|| env("PAYOUTS_BIND"))
             .unwrap_or_else(|| "127.0.0.1:8080".into());
         let mut c = Config::new(&database_url, &bind, load_cipher(&database_url)?);
+        if let Some(raw) = env("PAYOUTS_SQLITE_SYNCHRONOUS") {
+            c.sqlite_synchronous = raw.trim().parse().map_err(|_| {
+                anyhow::anyhow!(
+                    "PAYOUTS_SQLITE_SYNCHRONOUS={raw:?} is not a valid value (full or normal)"
+                )
+            })?;
+        }
+        if let Some(raw) = env("PAYOUTS_SQLITE_GROUP_COMMIT") {
+            c.sqlite_group_commit = match raw.trim().to_ascii_lowercase().as_str() {
+                "on" => true,
+                "off" => false,
+                _ => anyhow::bail!(
+                    "PAYOUTS_SQLITE_GROUP_COMMIT={raw:?} is not a valid value (on or off)"
+                ),
+            };
+        }
         if let Some(url) = env("PAYOUTS_PUBLIC_URL") {
             c.public_url = url.trim_end_matches('/').to_string();
         }

@@ -10,6 +10,7 @@ pub mod db;
 pub mod document;
 pub mod domain;
 pub mod error;
+pub mod group_commit;
 pub mod ids;
 pub mod jobs;
 pub mod logging;

@@ -68,7 +68,15 @@ pub async fn start_with_provider_layer(
                 anyhow::anyhow!("PAYOUTS_METRICS_BIND: cannot listen on {addr}: {e}")
             })?),
         };
-    let (writes, reads) = db::connect_pools(&config.database_url).await?;
+    if config.sqlite_synchronous == db::SqliteSync::Normal
+        && config.database_url.starts_with("sqlite")
+    {
+        tracing::warn!(
+            "PAYOUTS_SQLITE_SYNCHRONOUS=normal: commits are not fsynced; a power loss or OS crash can lose acknowledged payouts"
+        );
+    }
+    let (writes, reads) =
+        db::connect_pools(&config.database_url, config.sqlite_synchronous).await?;
     db::migrate(&writes).await?;
     let app = App::with_provider_layer(writes, reads, config, layer);
     let (shutdown, shutdown_rx) = watch::channel(false);

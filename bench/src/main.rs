@@ -1,19 +1,29 @@
 //! `make bench`: loads the release service over loopback and measures each
-//! figure beside its ceiling, in one run, then writes `bench/RESULTS.md`.
+//! figure beside honest ceilings, in one run, then writes `bench/RESULTS.md`.
 //!
-//! Ceilings: POST /payouts against the same service-layer calls (API-key
-//! lookup + `payouts::create`, the same SQL) in a tight loop in-process with
-//! the same concurrency and pool; GET /payouts/{id} against a bare poem
-//! handler answering the same JSON bytes.
+//! Ceilings (see `ceilings.rs`): fsyncs per second on the database's disk;
+//! the minimal SQL of a payout written directly against the driver at the
+//! same concurrency; on PostgreSQL `pgbench -b tpcb-like` at the same
+//! client count; for GET the same two indexed reads done raw, and a bare
+//! poem handler answering the same bytes. Workloads: one hot organization,
+//! and payouts spread over many (`BENCH_ORGS`, 1,000).
+mod ceilings;
+mod load;
+
 use std::{
     path::PathBuf,
     process::{Child, Command, Stdio},
-    sync::{Arc, Mutex},
+    sync::{
+        atomic::{AtomicUsize, Ordering},
+        Arc,
+    },
     time::{Duration, Instant},
 };
 
 use anyhow::{bail, Context, Result};
-use sea_orm::ConnectionTrait;
+use ceilings::Target;
+use load::{closed_loop, open_loop, Call, Stats};
+use sea_orm::{ConnectionTrait, Statement};
 use serde_json::{json, Value};
 
 const WEBHOOK_SECRET: &str = "bench-webhook-secret";
@@ -25,100 +35,14 @@ fn secs() -> Duration {
 fn concurrency() -> usize {
     env_or("BENCH_CONCURRENCY", 16) as usize
 }
+fn org_count() -> usize {
+    env_or("BENCH_ORGS", 1000).max(1) as usize
+}
 fn env_or(name: &str, default: u64) -> u64 {
     std::env::var(name)
         .ok()
         .and_then(|v| v.parse().ok())
         .unwrap_or(default)
-}
-
-/// Latencies of one load phase.
-struct Stats {
-    rps: f64,
-    p50_ms: f64,
-    p99_ms: f64,
-    errors: usize,
-}
-
-impl Stats {
-    fn from(mut micros: Vec<u64>, errors: usize, elapsed: Duration) -> Stats {
-        micros.sort_unstable();
-        let pct = |p: f64| {
-            micros
-                .get(((micros.len() as f64 * p) as usize).min(micros.len().saturating_sub(1)))
-                .map_or(f64::NAN, |&us| us as f64 / 1000.0)
-        };
-        Stats {
-            rps: micros.len() as f64 / elapsed.as_secs_f64(),
-            p50_ms: pct(0.50),
-            p99_ms: pct(0.99),
-            errors,
-        }
-    }
-}
-
-/// One request of a load phase; `Ok(())` when it got the expected status.
-type Call = Arc<dyn Fn() -> futures::BoxFuture<'static, bool> + Send + Sync>;
-
-mod futures {
-    pub type BoxFuture<'a, T> = std::pin::Pin<Box<dyn std::future::Future<Output = T> + Send + 'a>>;
-}
-
-/// Saturation: `concurrency` workers, each sending as fast as answers come.
-async fn closed_loop(call: Call, workers: usize, duration: Duration) -> Stats {
-    let started = Instant::now();
-    let deadline = started + duration;
-    let mut tasks = Vec::new();
-    for _ in 0..workers {
-        let call = call.clone();
-        tasks.push(tokio::spawn(async move {
-            let (mut lat, mut errors) = (Vec::new(), 0);
-            while Instant::now() < deadline {
-                let t = Instant::now();
-                if call().await {
-                    lat.push(t.elapsed().as_micros() as u64);
-                } else {
-                    errors += 1;
-                }
-            }
-            (lat, errors)
-        }));
-    }
-    let (mut all, mut errors) = (Vec::new(), 0);
-    for task in tasks {
-        let (lat, e) = task.await.unwrap();
-        all.extend(lat);
-        errors += e;
-    }
-    Stats::from(all, errors, started.elapsed())
-}
-
-/// A fixed arrival rate; latency counts from when each request was due,
-/// so a stall is not hidden by requests that were never sent.
-async fn open_loop(call: Call, rate: f64, duration: Duration) -> Stats {
-    let period = Duration::from_secs_f64(1.0 / rate);
-    let total = (rate * duration.as_secs_f64()) as u64;
-    let started = tokio::time::Instant::now();
-    let lat = Arc::new(Mutex::new(Vec::with_capacity(total as usize)));
-    let errors = Arc::new(Mutex::new(0usize));
-    let mut tasks = tokio::task::JoinSet::new();
-    for i in 0..total {
-        let due = started + period * i as u32;
-        tokio::time::sleep_until(due).await;
-        let (call, lat, errors) = (call.clone(), lat.clone(), errors.clone());
-        tasks.spawn(async move {
-            if call().await {
-                lat.lock().unwrap().push(due.elapsed().as_micros() as u64);
-            } else {
-                *errors.lock().unwrap() += 1;
-            }
-        });
-    }
-    while tasks.join_next().await.is_some() {}
-    let elapsed = started.elapsed();
-    let lat = std::mem::take(&mut *lat.lock().unwrap());
-    let errors = *errors.lock().unwrap();
-    Stats::from(lat, errors, elapsed)
 }
 
 fn exe_dir() -> PathBuf {
@@ -156,10 +80,19 @@ struct Service {
 }
 
 impl Service {
-    fn start(database_url: &str, document_host: &str) -> Result<Service> {
+    fn start(database_url: &str, sync: &str, document_host: &str) -> Result<Service> {
         let port = free_port();
+        // "full-single": durable, one commit per request (group commit off).
+        let (sync, group) = match sync {
+            "full-single" => ("full", "off"),
+            other => (other, "on"),
+        };
         let child = Command::new(exe_dir().join("payouts"))
             .arg("serve")
+            .env("PAYOUTS_SQLITE_SYNCHRONOUS", sync)
+            .env("PAYOUTS_SQLITE_GROUP_COMMIT", group)
+            // The safety-net job an hour out too: the load measures requests.
+            .env("PAYOUTS_PROVIDER_RETRY_DELAY_MS", "3600000")
             .env("DATABASE_URL", database_url)
             .env("PAYOUTS_BIND", format!("127.0.0.1:{port}"))
             .env("PAYOUTS_ENCRYPTION_KEY", KEY_HEX)
@@ -235,32 +168,34 @@ async fn document_server() -> String {
     host
 }
 
-/// An organization with a verified payout account and a large balance.
-async fn setup_org(
+/// Organizations with a large balance, made in-process before the service
+/// starts: `(organization id, API key)`.
+async fn create_orgs(database_url: &str, n: usize) -> Result<Vec<(String, String)>> {
+    use payouts::service::{funds, orgs};
+    let db = payouts::db::connect(database_url).await?;
+    let mut out = Vec::with_capacity(n);
+    for i in 0..n {
+        let created = orgs::create(&db, &format!("Bench {i}"), "US", "usd", false)
+            .await
+            .map_err(|e| anyhow::anyhow!("org create: {e:?}"))?;
+        funds::credit(&db, &created.organization, 1_000_000_000_000, false, None)
+            .await
+            .map_err(|e| anyhow::anyhow!("credit: {e:?}"))?;
+        out.push((created.organization.id, created.api_key));
+    }
+    db.close().await.ok();
+    Ok(out)
+}
+
+/// A verified payout account with a default bank account, through the API
+/// and the provider's signed webhook, as a real organization gets one.
+async fn verify_org(
     client: &reqwest::Client,
-    service: &Service,
-    database_url: &str,
+    base: &str,
     document_host: &str,
-) -> Result<(String, String)> {
-    let org = payouts_cli(database_url, &["org", "create", "--name", "Bench"])?;
-    let (org_id, key) = (
-        org["organizationId"]
-            .as_str()
-            .context("org id")?
-            .to_string(),
-        org["apiKey"].as_str().context("api key")?.to_string(),
-    );
-    payouts_cli(
-        database_url,
-        &[
-            "balance",
-            "credit",
-            "--org",
-            &org_id,
-            "--amount",
-            "1000000000000",
-        ],
-    )?;
+    org_id: &str,
+    key: &str,
+) -> Result<()> {
     let body = json!({
         "email": "owner@bench.test", "businessType": "individual", "businessUrl": "https://bench.test",
         "documentUrl": format!("http://{document_host}/id.pdf"),
@@ -269,8 +204,8 @@ async fn setup_org(
             "address": {"line1": "1 Main St", "city": "San Francisco", "state": "CA", "postalCode": "94107", "country": "US"}}
     });
     let reply: Value = client
-        .post(format!("{}/api/v1/payouts/verification", service.base))
-        .header("x-api-key", &key)
+        .post(format!("{base}/api/v1/payouts/verification"))
+        .header("x-api-key", key)
         .json(&body)
         .send()
         .await?
@@ -286,7 +221,7 @@ async fn setup_org(
     let signature =
         payouts::crypto::stripe_signature::header(WEBHOOK_SECRET, now, event.as_bytes());
     let receipt = client
-        .post(format!("{}/api/v1/webhooks/sandbox", service.base))
+        .post(format!("{base}/api/v1/webhooks/sandbox"))
         .header("content-type", "application/json")
         .header("stripe-signature", signature)
         .body(event)
@@ -295,19 +230,76 @@ async fn setup_org(
     if receipt.status() != 200 {
         bail!("verification webhook refused: {}", receipt.status());
     }
-    Ok((org_id, key))
+    Ok(())
 }
 
-fn post_payout(client: &reqwest::Client, base: &str, key: &str) -> Call {
-    let (client, url, key) = (
-        client.clone(),
-        format!("{base}/api/v1/payouts"),
-        key.to_string(),
-    );
+/// Verifies every organization, `concurrency()` at a time.
+async fn verify_all(
+    client: &reqwest::Client,
+    base: &str,
+    document_host: &str,
+    orgs: &[(String, String)],
+) -> Result<()> {
+    let limit = Arc::new(tokio::sync::Semaphore::new(concurrency()));
+    let mut tasks = tokio::task::JoinSet::new();
+    for (org_id, key) in orgs {
+        let (org_id, key) = (org_id.clone(), key.clone());
+        let (client, base, host, limit) = (
+            client.clone(),
+            base.to_string(),
+            document_host.to_string(),
+            limit.clone(),
+        );
+        tasks.spawn(async move {
+            let _permit = limit.acquire().await;
+            verify_org(&client, &base, &host, &org_id, &key).await
+        });
+    }
+    while let Some(done) = tasks.join_next().await {
+        done??;
+    }
+    Ok(())
+}
+
+/// Each organization's default bank account, for the raw-SQL payouts.
+async fn targets(database_url: &str, orgs: &[(String, String)]) -> Result<Vec<Target>> {
+    let db = payouts::db::connect(database_url).await?;
+    let rows = db
+        .query_all_raw(Statement::from_string(
+            db.get_database_backend(),
+            "SELECT organization_id, id FROM bank_accounts WHERE is_default",
+        ))
+        .await?;
+    let mut by_org = std::collections::HashMap::new();
+    for row in rows {
+        by_org.insert(
+            row.try_get::<String>("", "organization_id")?,
+            row.try_get::<String>("", "id")?,
+        );
+    }
+    db.close().await.ok();
+    orgs.iter()
+        .map(|(org_id, _)| {
+            Ok(Target {
+                org_id: org_id.clone(),
+                bank_account_id: by_org
+                    .get(org_id)
+                    .context("a default bank account")?
+                    .clone(),
+            })
+        })
+        .collect()
+}
+
+/// `POST /payouts`, round-robin over `keys`.
+fn post_payout(client: &reqwest::Client, base: &str, keys: Arc<Vec<String>>) -> Call {
+    let (client, url) = (client.clone(), format!("{base}/api/v1/payouts"));
+    let next = Arc::new(AtomicUsize::new(0));
     Arc::new(move || {
+        let key = &keys[next.fetch_add(1, Ordering::Relaxed) % keys.len()];
         let request = client
             .post(&url)
-            .header("x-api-key", &key)
+            .header("x-api-key", key)
             .header("content-type", "application/json")
             .body(r#"{"amount":1000}"#);
         Box::pin(async move {
@@ -332,31 +324,6 @@ fn get_url(client: &reqwest::Client, url: String, key: &str) -> Call {
     })
 }
 
-/// The storage ceiling: what POST /payouts does below HTTP, in-process.
-async fn storage_ceiling(database_url: &str, key: &str) -> Result<Stats> {
-    use payouts::{config::Config, crypto::Cipher, service};
-    // The same pools the service runs on.
-    let (writes, reads) = payouts::db::connect_pools(database_url).await?;
-    let cipher = Cipher::from_encoded_key(KEY_HEX).map_err(anyhow::Error::msg)?;
-    let mut config = Config::new(database_url, "127.0.0.1:0", cipher);
-    config.sandbox_delay = Duration::from_secs(3600);
-    config.sandbox_webhook_secret = WEBHOOK_SECRET.into();
-    let app = service::App::with_pools(writes, reads, config);
-    let key = key.to_string();
-    let call: Call = Arc::new(move || {
-        let (app, key) = (app.clone(), key.clone());
-        Box::pin(async move {
-            let Ok(Some((_, org))) = service::orgs::authenticate_key(&app.read_db, &key).await
-            else {
-                return false;
-            };
-            let created = service::payouts::create(&app, &org, 1000, None, None).await;
-            created.is_ok()
-        })
-    });
-    Ok(closed_loop(call, concurrency(), secs()).await)
-}
-
 /// A bare poem server answering GET /api/v1/payouts/:id with fixed bytes.
 fn bare_server(port: &str, body_file: &str) -> Result<()> {
     use poem::{get, handler, web::Data, EndpointExt, IntoResponse, Route};
@@ -379,109 +346,174 @@ fn bare_server(port: &str, body_file: &str) -> Result<()> {
     Ok(())
 }
 
-struct EngineResult {
-    engine: &'static str,
+/// One workload's POST figures.
+struct PostFigures {
+    workload: String,
     saturated: Stats,
     half: Stats,
-    ceiling: Stats,
-    get: Option<(Stats, Stats)>,
+    raw: Stats,
+}
+
+struct GetFigures {
+    served: Stats,
+    raw: Stats,
+    bare: Stats,
+}
+
+struct EngineResult {
+    engine: &'static str,
+    /// Commits are fsynced one by one (durable SQLite): bounded by the disk.
+    fsync_bound: bool,
+    posts: Vec<PostFigures>,
+    get: Option<GetFigures>,
+    pgbench_tps: Option<f64>,
     rss_mib: f64,
+}
+
+/// Saturated GET on the service, then the bare handler with the same bytes.
+async fn get_phases(
+    client: &reqwest::Client,
+    service: &Service,
+    key: &str,
+) -> Result<(Stats, Stats, String)> {
+    let created: Value = client
+        .post(format!("{}/api/v1/payouts", service.base))
+        .header("x-api-key", key)
+        .json(&json!({"amount": 1000}))
+        .send()
+        .await?
+        .json()
+        .await?;
+    let id = created["data"]["id"]
+        .as_str()
+        .context("payout id")?
+        .to_string();
+    let url = format!("{}/api/v1/payouts/{id}", service.base);
+    let body = client
+        .get(&url)
+        .header("x-api-key", key)
+        .send()
+        .await?
+        .bytes()
+        .await?;
+    eprintln!("  GET /payouts/{{id}} at saturation");
+    let served = closed_loop(get_url(client, url, key), concurrency(), secs()).await;
+
+    let body_file = std::env::temp_dir().join(format!("payouts-bench-{}.json", std::process::id()));
+    std::fs::write(&body_file, &body)?;
+    let port = free_port();
+    let mut bare = Command::new(std::env::current_exe()?)
+        .args([
+            "bare-server",
+            &port.to_string(),
+            body_file.to_str().unwrap(),
+        ])
+        .spawn()?;
+    let bare_url = format!("http://127.0.0.1:{port}/api/v1/payouts/{id}");
+    while client.get(&bare_url).send().await.is_err() {
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    }
+    eprintln!("  GET on a bare poem handler at saturation");
+    let bare_stats = closed_loop(get_url(client, bare_url, key), concurrency(), secs()).await;
+    let _ = bare.kill();
+    let _ = bare.wait();
+    let _ = std::fs::remove_file(body_file);
+    Ok((served, bare_stats, id))
 }
 
 async fn run_engine(
     engine: &'static str,
     database_url: &str,
+    sync: &str,
     document_host: &str,
     with_get: bool,
+    pgbench_url: Option<String>,
 ) -> Result<EngineResult> {
+    eprintln!("[{engine}] setup: {} organizations", org_count());
     let client = reqwest::Client::builder()
         .pool_max_idle_per_host(256)
         .build()?;
     payouts_cli(database_url, &["migrate"])?;
-    let service = Service::start(database_url, document_host)?;
+    let orgs = create_orgs(database_url, org_count()).await?;
+    let service = Service::start(database_url, sync, document_host)?;
     service.wait_ready(&client, Instant::now()).await?;
-    let (_org, key) = setup_org(&client, &service, database_url, document_host).await?;
+    verify_all(&client, &service.base, document_host, &orgs).await?;
+    let targets = targets(database_url, &orgs).await?;
+    let all_keys: Arc<Vec<String>> = Arc::new(orgs.iter().map(|(_, k)| k.clone()).collect());
+    let hot_key: Arc<Vec<String>> = Arc::new(vec![orgs[0].1.clone()]);
+    let workloads = [
+        (
+            "one hot organization".to_string(),
+            hot_key,
+            vec![targets[0].clone()],
+        ),
+        (format!("{} organizations", orgs.len()), all_keys, targets),
+    ];
     // Warm the connections and the pools before measuring.
     closed_loop(
-        post_payout(&client, &service.base, &key),
+        post_payout(&client, &service.base, workloads[0].1.clone()),
         concurrency(),
         Duration::from_secs(1),
     )
     .await;
 
-    eprintln!("[{engine}] POST /payouts at saturation");
-    let saturated = closed_loop(
-        post_payout(&client, &service.base, &key),
-        concurrency(),
-        secs(),
-    )
-    .await;
-    eprintln!("[{engine}] POST /payouts at half that rate");
-    let half = open_loop(
-        post_payout(&client, &service.base, &key),
-        (saturated.rps / 2.0).max(1.0),
-        secs(),
-    )
-    .await;
-
-    let mut get = None;
-    if with_get {
-        let created: Value = client
-            .post(format!("{}/api/v1/payouts", service.base))
-            .header("x-api-key", &key)
-            .json(&json!({"amount": 1000}))
-            .send()
-            .await?
-            .json()
-            .await?;
-        let id = created["data"]["id"]
-            .as_str()
-            .context("payout id")?
-            .to_string();
-        let url = format!("{}/api/v1/payouts/{id}", service.base);
-        let body = client
-            .get(&url)
-            .header("x-api-key", &key)
-            .send()
-            .await?
-            .bytes()
-            .await?;
-        eprintln!("[{engine}] GET /payouts/{{id}} at saturation");
-        let served = closed_loop(get_url(&client, url, &key), concurrency(), secs()).await;
-
-        let body_file =
-            std::env::temp_dir().join(format!("payouts-bench-{}.json", std::process::id()));
-        std::fs::write(&body_file, &body)?;
-        let port = free_port();
-        let mut bare = Command::new(std::env::current_exe()?)
-            .args([
-                "bare-server",
-                &port.to_string(),
-                body_file.to_str().unwrap(),
-            ])
-            .spawn()?;
-        let bare_url = format!("http://127.0.0.1:{port}/api/v1/payouts/{id}");
-        while client.get(&bare_url).send().await.is_err() {
-            tokio::time::sleep(Duration::from_millis(5)).await;
-        }
-        eprintln!("[{engine}] GET on a bare poem handler at saturation");
-        let bare_stats = closed_loop(get_url(&client, bare_url, &key), concurrency(), secs()).await;
-        let _ = bare.kill();
-        let _ = bare.wait();
-        let _ = std::fs::remove_file(body_file);
-        get = Some((served, bare_stats));
+    let mut served = Vec::new();
+    for (name, keys, _) in &workloads {
+        eprintln!("[{engine}] POST /payouts, {name}: saturation, then half that rate");
+        let call = post_payout(&client, &service.base, keys.clone());
+        let saturated = closed_loop(call.clone(), concurrency(), secs()).await;
+        let half = open_loop(call, (saturated.rps / 2.0).max(1.0), secs()).await;
+        served.push((saturated, half));
     }
+    let get = if with_get {
+        Some(get_phases(&client, &service, &orgs[0].1).await?)
+    } else {
+        None
+    };
     let rss_mib = service.peak_rss_mib();
     service.stop();
 
-    eprintln!("[{engine}] storage ceiling: the same service calls in-process");
-    let ceiling = storage_ceiling(database_url, &key).await?;
+    // The ceilings, with the service stopped, on the pools it runs on.
+    let mode = sync.trim_end_matches("-single").parse().unwrap_or_default();
+    let (writes, reads) = payouts::db::connect_pools(database_url, mode).await?;
+    let mut posts = Vec::new();
+    for ((name, _, targets), (saturated, half)) in workloads.into_iter().zip(served) {
+        eprintln!("[{engine}] raw SQL payouts, {name}");
+        let raw =
+            ceilings::raw_payouts(writes.clone(), Arc::new(targets), concurrency(), secs()).await;
+        posts.push(PostFigures {
+            workload: name,
+            saturated,
+            half,
+            raw,
+        });
+    }
+    let get = match get {
+        Some((served, bare, payout_id)) => {
+            eprintln!("[{engine}] raw indexed reads of GET");
+            let key_hash = payouts::crypto::sha256_hex(orgs[0].1.as_bytes());
+            let raw =
+                ceilings::raw_reads(reads.clone(), key_hash, payout_id, concurrency(), secs())
+                    .await;
+            Some(GetFigures { served, raw, bare })
+        }
+        None => None,
+    };
+    writes.close().await.ok();
+    reads.close().await.ok();
+    let pgbench_tps = match pgbench_url {
+        Some(url) => {
+            eprintln!("[{engine}] pgbench -b tpcb-like -c {}", concurrency());
+            Some(ceilings::pgbench_tpcb(&url, concurrency(), secs())?)
+        }
+        None => None,
+    };
     Ok(EngineResult {
         engine,
-        saturated,
-        half,
-        ceiling,
+        fsync_bound: database_url.starts_with("sqlite") && sync.starts_with("full"),
+        posts,
         get,
+        pgbench_tps,
         rss_mib,
     })
 }
@@ -496,7 +528,7 @@ async fn time_to_ready(dir: &std::path::Path, document_host: &str) -> Result<Dur
             dir.join(format!("ready{i}.db")).display()
         );
         let started = Instant::now();
-        let service = Service::start(&url, document_host)?;
+        let service = Service::start(&url, "full", document_host)?;
         times.push(service.wait_ready(&client, started).await?);
         service.stop();
     }
@@ -536,36 +568,66 @@ fn verdict(ok: bool) -> &'static str {
     }
 }
 
-fn report(engines: &[EngineResult], ready: Duration) -> String {
+fn figure(s: &Stats) -> String {
+    format!(
+        "{:.0}/s (p50 {:.1} ms, p99 {:.1} ms, {} errors)",
+        s.rps, s.p50_ms, s.p99_ms, s.errors
+    )
+}
+
+fn report(engines: &[EngineResult], fsyncs: f64, ready: Duration) -> String {
     let mut out = String::new();
-    let w = workers_line();
     out += &format!(
-        "# Benchmark results\n\nMachine: {}\n\nDate: {}\n\n{w}\n\n",
+        "# Benchmark results\n\nMachine: {}\n\nDate: {}\n\n{}\n\n",
         machine_line(),
-        chrono::Utc::now().format("%Y-%m-%d %H:%M UTC")
+        chrono::Utc::now().format("%Y-%m-%d %H:%M UTC"),
+        workers_line()
     );
-    out += "| figure | measured | ceiling (same run) | ratio | target | met |\n|---|---|---|---|---|---|\n";
+    out += &format!(
+        "Physical ceiling: **{fsyncs:.0} fsyncs/s** (8 KiB write + fdatasync in a loop on the database's disk, as pg_test_fsync does): the most durable commits per second one at a time.\n\n"
+    );
+    out += "| engine | figure | measured | ceiling (same run) | ratio | target | met |\n|---|---|---|---|---|---|---|\n";
     for e in engines {
-        let ratio = e.saturated.rps / e.ceiling.rps;
-        out += &format!(
-            "| POST /payouts, {}, saturation | {:.0} req/s (p50 {:.1} ms, p99 {:.1} ms, {} errors) | {:.0} req/s storage (p50 {:.1} ms, p99 {:.1} ms) | {:.2} | ≥ 0.5 | {} |\n",
-            e.engine, e.saturated.rps, e.saturated.p50_ms, e.saturated.p99_ms, e.saturated.errors,
-            e.ceiling.rps, e.ceiling.p50_ms, e.ceiling.p99_ms, ratio, verdict(ratio >= 0.5)
-        );
-        out += &format!(
-            "| POST /payouts, {}, fixed rate (half of saturation) | {:.0} req/s: p50 {:.1} ms, p99 {:.1} ms ({} errors) | | | p99 ≤ 10 ms | {} |\n",
-            e.engine, e.half.rps, e.half.p50_ms, e.half.p99_ms, e.half.errors, verdict(e.half.p99_ms <= 10.0)
-        );
-        if let Some((served, bare)) = &e.get {
-            let ratio = served.rps / bare.rps;
+        for p in &e.posts {
+            let ratio = p.saturated.rps / p.raw.rps;
             out += &format!(
-                "| GET /payouts/{{id}}, {}, saturation | {:.0} req/s (p50 {:.1} ms, p99 {:.1} ms, {} errors) | {:.0} req/s bare poem handler (p50 {:.1} ms, p99 {:.1} ms) | {:.2} | ≥ 0.5 | {} |\n",
-                e.engine, served.rps, served.p50_ms, served.p99_ms, served.errors,
-                bare.rps, bare.p50_ms, bare.p99_ms, ratio, verdict(ratio >= 0.5)
+                "| {} | POST /payouts, {}, saturation | {} | raw SQL of a payout: {} | {:.2} | ≥ 0.5 | {} |\n",
+                e.engine, p.workload, figure(&p.saturated), figure(&p.raw), ratio, verdict(ratio >= 0.5)
+            );
+            let per_fsync = p.saturated.rps / fsyncs;
+            let (target, met) = if e.fsync_bound {
+                ("≥ 1.5", verdict(per_fsync >= 1.5))
+            } else {
+                ("", "")
+            };
+            out += &format!(
+                "| {} | POST /payouts, {}, against the disk | {:.0}/s | {fsyncs:.0} fsyncs/s | {per_fsync:.2} (raw SQL {:.2}) | {target} | {met} |\n",
+                e.engine, p.workload, p.saturated.rps, p.raw.rps / fsyncs
+            );
+            if let Some(tps) = e.pgbench_tps {
+                out += &format!(
+                    "| {} | POST /payouts, {}, against pgbench | {:.0}/s | pgbench -b tpcb-like, {} clients: {tps:.0} tps | {:.2} (raw SQL {:.2}) | | |\n",
+                    e.engine, p.workload, p.saturated.rps, concurrency(), p.saturated.rps / tps, p.raw.rps / tps
+                );
+            }
+            out += &format!(
+                "| {} | POST /payouts, {}, fixed rate at half of saturation | {} | | | p99 ≤ 10 ms | {} |\n",
+                e.engine, p.workload, figure(&p.half), verdict(p.half.p99_ms <= 10.0)
+            );
+        }
+        if let Some(g) = &e.get {
+            let ratio = g.served.rps / g.raw.rps;
+            out += &format!(
+                "| {} | GET /payouts/{{id}}, saturation | {} | the same two reads, raw: {} | {:.2} | ≥ 0.5 | {} |\n",
+                e.engine, figure(&g.served), figure(&g.raw), ratio, verdict(ratio >= 0.5)
+            );
+            out += &format!(
+                "| {} | GET /payouts/{{id}} against the framework | {:.0}/s | bare poem handler, same bytes: {} | {:.2} | | |\n",
+                e.engine, g.served.rps, figure(&g.bare), g.served.rps / g.bare.rps
             );
         }
         out += &format!(
-            "| peak RSS of the service under load, {} | {:.1} MiB | | | ≤ 64 MiB | {} |\n",
+            "| {} | peak RSS of the service under load | {:.1} MiB | | | ≤ 64 MiB | {} |\n",
             e.engine,
             e.rss_mib,
             verdict(e.rss_mib <= 64.0)
@@ -573,7 +635,7 @@ fn report(engines: &[EngineResult], ready: Duration) -> String {
     }
     let ms = ready.as_secs_f64() * 1000.0;
     out += &format!(
-        "| start to ready, fresh SQLite file with migrations (median of 5) | {ms:.0} ms | | | ≤ 200 ms | {} |\n",
+        "| SQLite | start to ready, fresh file with migrations (median of 5) | {ms:.0} ms | | | ≤ 200 ms | {} |\n",
         verdict(ms <= 200.0)
     );
     out
@@ -581,7 +643,7 @@ fn report(engines: &[EngineResult], ready: Duration) -> String {
 
 fn workers_line() -> String {
     format!(
-        "Load: {} concurrent connections for saturation, {} s per phase; the fixed-rate phase sends at half the saturated rate and counts latency from each request's due time.",
+        "Load: {} concurrent connections (and raw-SQL workers, and pgbench clients) at saturation, {} s per phase; the fixed-rate phase sends at half the saturated rate and counts latency from each request's due time. Raw SQL runs on the pools the service uses (SQLite: one write connection; PostgreSQL: 20).",
         concurrency(),
         secs().as_secs()
     )
@@ -609,12 +671,51 @@ async fn run() -> Result<()> {
     std::fs::create_dir_all(&dir)?;
     let document_host = document_server().await;
 
+    eprintln!(
+        "fsyncs per second on the database's disk ({})",
+        dir.display()
+    );
+    let fsyncs = ceilings::fsyncs_per_second(&dir, secs())?;
     eprintln!("start to ready on fresh SQLite files");
     let ready = time_to_ready(&dir, &document_host).await?;
 
     let mut engines = Vec::new();
-    let sqlite = format!("sqlite://{}?mode=rwc", dir.join("bench.db").display());
-    engines.push(run_engine("SQLite", &sqlite, &document_host, true).await?);
+    let durable = format!("sqlite://{}?mode=rwc", dir.join("durable.db").display());
+    engines.push(
+        run_engine(
+            "SQLite (FULL, group commit)",
+            &durable,
+            "full",
+            &document_host,
+            true,
+            None,
+        )
+        .await?,
+    );
+    let single = format!("sqlite://{}?mode=rwc", dir.join("single.db").display());
+    engines.push(
+        run_engine(
+            "SQLite (FULL, one commit per request)",
+            &single,
+            "full-single",
+            &document_host,
+            false,
+            None,
+        )
+        .await?,
+    );
+    let normal = format!("sqlite://{}?mode=rwc", dir.join("normal.db").display());
+    engines.push(
+        run_engine(
+            "SQLite (NORMAL, not durable)",
+            &normal,
+            "normal",
+            &document_host,
+            false,
+            None,
+        )
+        .await?,
+    );
 
     let admin_url = std::env::var("BENCH_DATABASE_URL")
         .or_else(|_| std::env::var("TEST_DATABASE_URL"))
@@ -622,13 +723,17 @@ async fn run() -> Result<()> {
         .filter(|u| !u.is_empty())
         .unwrap_or_else(|| "postgres://postgres@127.0.0.1:5432/test".into());
     let name = format!("payouts_bench_{}", std::process::id());
+    let scratch = format!("payouts_pgbench_{}", std::process::id());
     let created = match sea_orm::Database::connect(&admin_url).await {
         Ok(admin) => {
             let r = admin
                 .execute_unprepared(&format!("CREATE DATABASE \"{name}\""))
                 .await;
+            let s = admin
+                .execute_unprepared(&format!("CREATE DATABASE \"{scratch}\""))
+                .await;
             admin.close().await.ok();
-            r.is_ok()
+            r.is_ok() && s.is_ok()
         }
         Err(err) => {
             eprintln!("PostgreSQL at {admin_url} unreachable ({err}): its rows are left out");
@@ -642,16 +747,19 @@ async fn run() -> Result<()> {
         let result = run_engine(
             "PostgreSQL",
             &format!("{prefix}/{name}"),
+            "full",
             &document_host,
             true,
+            Some(format!("{prefix}/{scratch}")),
         )
         .await;
         drop_postgres(&admin_url, &name).await;
+        drop_postgres(&admin_url, &scratch).await;
         engines.push(result?);
     }
     std::fs::remove_dir_all(&dir).ok();
 
-    let mut text = report(&engines, ready);
+    let mut text = report(&engines, fsyncs, ready);
     println!("{text}");
     let notes = std::fs::read_to_string("bench/NOTES.md").unwrap_or_default();
     if !notes.is_empty() {

@@ -5,7 +5,6 @@
 use std::sync::Arc;
 
 use chrono::{DateTime, NaiveDate, Utc};
-use sea_orm::DatabaseConnection;
 use serde::{Deserialize, Serialize};
 use serde_json::{json, Value};
 
@@ -13,7 +12,9 @@ use super::*;
 use crate::{
     clock::Clock,
     config::Config,
-    crypto, ids,
+    crypto,
+    group_commit::Writer,
+    ids,
     metrics::Metrics,
     queue::{self, Job, Outcome},
 };
@@ -58,7 +59,7 @@ const TEST_ROUTING_NUMBER: &str = "110000000";
 const WATCH_LIST_BIRTH_DATE: (i32, u32, u32) = (1900, 1, 1);
 
 pub struct SandboxProvider {
-    db: DatabaseConnection,
+    writer: Writer,
     delay: std::time::Duration,
     secret: String,
     /// Where its events are delivered: this service's webhook endpoint.
@@ -95,13 +96,13 @@ fn failure_for(code: &str) -> Option<(&'static str, &'static str)> {
 
 impl SandboxProvider {
     pub fn new(
-        db: DatabaseConnection,
+        writer: Writer,
         config: &Config,
         http: reqwest::Client,
         metrics: Arc<Metrics>,
     ) -> Self {
         Self {
-            db,
+            writer,
             delay: config.sandbox_delay,
             secret: config.sandbox_webhook_secret.clone(),
             webhook_url: format!("{}/api/v1/webhooks/{NAME}", config.public_url),
@@ -142,12 +143,18 @@ impl SandboxProvider {
                 (id, event, created)
             })
             .collect();
-        let jobs = events
-            .iter()
-            .map(|(id, event, at)| (id.clone(), event, *at));
-        queue::enqueue_all(&self.db, jobs)
+        // Through the writer: on SQLite this commit joins a group commit.
+        self.writer
+            .write(move |txn| {
+                Box::pin(async move {
+                    let jobs = events
+                        .iter()
+                        .map(|(id, event, at)| (id.clone(), event, *at));
+                    queue::enqueue_all(txn, jobs).await
+                })
+            })
             .await
-            .map_err(|e| ProviderError::Unavailable(format!("sandbox queue: {e}")))
+            .map_err(|e: sea_orm::DbErr| ProviderError::Unavailable(format!("sandbox queue: {e}")))
     }
 
     /// The `Stripe-Signature` header for a body, signed now.

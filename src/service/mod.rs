@@ -18,6 +18,7 @@ use crate::{
     clock::Clock,
     config::Config,
     document::DocumentFetcher,
+    group_commit::Writer,
     metrics::Metrics,
     provider::{instrumented::Instrumented, sandbox::SandboxProvider, PayoutProvider},
 };
@@ -28,6 +29,8 @@ pub struct AppInner {
     /// For plain reads: on SQLite a separate pool, so reads never queue
     /// behind the single writer connection.
     pub read_db: DatabaseConnection,
+    /// Runs write transactions on `db`, grouping their commits on SQLite.
+    pub writer: Writer,
     pub config: Config,
     pub documents: DocumentFetcher,
     pub sandbox: Arc<SandboxProvider>,
@@ -78,6 +81,7 @@ impl App {
         config: Config,
         layer: ProviderLayer,
     ) -> Self {
+        let writer = Writer::new(db.clone(), config.sqlite_group_commit);
         let documents = DocumentFetcher::new(
             config.document_allow_hosts.clone(),
             config.document_max_bytes,
@@ -90,7 +94,7 @@ impl App {
             .expect("an HTTP client with default TLS settings builds");
         let metrics = Arc::new(Metrics::new());
         let sandbox = Arc::new(SandboxProvider::new(
-            db.clone(),
+            writer.clone(),
             &config,
             http.clone(),
             metrics.clone(),
@@ -99,6 +103,7 @@ impl App {
         Self(Arc::new(AppInner {
             db,
             read_db,
+            writer,
             documents,
             sandbox,
             provider,

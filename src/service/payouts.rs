@@ -112,40 +112,53 @@ async fn check_eligibility(
 /// before the provider hears of it: a crash after this point leaves a
 /// payout the job will submit, never money reserved for nothing. Returns
 /// the payout of a concurrent request with the same key that won the race
-/// (ours then rolled back), if one did.
+/// (ours then rolled back), if one did. Written through `app.writer`: on
+/// SQLite it joins a group commit.
 async fn reserve(app: &App, row: &payout::Model) -> Result<Option<payout::Model>> {
-    let txn = db::begin_write(&app.db).await?;
-    ledger::post(
-        &txn,
-        &row.organization_id,
-        &row.currency,
-        &payout_reserve(row.amount),
-        Some(&row.id),
-    )
-    .await?;
-    let inserted = payout::Entity::insert(payout::ActiveModel::from(row.clone()))
-        .exec_without_returning(&txn)
-        .await;
-    if let (Err(err), Some(key)) = (&inserted, &row.idempotency_key) {
-        if db::is_unique_violation(err) {
-            // The same key won a race: its payout is the answer; ours rolls back.
-            drop(txn);
-            let existing = find_by_key(&app.db, &row.organization_id, key)
-                .await?
-                .ok_or_else(|| Error::internal(err))?;
-            return Ok(Some(existing));
-        }
-    }
-    inserted?;
     let job = SubmitPayout {
         payout_id: row.id.clone(),
     };
     // The request makes one provider call itself; this job is the safety
     // net for a crash or an outage, so it waits before its first run.
     let run_at = app.clock.now() + app.config.provider_retry_delay;
-    queue::enqueue(&txn, &format!("submit_{}", row.id), &job, run_at).await?;
-    txn.commit().await?;
-    Ok(None)
+    let new_row = row.clone();
+    let written = app
+        .writer
+        .write(move |txn| {
+            Box::pin(async move {
+                ledger::post(
+                    txn,
+                    &new_row.organization_id,
+                    &new_row.currency,
+                    &payout_reserve(new_row.amount),
+                    Some(&new_row.id),
+                )
+                .await
+                .map_err(Reserve::Refused)?;
+                let submit_id = format!("submit_{}", new_row.id);
+                payout::Entity::insert(payout::ActiveModel::from(new_row))
+                    .exec_without_returning(txn)
+                    .await?;
+                queue::enqueue(txn, &submit_id, &job, run_at).await?;
+                Ok(())
+            })
+        })
+        .await;
+    match written {
+        Ok(()) => Ok(None),
+        Err(Reserve::Refused(err)) => Err(err),
+        Err(Reserve::Db(err)) => match &row.idempotency_key {
+            Some(key) if db::is_unique_violation(&err) => {
+                // The same key won a race: its payout is the answer; ours
+                // rolled back.
+                let existing = find_by_key(&app.db, &row.organization_id, key)
+                    .await?
+                    .ok_or_else(|| Error::internal(&err))?;
+                Ok(Some(existing))
+            }
+            _ => Err(err.into()),
+        },
+    }
 }
 
 /// Step 3: one provider call now. Unavailable leaves the payout pending
@@ -167,6 +180,19 @@ async fn submit_now(
         }
     }
     Ok(row)
+}
+
+/// Why the payout's write was refused: the ledger's verdict, or the
+/// database (a unique key raced by a concurrent request among others).
+enum Reserve {
+    Refused(Error),
+    Db(sea_orm::DbErr),
+}
+
+impl From<sea_orm::DbErr> for Reserve {
+    fn from(err: sea_orm::DbErr) -> Self {
+        Reserve::Db(err)
+    }
 }
 
 /// Where a payout goes.
@@ -225,14 +251,18 @@ async fn submit(
             currency: &payout.currency,
         })
         .await?;
-    payout::Entity::update_many()
-        .col_expr(
-            payout::Column::ProviderTransferId,
-            Expr::value(transfer_id.clone()),
-        )
-        .filter(payout::Column::Id.eq(payout.id.clone()))
-        .filter(payout::Column::ProviderTransferId.is_null())
-        .exec(&app.db)
+    let (payout_id, recorded) = (payout.id.clone(), transfer_id.clone());
+    app.writer
+        .write(move |txn| {
+            Box::pin(async move {
+                payout::Entity::update_many()
+                    .col_expr(payout::Column::ProviderTransferId, Expr::value(recorded))
+                    .filter(payout::Column::Id.eq(payout_id))
+                    .filter(payout::Column::ProviderTransferId.is_null())
+                    .exec(txn)
+                    .await
+            })
+        })
         .await
         .map_err(unavailable)?;
     Ok(transfer_id)
