@@ -2,6 +2,8 @@
 //! Idempotency-Key semantics, the fee withheld from what the provider is
 //! asked to send (checked against a provider that records every call), and
 //! the ledger the payouts post to.
+//!
+//! One piece: the payouts resource's money path, its tests sharing the same helpers.
 mod common;
 
 use std::collections::HashSet;

@@ -1,5 +1,7 @@
 //! Provider outages and refusals, funds that arrive pending, the balance
 //! transaction list, and several instances on one database.
+//!
+//! One piece: every test drives the same failure harness (provider faults, the manual clock, two instances on one database).
 mod common;
 
 use std::{collections::HashSet, time::Duration};

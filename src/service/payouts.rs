@@ -1,4 +1,6 @@
 //! Payouts: request, submit to the provider, and move through the lifecycle.
+//!
+//! One piece: the three steps of a payout (eligibility, reservation, submit), its submit job and its lifecycle share one row and its invariants.
 use chrono::{DateTime, Utc};
 use entity::{bank_account, organization, payout, payout_account, states::BankAccountStatus};
 use sea_orm::{
