@@ -1,5 +1,6 @@
 //! Starting the service: migrations, the job worker and the HTTP server.
 use poem::{listener::TcpAcceptor, Server};
+use std::time::Duration;
 use tokio::sync::watch;
 
 use crate::{
@@ -87,21 +88,7 @@ pub async fn start_with_provider_layer(
     listener.set_nonblocking(true)?;
     let acceptor = TcpAcceptor::from_std(listener)?;
     let routes = api::routes(app.clone());
-    let mut stop = shutdown_rx;
-    let server = tokio::spawn(async move {
-        Server::new_with_acceptor(acceptor)
-            .run_with_graceful_shutdown(
-                routes,
-                async move {
-                    tokio::select! {
-                        _ = stop.changed() => {}
-                        _ = terminate_signal() => {}
-                    }
-                },
-                Some(std::time::Duration::from_secs(30)),
-            )
-            .await
-    });
+    let server = spawn_server(acceptor, routes, shutdown_rx, Duration::from_secs(30));
     let (metrics_addr, metrics_server) = match metrics_listener {
         None => (None, None),
         Some(listener) => {
@@ -124,7 +111,7 @@ pub async fn start_with_provider_layer(
 fn serve_metrics(
     app: App,
     listener: std::net::TcpListener,
-    mut stop: watch::Receiver<bool>,
+    stop: watch::Receiver<bool>,
 ) -> std::io::Result<tokio::task::JoinHandle<std::io::Result<()>>> {
     use poem::{get, EndpointExt, Route};
     listener.set_nonblocking(true)?;
@@ -133,7 +120,18 @@ fn serve_metrics(
         .at("/metrics", get(crate::ops::metrics))
         .data(app)
         .catch_all_error(|err| async move { api::error::render(err) });
-    Ok(tokio::spawn(async move {
+    Ok(spawn_server(acceptor, routes, stop, Duration::from_secs(5)))
+}
+
+/// Serves `routes` until `stop` changes or the process is told to
+/// terminate, then lets requests in flight finish for up to `grace`.
+fn spawn_server(
+    acceptor: TcpAcceptor,
+    routes: impl poem::Endpoint + 'static,
+    mut stop: watch::Receiver<bool>,
+    grace: Duration,
+) -> tokio::task::JoinHandle<std::io::Result<()>> {
+    tokio::spawn(async move {
         Server::new_with_acceptor(acceptor)
             .run_with_graceful_shutdown(
                 routes,
@@ -143,10 +141,10 @@ fn serve_metrics(
                         _ = terminate_signal() => {}
                     }
                 },
-                Some(std::time::Duration::from_secs(5)),
+                Some(grace),
             )
             .await
-    }))
+    })
 }
 
 async fn terminate_signal() {
