@@ -94,6 +94,8 @@ async fn malformed_requests_get_the_envelope() {
         (reply.status.as_u16(), reply.error_code()),
         (413, "payload_too_large")
     );
+    // The unread body is still on the wire: the connection must not be reused.
+    assert_eq!(reply.headers["connection"], "close");
 
     let reply = app.get("/nowhere", &org.key).await;
     assert_eq!(

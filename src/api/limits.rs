@@ -29,9 +29,21 @@ fn header_bytes(req: &Request) -> usize {
         .sum()
 }
 
+/// An answer given before the body was read in full. The unread rest of the
+/// body is still on the wire, so the connection cannot carry another request:
+/// say so, or a client reusing it from its pool gets a reset instead of a reply.
+fn refuse_and_close(err: ApiError) -> Response {
+    let mut response = error_response(err);
+    response.headers_mut().insert(
+        header::CONNECTION,
+        header::HeaderValue::from_static("close"),
+    );
+    response
+}
+
 pub async fn handle<E: Endpoint>(next: E, mut req: Request, read_timeout: Duration) -> Response {
     if req.headers().len() > MAX_HEADER_COUNT || header_bytes(&req) > MAX_HEADER_BYTES {
-        return error_response(ApiError::HeadersTooLarge {
+        return refuse_and_close(ApiError::HeadersTooLarge {
             max_count: MAX_HEADER_COUNT,
             max_bytes: MAX_HEADER_BYTES,
         });
@@ -43,11 +55,11 @@ pub async fn handle<E: Endpoint>(next: E, mut req: Request, read_timeout: Durati
         .and_then(|v| v.to_str().ok())
         .and_then(|v| v.parse::<u64>().ok());
     if declared.is_some_and(|len| len > limit as u64) {
-        return error_response(ApiError::PayloadTooLarge(limit));
+        return refuse_and_close(ApiError::PayloadTooLarge(limit));
     }
     match tokio::time::timeout(read_timeout, read_capped(req.take_body())).await {
-        Err(_elapsed) => error_response(ApiError::RequestTimeout),
-        Ok(Err(err)) => error_response(err),
+        Err(_elapsed) => refuse_and_close(ApiError::RequestTimeout),
+        Ok(Err(err)) => refuse_and_close(err),
         Ok(Ok(body)) => {
             req.set_body(body);
             next.get_response(req).await
