@@ -52,7 +52,7 @@ async fn provider_webhooks_are_authenticated_and_applied_once() {
     // Unknown provider.
     let response = app
         .client
-        .post(format!("{}/api/v1/webhooks/acme", app.base))
+        .post(format!("{}/api/v1/provider-webhooks/acme", app.base))
         .header("content-type", "application/json")
         .body(body.clone())
         .send()

@@ -16,7 +16,7 @@ use payouts::{
     domain::payout_status::PayoutStatus,
     error::Error,
     provider::{EventObject, ProviderEvent},
-    service::{funds, orgs, payouts as payout_service, webhooks},
+    service::{funds, orgs, payouts as payout_service, provider_events},
 };
 use rand::{rngs::StdRng, seq::SliceRandom, Rng, SeedableRng};
 use sea_orm::{ColumnTrait, EntityTrait, QueryFilter};
@@ -171,7 +171,9 @@ async fn random_operations_keep_the_books() {
                                 failure_message: failed.then(|| "closed".to_string()),
                             },
                         };
-                        webhooks::apply(&service, "sandbox", &event).await.unwrap();
+                        provider_events::apply(&service, "sandbox", &event)
+                            .await
+                            .unwrap();
                     }
                 }
             }

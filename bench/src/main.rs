@@ -223,7 +223,7 @@ async fn verify_org(
     let signature =
         payouts::crypto::stripe_signature::header(WEBHOOK_SECRET, now, event.as_bytes());
     let receipt = client
-        .post(format!("{base}/api/v1/webhooks/sandbox"))
+        .post(format!("{base}/api/v1/provider-webhooks/sandbox"))
         .header("content-type", "application/json")
         .header("stripe-signature", signature)
         .body(event)

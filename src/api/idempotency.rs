@@ -25,7 +25,7 @@ fn applies_to(req: &Request) -> bool {
     let path = req.uri().path();
     req.method() == Method::POST
         && path.starts_with(API_BASE)
-        && !path.starts_with(&format!("{API_BASE}/webhooks/"))
+        && !path.starts_with(&format!("{API_BASE}/provider-webhooks/"))
         && req.headers().contains_key(HEADER)
 }
 

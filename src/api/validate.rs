@@ -276,7 +276,7 @@ impl Payload for RawJson {
 
     fn schema_ref() -> MetaSchemaRef {
         let mut schema = MetaSchema::new("object");
-        schema.example = Some(super::resources::webhooks::provider_event_example());
+        schema.example = Some(super::resources::provider_webhooks::provider_event_example());
         MetaSchemaRef::Inline(Box::new(schema))
     }
 }

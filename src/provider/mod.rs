@@ -105,7 +105,7 @@ pub struct ProviderEvent {
 
 #[async_trait::async_trait]
 pub trait PayoutProvider: Send + Sync {
-    /// The `{provider}` of `POST /api/v1/webhooks/{provider}`.
+    /// The `{provider}` of `POST /api/v1/provider-webhooks/{provider}`.
     fn name(&self) -> &'static str;
     async fn upload_document(&self, document: &Document) -> Result<String, ProviderError>;
     async fn create_account(&self, request: &AccountRequest<'_>) -> Result<String, ProviderError>;

@@ -105,7 +105,7 @@ impl SandboxProvider {
             writer,
             delay: config.sandbox_delay,
             secret: config.sandbox_webhook_secret.clone(),
-            webhook_url: format!("{}/api/v1/webhooks/{NAME}", config.public_url),
+            webhook_url: format!("{}/api/v1/provider-webhooks/{NAME}", config.public_url),
             http,
             metrics,
             clock: config.clock.clone(),

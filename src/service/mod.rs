@@ -7,8 +7,8 @@ pub mod idempotency;
 pub mod ledger;
 pub mod orgs;
 pub mod payouts;
+pub mod provider_events;
 pub mod verification_claims;
-pub mod webhooks;
 
 use std::{ops::Deref, sync::Arc};
 

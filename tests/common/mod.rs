@@ -379,7 +379,7 @@ impl TestApp {
     pub async fn send_webhook(&self, body: &str, signature: Option<String>) -> Reply {
         let mut request = self
             .client
-            .post(format!("{}/api/v1/webhooks/sandbox", self.base))
+            .post(format!("{}/api/v1/provider-webhooks/sandbox", self.base))
             .header("content-type", "application/json")
             .body(body.to_string());
         if let Some(signature) = signature {

@@ -7,7 +7,7 @@ pub mod balance;
 pub mod bank_accounts;
 pub mod payout_account;
 pub mod payouts;
-pub mod webhooks;
+pub mod provider_webhooks;
 
 use entity::{organization, states::OrgMode};
 use poem::Request;
@@ -21,7 +21,7 @@ pub type Apis = (
     bank_accounts::Api,
     payouts::Api,
     balance::Api,
-    webhooks::Api,
+    provider_webhooks::Api,
 );
 
 pub const APIS: Apis = (
@@ -29,7 +29,7 @@ pub const APIS: Apis = (
     bank_accounts::Api,
     payouts::Api,
     balance::Api,
-    webhooks::Api,
+    provider_webhooks::Api,
 );
 
 type Result<T> = std::result::Result<T, super::error::ApiError>;
@@ -41,7 +41,7 @@ enum Tag {
     /// The organization's balance.
     Balance,
     /// Events from payout providers (signed, no API key).
-    Webhooks,
+    ProviderWebhooks,
 }
 
 /// The organization's secret API key (`ck_live_…` or `ck_test_…`).

@@ -162,7 +162,7 @@ fn require_by_business_type(doc: &mut Value) {
 fn describe_provider_event(doc: &mut Value) {
     use crate::domain::{account_status::AccountStatus, payout_status::PayoutStatus};
     use serde_json::json;
-    // What `service::webhooks` stores: ids of printable ASCII (`ids::is_external_id`),
+    // What `service::provider_events` stores: ids of printable ASCII (`ids::is_external_id`),
     // texts without NUL of at most 1000 bytes (250 characters of up to 4 bytes).
     let external_id =
         json!({"type": "string", "minLength": 1, "maxLength": 255, "pattern": "^[!-~]+$"});
@@ -330,7 +330,7 @@ mod tests {
             account_type,
             &serde_json::json!({"type": "string", "nullable": true, "enum": ["checking", "savings", null]})
         );
-        let webhook = &doc["paths"]["/webhooks/{provider}"]["post"];
+        let webhook = &doc["paths"]["/provider-webhooks/{provider}"]["post"];
         assert_eq!(webhook["security"], serde_json::json!([]));
     }
 

@@ -11,7 +11,7 @@ use serde_json::{json, Value};
 use super::{app, Result, Tag};
 use crate::{
     api::{validate::RawJson, wire::Success},
-    service::webhooks,
+    service::provider_events,
 };
 
 #[derive(Object, Debug)]
@@ -39,9 +39,9 @@ impl Api {
     /// the provider's signature (`Stripe-Signature: t=…,v1=…`, 5 minutes
     /// tolerance). Each event id is applied at most once.
     #[oai(
-        path = "/webhooks/:provider",
+        path = "/provider-webhooks/:provider",
         method = "post",
-        tag = "Tag::Webhooks",
+        tag = "Tag::ProviderWebhooks",
         operation_id = "receiveProviderWebhook"
     )]
     async fn receive(
@@ -52,11 +52,12 @@ impl Api {
         body: RawJson,
     ) -> Result<WebhookResponse> {
         let applied =
-            webhooks::handle(app(req)?, &provider.0, signature.0.as_deref(), &body.0).await?;
+            provider_events::handle(app(req)?, &provider.0, signature.0.as_deref(), &body.0)
+                .await?;
         let result = match applied {
-            webhooks::Applied::Applied => "applied",
-            webhooks::Applied::Ignored => "ignored",
-            webhooks::Applied::Duplicate => "duplicate",
+            provider_events::Applied::Applied => "applied",
+            provider_events::Applied::Ignored => "ignored",
+            provider_events::Applied::Duplicate => "duplicate",
         };
         Ok(WebhookResponse::Ok(Json(Success::new(WebhookReceipt {
             received: true,
