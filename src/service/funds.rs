@@ -10,6 +10,7 @@ use serde::{Deserialize, Serialize};
 
 use super::{
     ledger::{get_balance, lock_balance, post},
+    page::Page,
     App,
 };
 use crate::{
@@ -103,12 +104,6 @@ impl Job for ReleaseFunds {
     }
 }
 
-/// One page of an organization's ledger transactions, newest first.
-pub struct Page {
-    pub items: Vec<ledger_transaction::Model>,
-    pub has_more: bool,
-}
-
 /// Keyset pagination: `cursor` is the id of the last transaction of the
 /// previous page (scoped to the organization: another's id is not found).
 pub async fn transactions(
@@ -116,7 +111,7 @@ pub async fn transactions(
     org_id: &str,
     limit: u64,
     cursor: Option<&str>,
-) -> Result<Page> {
+) -> Result<Page<ledger_transaction::Model>> {
     let mut query = ledger_transaction::Entity::find()
         .filter(ledger_transaction::Column::OrganizationId.eq(org_id))
         .order_by_desc(ledger_transaction::Column::CreatedAt)
@@ -145,8 +140,5 @@ pub async fn transactions(
                 ),
         );
     }
-    let mut items = query.all(conn).await?;
-    let has_more = items.len() as u64 > limit;
-    items.truncate(limit as usize);
-    Ok(Page { items, has_more })
+    Ok(Page::from_overfetch(query.all(conn).await?, limit))
 }

@@ -6,6 +6,7 @@ pub mod funds;
 pub mod idempotency;
 pub mod ledger;
 pub mod orgs;
+pub mod page;
 pub mod payouts;
 pub mod provider_events;
 pub mod verification_claims;

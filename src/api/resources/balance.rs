@@ -5,7 +5,7 @@ use poem_openapi::{param::Query, payload::Json, types::Example, ApiResponse, Obj
 
 use super::{app, livemode, ApiKeyAuth, Result, Tag};
 use crate::{
-    api::wire::{example_time, Success, Timestamp},
+    api::wire::{example_time, List, Success, Timestamp},
     service::{funds, ledger},
 };
 
@@ -58,19 +58,6 @@ impl From<ledger_transaction::Model> for BalanceTransaction {
     }
 }
 
-/// `{"success": true, "data": [...], "hasMore": …, "nextCursor": …}`
-#[derive(Object, Debug)]
-#[oai(example)]
-#[oai(rename_all = "camelCase")]
-pub struct BalanceTransactionList {
-    pub success: bool,
-    pub data: Vec<BalanceTransaction>,
-    pub has_more: bool,
-    /// Pass as `cursor` to get the next page; null on the last page.
-    #[oai(nullable)]
-    pub next_cursor: Option<String>,
-}
-
 #[derive(ApiResponse)]
 enum BalanceResponse {
     #[oai(status = 200)]
@@ -80,7 +67,7 @@ enum BalanceResponse {
 #[derive(ApiResponse)]
 enum BalanceTransactionsResponse {
     #[oai(status = 200)]
-    Ok(Json<BalanceTransactionList>),
+    Ok(Json<List<BalanceTransaction>>),
 }
 
 pub struct Api;
@@ -133,19 +120,11 @@ impl Api {
         let limit = limit.0.unwrap_or(20) as u64;
         let page =
             funds::transactions(&app(req)?.read_db, &auth.0.id, limit, cursor.0.as_deref()).await?;
-        let next_cursor = if page.has_more {
-            page.items.last().map(|t| t.id.clone())
-        } else {
-            None
-        };
-        Ok(BalanceTransactionsResponse::Ok(Json(
-            BalanceTransactionList {
-                success: true,
-                data: page.items.into_iter().map(Into::into).collect(),
-                has_more: page.has_more,
-                next_cursor,
-            },
-        )))
+        Ok(BalanceTransactionsResponse::Ok(Json(List::from_page(
+            page,
+            |row| row.id.clone(),
+            Into::into,
+        ))))
     }
 }
 
@@ -173,25 +152,6 @@ impl Example for BalanceTransaction {
             currency: "usd".into(),
             payout_id: Some("po_5bWn8Kq2Xr7TzL1mVc4Hy9Dg".into()),
             created_at: example_time(10, 10),
-        }
-    }
-}
-
-impl Example for BalanceTransactionList {
-    fn example() -> Self {
-        let credit = BalanceTransaction {
-            id: "txn_1Aq9Zr4Xm7Kt2Wn5Lp8Hs3Vc".into(),
-            kind: LedgerKind::Credit,
-            amount: 50000,
-            payout_id: None,
-            created_at: example_time(9, 55),
-            ..BalanceTransaction::example()
-        };
-        Self {
-            success: true,
-            data: vec![BalanceTransaction::example(), credit],
-            has_more: false,
-            next_cursor: None,
         }
     }
 }

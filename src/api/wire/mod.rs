@@ -42,6 +42,52 @@ impl<T: ParseFromJSON + ToJSON + Example> Example for Success<T> {
     }
 }
 
+/// A cursor list: `{"success": true, "data": [...], "hasMore": …, "nextCursor": …}`.
+/// Every list route answers with this shape.
+#[derive(Object, Debug)]
+#[oai(example, rename_all = "camelCase")]
+pub struct List<T: ParseFromJSON + ToJSON> {
+    pub success: bool,
+    pub data: Vec<T>,
+    pub has_more: bool,
+    /// Pass as `cursor` to get the next page; null on the last page.
+    #[oai(nullable)]
+    pub next_cursor: Option<String>,
+}
+
+impl<T: ParseFromJSON + ToJSON> List<T> {
+    /// The wire page of a service page; `cursor_of` names the item a next
+    /// page starts after (its id).
+    pub fn from_page<M>(
+        page: crate::service::page::Page<M>,
+        cursor_of: impl Fn(&M) -> String,
+        render: impl Fn(M) -> T,
+    ) -> Self {
+        let next_cursor = if page.has_more {
+            page.items.last().map(&cursor_of)
+        } else {
+            None
+        };
+        Self {
+            success: true,
+            data: page.items.into_iter().map(render).collect(),
+            has_more: page.has_more,
+            next_cursor,
+        }
+    }
+}
+
+impl<T: ParseFromJSON + ToJSON + Example> Example for List<T> {
+    fn example() -> Self {
+        Self {
+            success: true,
+            data: vec![T::example()],
+            has_more: false,
+            next_cursor: None,
+        }
+    }
+}
+
 /// A fixed example time: 2026-06-12 at `hour:minute` UTC.
 pub fn example_time(hour: u32, minute: u32) -> Timestamp {
     use chrono::TimeZone;
