@@ -70,9 +70,16 @@ test-sdk:
 	@mkdir -p $(TEST_LOGS)
 	CARGO="$(CARGO)" TEST_LOG="$(TEST_LOGS)/sdk.log" tests/sdk/run.sh
 
-# Rewrites the committed OpenAPI document from the handlers.
+# Rewrites the committed OpenAPI documents from the handlers: openapi.yaml
+# (the default API version's) and one openapi-<version>.yaml per other version.
+API_VERSIONS := 2026-07-24
+SPEC_FILES := openapi.yaml $(foreach v,$(API_VERSIONS),openapi-$(v).yaml)
 spec:
 	$(CARGO) run --quiet -- spec > openapi.yaml
+	@for v in $(API_VERSIONS); do \
+	  echo "$(CARGO) run --quiet -- spec --api-version $$v > openapi-$$v.yaml"; \
+	  $(CARGO) run --quiet -- spec --api-version $$v > openapi-$$v.yaml || exit 1; \
+	done
 
 # Figures under load beside their ceilings, measured in one run; writes
 # bench/RESULTS.md. PostgreSQL from BENCH_DATABASE_URL or TEST_DATABASE_URL

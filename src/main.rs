@@ -3,7 +3,9 @@
 use clap::{Parser, Subcommand};
 use payouts::{
     config::Config,
-    db, server,
+    db,
+    domain::api_version::{self, ApiVersion},
+    server,
     service::{api_keys, funds, ledger, orgs},
 };
 use serde_json::json;
@@ -45,8 +47,12 @@ enum Command {
         #[command(subcommand)]
         command: LedgerCommand,
     },
-    /// Print the OpenAPI document (YAML), as committed in openapi.yaml.
-    Spec,
+    /// Print the OpenAPI document (YAML), as committed in openapi.yaml
+    /// (with --api-version, that version's, as in openapi-<version>.yaml).
+    Spec {
+        #[arg(long, value_parser = parse_api_version)]
+        api_version: Option<ApiVersion>,
+    },
 }
 
 #[derive(Subcommand)]
@@ -68,7 +74,16 @@ enum OrgCommand {
         /// A live organization (default: sandbox).
         #[arg(long)]
         live: bool,
+        /// The Commet API version (YYYY-MM-DD) its requests get when they
+        /// send no Commet-Version header; a date between known versions
+        /// pins the earlier one. Default: 2026-07-11, the seed's envelope.
+        #[arg(long, value_parser = parse_api_version)]
+        api_version: Option<ApiVersion>,
     },
+}
+
+fn parse_api_version(value: &str) -> Result<ApiVersion, String> {
+    api_version::parse(value).map_err(|err| err.to_string())
 }
 
 #[derive(Subcommand)]
@@ -146,7 +161,10 @@ async fn main() {
 
 async fn run(cli: Cli) -> anyhow::Result<()> {
     match cli.command {
-        Command::Spec => print!("{}", payouts::api::spec_yaml()),
+        Command::Spec { api_version } => print!(
+            "{}",
+            payouts::api::spec_yaml_for(api_version.unwrap_or(api_version::DEFAULT))
+        ),
         Command::Serve { bind } => {
             let config = Config::from_env(bind)?;
             let listener = std::net::TcpListener::bind(&config.bind)
@@ -176,6 +194,7 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
                     country,
                     currency,
                     live,
+                    api_version,
                 },
         } => {
             if country.len() != 2 || !country.chars().all(|c| c.is_ascii_alphabetic()) {
@@ -185,10 +204,14 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
                 anyhow::bail!("--currency must be an ISO 4217 code such as usd");
             }
             let conn = connect_migrated().await?;
-            let created = orgs::create(&conn, &name, &country, &currency, live).await?;
+            let api_version = api_version.unwrap_or(api_version::DEFAULT);
+            let created =
+                orgs::create_pinned(&conn, &name, &country, &currency, live, api_version).await?;
+            let org = &created.organization;
             println!(
                 "{}",
-                json!({"organizationId": created.organization.id, "apiKey": created.api_key, "mode": created.organization.mode.as_str()})
+                json!({"organizationId": org.id, "apiKey": created.api_key, "mode": org.mode.as_str(),
+                       "apiVersion": org.api_version.as_str()})
             );
         }
         Command::Key { command } => {

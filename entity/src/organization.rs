@@ -1,6 +1,6 @@
 use sea_orm::entity::prelude::*;
 
-use crate::states::OrgMode;
+use crate::states::{ApiVersion, OrgMode};
 
 #[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
 #[sea_orm(table_name = "organizations")]
@@ -14,6 +14,8 @@ pub struct Model {
     /// ISO 4217, lower case
     pub currency: String,
     pub created_at: DateTimeUtc,
+    /// The `Commet-Version` its requests get when they send none.
+    pub api_version: ApiVersion,
 }
 
 #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]

@@ -115,6 +115,17 @@ states! {
         PayoutReturned = "payout_returned",
     }
 
+    /// A Commet API version (a date, as Commet and Stripe name them): the
+    /// wire shapes a client or a webhook endpoint is pinned to. Oldest
+    /// first (`2026-07-11`: the seed page's `{success, data}` envelopes;
+    /// `2026-07-24`: resources answered directly). The rules (parsing a
+    /// date, resolving one this service does not know) are in
+    /// `domain::api_version`; what each version changes, in `api::versions`.
+    pub enum ApiVersion {
+        V2026_07_11 = "2026-07-11",
+        V2026_07_24 = "2026-07-24",
+    }
+
     /// An organization's ledger accounts; `External` is the world outside.
     pub enum LedgerAccount {
         Available = "available",
@@ -123,6 +134,19 @@ states! {
         PaidOut = "paid_out",
         Fees = "fees",
         External = "external",
+    }
+}
+
+/// Versions are dates: a later one is greater.
+impl Ord for ApiVersion {
+    fn cmp(&self, other: &Self) -> std::cmp::Ordering {
+        self.as_str().cmp(other.as_str())
+    }
+}
+
+impl PartialOrd for ApiVersion {
+    fn partial_cmp(&self, other: &Self) -> Option<std::cmp::Ordering> {
+        Some(self.cmp(other))
     }
 }
 
@@ -155,6 +179,7 @@ mod tests {
         check(&OrgMode::ALL, |v| v.as_str());
         check(&LedgerKind::ALL, |v| v.as_str());
         check(&LedgerAccount::ALL, |v| v.as_str());
+        check(&ApiVersion::ALL, |v| v.as_str());
         assert_eq!("in_transit".parse(), Ok(PayoutStatus::InTransit));
         assert!("PAID".parse::<PayoutStatus>().is_err());
     }

@@ -47,6 +47,13 @@ pub enum ApiError {
     UnsupportedMediaType,
     #[error("too many requests; retry after {retry_after} seconds")]
     RateLimited { retry_after: u64 },
+    /// `param` names where the version was given (`Commet-Version`, or
+    /// the spec's `version` query parameter).
+    #[error("{param} {malformed}")]
+    InvalidApiVersion {
+        param: &'static str,
+        malformed: crate::domain::api_version::Malformed,
+    },
     #[error(transparent)]
     Service(#[from] Error),
 }
@@ -73,6 +80,7 @@ impl ApiError {
             ApiError::RequestTimeout => &c::REQUEST_TIMEOUT,
             ApiError::UnsupportedMediaType => &c::UNSUPPORTED_MEDIA_TYPE,
             ApiError::RateLimited { .. } => &c::RATE_LIMITED,
+            ApiError::InvalidApiVersion { .. } => &c::INVALID_API_VERSION,
             ApiError::Service(err) => match err {
                 Error::Validation(_) => &c::VALIDATION_ERROR,
                 Error::NotFound(_) => &c::NOT_FOUND,
@@ -95,6 +103,17 @@ impl ApiError {
         match self {
             ApiError::Service(err) => err.details(),
             _ => None,
+        }
+    }
+
+    /// The field or header at fault: the first bad field, or the header.
+    fn param(&self) -> Option<String> {
+        match self {
+            ApiError::InvalidApiVersion { param, .. } => Some(param.to_string()),
+            _ => self
+                .details()
+                .and_then(|d| d.first())
+                .map(|d| d.field.clone()),
         }
     }
 
@@ -144,7 +163,7 @@ pub struct ErrorEnvelope {
 /// the spec documents. `ApiError` answers as this.
 #[derive(ApiResponse, Debug)]
 pub enum ErrorResponse {
-    /// Body is not JSON, or a webhook signature is invalid.
+    /// Body is not JSON, a webhook signature is invalid, or Commet-Version is not a date.
     #[oai(status = 400)]
     BadRequest(Json<ErrorEnvelope>),
     /// Missing, unknown or revoked API key.
@@ -204,10 +223,7 @@ pub fn envelope(err: &ApiError) -> ErrorEnvelope {
             kind: kind.to_string(),
             code: code.to_string(),
             message: err.to_string(),
-            param: err
-                .details()
-                .and_then(|d| d.first())
-                .map(|d| d.field.clone()),
+            param: err.param(),
             details,
             doc_url: format!("{}/docs/errors/{code}", public_url()),
         },

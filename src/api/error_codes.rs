@@ -201,6 +201,19 @@ error_codes! {
                  (Stripe-Signature: t=<unix time>,v1=<hex HMAC-SHA256 of \"t.body\">).",
         retry: "Only with a valid, fresh signature.",
     };
+    INVALID_API_VERSION = ErrorCode {
+        code: "invalid_api_version",
+        status: StatusCode::BAD_REQUEST,
+        kind: "invalid_request_error",
+        example: "Commet-Version must be a date written YYYY-MM-DD, such as 2026-07-24; got \
+                  \"latest\"",
+        meaning: "The Commet-Version header is not a date written YYYY-MM-DD (or is sent \
+                  twice). `param` is Commet-Version. Nothing was done.",
+        action: "Send a version date such as 2026-07-24, or no header to get the \
+                 organization's pinned version. A date between two versions gets the earlier \
+                 one.",
+        retry: NO,
+    };
     PROVIDER_ERROR = ErrorCode {
         code: "provider_error",
         status: StatusCode::BAD_GATEWAY,

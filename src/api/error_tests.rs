@@ -34,6 +34,10 @@ fn samples() -> Vec<ApiError> {
         ApiError::RequestTimeout,
         ApiError::UnsupportedMediaType,
         ApiError::RateLimited { retry_after: 0 },
+        ApiError::InvalidApiVersion {
+            param: "Commet-Version",
+            malformed: crate::domain::api_version::parse("x").unwrap_err(),
+        },
     ];
     all.extend(service.into_iter().map(ApiError::from));
     for err in &all {
@@ -45,7 +49,8 @@ fn samples() -> Vec<ApiError> {
             | ApiError::HeadersTooLarge { .. }
             | ApiError::RequestTimeout
             | ApiError::UnsupportedMediaType
-            | ApiError::RateLimited { .. } => {}
+            | ApiError::RateLimited { .. }
+            | ApiError::InvalidApiVersion { .. } => {}
             ApiError::Service(service) => match service {
                 Error::Validation(_)
                 | Error::NotFound(_)

@@ -11,11 +11,12 @@ pub mod route_table;
 pub mod settings;
 pub mod spec;
 pub mod validate;
+pub mod versions;
 pub mod wire;
 
 use poem::{
     endpoint::make_sync, get, middleware::CatchPanic, web::Redirect, Endpoint, EndpointExt,
-    IntoResponse, PathPattern, Request, Response, Route,
+    PathPattern, Request, Response, Route,
 };
 use tracing::Instrument;
 
@@ -26,6 +27,11 @@ pub use spec::{api_service, API_BASE};
 /// The OpenAPI document as committed in `openapi.yaml`.
 pub fn spec_yaml() -> String {
     spec::document().yaml
+}
+
+/// The OpenAPI document of a version, as committed in `spec::file_name`.
+pub fn spec_yaml_for(version: entity::states::ApiVersion) -> String {
+    spec::document_for(version).yaml
 }
 
 fn sane_request_id(value: &str) -> bool {
@@ -39,24 +45,22 @@ fn sane_request_id(value: &str) -> bool {
 /// to every response.
 pub fn routes(app: App) -> impl Endpoint {
     let api = api_service();
-    let spec::Document {
-        json: spec_json,
-        yaml: spec_yaml,
-    } = spec::document();
+    let documents = std::sync::Arc::new(spec::Documents::new());
     let swagger = api.swagger_ui();
-    let table = route_table::RouteTable::from_spec(&spec_json);
+    let table = route_table::RouteTable::from_spec(&spec::document().json);
+    let yaml_documents = documents.clone();
     let routes = Route::new()
         .nest(API_BASE, api)
         .at(
             "/openapi.json",
-            get(make_sync(move |_| {
-                spec_json.clone().with_content_type("application/json")
+            get(make_sync(move |req| {
+                documents.serve(&req, spec::Format::Json)
             })),
         )
         .at(
             "/openapi.yaml",
-            get(make_sync(move |_| {
-                spec_yaml.clone().with_content_type("application/yaml")
+            get(make_sync(move |req| {
+                yaml_documents.serve(&req, spec::Format::Yaml)
             })),
         )
         .at("/", get(make_sync(|_| Redirect::see_other("/docs"))))
@@ -68,9 +72,10 @@ pub fn routes(app: App) -> impl Endpoint {
 }
 
 /// `routes` behind the middleware every request goes through, outermost
-/// last: request id, metrics and `Allow`; request limits; authentication;
-/// rate limiting; idempotency; and a panic anywhere below the outermost
-/// layer answered as a 500 in the envelope.
+/// last: request id, metrics and `Allow`; the API version (`Commet-Version`
+/// read, every answer rendered for it); request limits; authentication;
+/// the organization's version pin; rate limiting; idempotency; and a panic
+/// anywhere below the outermost layer answered as a 500 in the envelope.
 fn with_middleware(app: App, routes: Route, table: route_table::RouteTable) -> impl Endpoint {
     let settings = settings::RequestSettings {
         public_url: app.config.public_url.clone(),
@@ -103,6 +108,7 @@ fn with_middleware(app: App, routes: Route, table: route_table::RouteTable) -> i
             let limiter = limiter.clone();
             async move { Ok(rate_limit::handle(next, req, &limiter).await) }
         })
+        .around(|next, req: Request| async move { Ok(versions::pin(next, req).await) })
         .around(move |next, req: Request| {
             let app = auth_app.clone();
             async move { Ok(auth::handle(next, req, &app).await) }
@@ -111,6 +117,7 @@ fn with_middleware(app: App, routes: Route, table: route_table::RouteTable) -> i
             Ok(limits::handle(next, req, read_timeout).await)
         })
         .with(CatchPanic::new().with_handler(panic_response))
+        .around(|next, req: Request| async move { Ok(versions::handle(next, req).await) })
         .around(move |next, req: Request| {
             let table = table.clone();
             let settings = settings.clone();

@@ -1,6 +1,9 @@
 //! Organizations and their API keys.
 use chrono::Utc;
-use entity::{api_key, balance, organization, states::OrgMode};
+use entity::{
+    api_key, balance, organization,
+    states::{ApiVersion, OrgMode},
+};
 use sea_orm::{ActiveValue::Set, ColumnTrait, DatabaseConnection, EntityTrait, QueryFilter};
 
 use crate::{crypto, db, error::Result, ids};
@@ -11,12 +14,34 @@ pub struct NewOrganization {
     pub api_key: String,
 }
 
+/// A new organization pinned to the default API version.
 pub async fn create(
     conn: &DatabaseConnection,
     name: &str,
     country: &str,
     currency: &str,
     live: bool,
+) -> Result<NewOrganization> {
+    create_pinned(
+        conn,
+        name,
+        country,
+        currency,
+        live,
+        crate::domain::api_version::DEFAULT,
+    )
+    .await
+}
+
+/// A new organization whose requests without `Commet-Version` get
+/// `api_version`'s shapes.
+pub async fn create_pinned(
+    conn: &DatabaseConnection,
+    name: &str,
+    country: &str,
+    currency: &str,
+    live: bool,
+    api_version: ApiVersion,
 ) -> Result<NewOrganization> {
     let now = Utc::now();
     let org = organization::Model {
@@ -30,6 +55,7 @@ pub async fn create(
         country: country.to_uppercase(),
         currency: currency.to_lowercase(),
         created_at: now,
+        api_version,
     };
     let txn = db::begin_write(conn).await?;
     organization::Entity::insert(organization::ActiveModel::from(org.clone()))

@@ -7,11 +7,18 @@
 //! `/openapi.json`, `/openapi.yaml` and `payouts spec` all come from here.
 //! Two more patches (`redocly`) make it pass Redocly's recommended rules
 //! (`make lint-spec`).
+//!
+//! There is one document per API version (`document_for`): the handlers'
+//! document is the oldest version's, and `api::versions::render_document`
+//! edits it into each later one with the same changes that render the
+//! answers; `version_header` documents `Commet-Version` in each.
 
+use entity::states::ApiVersion;
 use poem_openapi::{OpenApiService, ServerObject};
 use serde_norway::{Mapping, Value};
 
-use super::{error_codes, resources, wire};
+use super::{error_codes, resources, versions, wire};
+use crate::domain::api_version;
 
 mod redocly;
 
@@ -22,8 +29,9 @@ pub fn api_service() -> OpenApiService<resources::Apis, ()> {
     OpenApiService::new(resources::APIS, "Payouts API", env!("CARGO_PKG_VERSION"))
         .description(
             "Self-hostable payouts API, wire-compatible with the Commet payouts API. \
-         Amounts are integer cents; every failure answers with the error envelope \
-         `{success: false, error: {type, code, message, param, details, doc_url}}`.",
+         Amounts are integer cents. The shapes of the answers depend on the API version \
+         (the `Commet-Version` header, else the organization's pinned version); every \
+         failure answers with `{error: {type, code, message, param, details, doc_url}}`.",
         )
         .server(ServerObject::new(API_BASE))
 }
@@ -81,7 +89,101 @@ pub struct Document {
     pub yaml: String,
 }
 
+/// Every version's document, rendered once, as `/openapi.json` and
+/// `/openapi.yaml` serve them.
+pub struct Documents(Vec<(ApiVersion, Document)>);
+
+#[derive(Clone, Copy)]
+pub enum Format {
+    Json,
+    Yaml,
+}
+
+impl Documents {
+    pub fn new() -> Self {
+        Self(
+            ApiVersion::ALL
+                .into_iter()
+                .map(|v| (v, document_for(v)))
+                .collect(),
+        )
+    }
+
+    /// The document of the version named by the `version` query parameter,
+    /// else by the `Commet-Version` header, else the default version's;
+    /// its `Commet-Version` header says which.
+    pub fn serve(&self, req: &poem::Request, format: Format) -> poem::Response {
+        use poem::IntoResponse;
+        let version = match requested_document(req) {
+            Ok(version) => version,
+            Err(err) => return super::error::error_response(err),
+        };
+        let (_, document) = self
+            .0
+            .iter()
+            .find(|(v, _)| *v == version)
+            .expect("every version has a document");
+        let response = match format {
+            Format::Json => document
+                .json
+                .clone()
+                .with_content_type("application/json")
+                .into_response(),
+            Format::Yaml => document
+                .yaml
+                .clone()
+                .with_content_type("application/yaml")
+                .into_response(),
+        };
+        let mut response = response;
+        response.headers_mut().insert(
+            versions::HEADER_NAME,
+            poem::http::HeaderValue::from_static(version.as_str()),
+        );
+        response
+    }
+}
+
+impl Default for Documents {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+fn requested_document(req: &poem::Request) -> Result<ApiVersion, super::error::ApiError> {
+    #[derive(serde::Deserialize)]
+    struct Query {
+        version: Option<String>,
+    }
+    let query: Query = req.params().unwrap_or(Query { version: None });
+    match query.version {
+        Some(text) => api_version::parse(&text).map_err(|malformed| {
+            super::error::ApiError::InvalidApiVersion {
+                param: "version",
+                malformed,
+            }
+        }),
+        None => Ok(versions::requested(req)?.unwrap_or(api_version::DEFAULT)),
+    }
+}
+
+/// The default version's document (`openapi.yaml`).
 pub fn document() -> Document {
+    document_for(api_version::DEFAULT)
+}
+
+/// Where a version's document is committed: `openapi.yaml` for the
+/// default version, `openapi-<version>.yaml` for the others.
+pub fn file_name(version: ApiVersion) -> String {
+    if version == api_version::DEFAULT {
+        "openapi.yaml".into()
+    } else {
+        format!("openapi-{version}.yaml")
+    }
+}
+
+/// The document of `version`'s shapes.
+pub fn document_for(version: ApiVersion) -> Document {
     // serde_norway keeps the key order of poem-openapi's output (serde_json's
     // map would sort it), so the committed file stays readable.
     let mut doc: Value =
@@ -91,6 +193,8 @@ pub fn document() -> Document {
     describe_provider_event(&mut doc);
     add_error_examples(&mut doc);
     redocly::apply(&mut doc);
+    versions::render_document(version, &mut doc);
+    version_header(&mut doc, version);
     Document {
         json: serde_json::to_string_pretty(&doc).expect("the document is JSON-compatible"),
         yaml: serde_norway::to_string(&doc).expect("the document is YAML"),
@@ -298,6 +402,147 @@ fn add_error_examples(doc: &mut Value) {
         .as_mapping_mut()
         .expect("components is a mapping")
         .insert("examples".into(), components.into());
+}
+
+/// Says which version the document describes, and documents the
+/// `Commet-Version` header: a parameter of every operation (the values that
+/// get this document's shapes) and a header of every response (the version
+/// that answered).
+fn version_header(doc: &mut Value, version: ApiVersion) {
+    let position = ApiVersion::ALL
+        .iter()
+        .position(|v| *v == version)
+        .expect("a known version");
+    let next = ApiVersion::ALL.get(position + 1);
+    let range = match (position, next) {
+        (0, Some(next)) => format!("sent as `{version}` or any date before `{next}`"),
+        (_, Some(next)) => format!("sent as `{version}` or any date from it to before `{next}`"),
+        (_, None) => format!("sent as `{version}` or any later date"),
+    };
+    let others: Vec<String> = ApiVersion::ALL
+        .iter()
+        .filter(|v| **v != version)
+        .map(|v| format!("`{v}`: `/openapi.json?version={v}`"))
+        .collect();
+    let changes: Vec<&str> = versions::changes_to(version).map(|c| c.summary).collect();
+    let shapes = if changes.is_empty() {
+        "the seed's shapes: answers are `{success: true, data}`, lists `{success: true, data, \
+         hasMore, nextCursor}`, errors `{success: false, error}`."
+            .to_string()
+    } else {
+        format!(
+            "Changes from `{}`: {}",
+            ApiVersion::ALL[0],
+            changes.join(" ")
+        )
+    };
+    let info = doc["info"].as_mapping_mut().expect("info is a mapping");
+    let description = info
+        .get("description")
+        .and_then(Value::as_str)
+        .unwrap_or_default()
+        .to_string();
+    info.insert(
+        "description".into(),
+        format!(
+            "{description}\n\nThis document describes API version `{version}`, {range}. {shapes} \
+             The other versions' documents: {}.",
+            others.join(", ")
+        )
+        .into(),
+    );
+
+    let default = api_version::DEFAULT;
+    let mut parameter = Mapping::new();
+    parameter.insert("name".into(), versions::HEADER_NAME.into());
+    parameter.insert("in".into(), "header".into());
+    parameter.insert("required".into(), false.into());
+    parameter.insert(
+        "description".into(),
+        format!(
+            "The API version (a date, YYYY-MM-DD). This document describes version `{version}`, \
+             {range}. \
+             Without the header, the organization's pinned version answers (`{default}` unless \
+             the organization was created with another); a value that is not a date is a 400 \
+             `invalid_api_version`."
+        )
+        .into(),
+    );
+    parameter.insert(
+        "schema".into(),
+        serde_norway::from_str(&format!("{{type: string, enum: ['{version}']}}"))
+            .expect("a schema"),
+    );
+    let mut response_header = Mapping::new();
+    response_header.insert(
+        "description".into(),
+        format!(
+            "The API version the answer is shaped for: `{version}` for this document's shapes \
+             (a 400 `invalid_api_version`, which names no usable version, answers in \
+             `{default}`'s)."
+        )
+        .into(),
+    );
+    response_header.insert("required".into(), true.into());
+    response_header.insert(
+        "schema".into(),
+        serde_norway::from_str("{type: string, format: date}").expect("a schema"),
+    );
+    let components = doc["components"]
+        .as_mapping_mut()
+        .expect("components is a mapping");
+    let mut named = |kind: &str, value: Mapping| {
+        let mut entries = Mapping::new();
+        entries.insert("CommetVersion".into(), value.into());
+        components.insert(kind.into(), entries.into());
+    };
+    named("parameters", parameter);
+    named("headers", response_header);
+
+    let reference = |kind: &str| -> Value {
+        serde_norway::from_str(&format!("$ref: '#/components/{kind}/CommetVersion'"))
+            .expect("a reference")
+    };
+    let operations = doc["paths"]
+        .as_mapping_mut()
+        .expect("paths is a mapping")
+        .values_mut()
+        .filter_map(Value::as_mapping_mut)
+        .flat_map(|item| item.values_mut())
+        .filter_map(Value::as_mapping_mut);
+    for operation in operations {
+        if !operation.contains_key("parameters") {
+            // Before the body and the responses, where poem-openapi puts them.
+            let rest = std::mem::take(operation);
+            for (key, value) in rest {
+                if matches!(key.as_str(), Some("requestBody" | "responses")) {
+                    operation
+                        .entry("parameters".into())
+                        .or_insert_with(|| Value::Sequence(Vec::new()));
+                }
+                operation.insert(key, value);
+            }
+        }
+        operation
+            .get_mut("parameters")
+            .and_then(Value::as_sequence_mut)
+            .expect("every operation has responses, so parameters now")
+            .push(reference("parameters"));
+        for response in operation
+            .get_mut("responses")
+            .and_then(Value::as_mapping_mut)
+            .into_iter()
+            .flat_map(|r| r.values_mut())
+            .filter_map(Value::as_mapping_mut)
+        {
+            response
+                .entry("headers".into())
+                .or_insert_with(|| Mapping::new().into())
+                .as_mapping_mut()
+                .expect("headers is a mapping")
+                .insert(versions::HEADER_NAME.into(), reference("headers"));
+        }
+    }
 }
 
 fn operation_mut<'a>(doc: &'a mut Value, operation_id: &str) -> Option<&'a mut Value> {
