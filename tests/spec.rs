@@ -1,5 +1,10 @@
 //! The published spec is part of the product: the committed `openapi.yaml`
-//! must be exactly what the handlers generate.
+//! (the default API version's) and `openapi-<version>.yaml` (each other
+//! version's) must be exactly what the handlers generate.
+use payouts::{
+    api::{spec, versions},
+    domain::api_version::{self, ApiVersion},
+};
 
 #[test]
 fn committed_openapi_yaml_matches_the_handlers() {
@@ -10,6 +15,155 @@ fn committed_openapi_yaml_matches_the_handlers() {
         committed == generated,
         "openapi.yaml differs from the spec the handlers generate: run `make spec` and review the diff"
     );
+}
+
+/// One committed document per version, each what the handlers generate for
+/// it, and `make spec` writes them all.
+#[test]
+fn each_versions_committed_document_matches_the_handlers() {
+    let makefile = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/Makefile"))
+        .expect("Makefile");
+    for version in ApiVersion::ALL {
+        let name = spec::file_name(version);
+        let path = format!("{}/{name}", env!("CARGO_MANIFEST_DIR"));
+        let committed = std::fs::read_to_string(&path)
+            .unwrap_or_else(|_| panic!("{name} is committed at the top level"));
+        assert!(
+            committed == payouts::api::spec_yaml_for(version),
+            "{name} differs from the spec the handlers generate: run `make spec` and review the diff"
+        );
+        if version != api_version::DEFAULT {
+            assert!(
+                makefile.contains(&format!("API_VERSIONS := {version}"))
+                    || makefile.contains(&format!(" {version}")),
+                "`make spec` does not write {name}"
+            );
+        }
+    }
+    assert_eq!(spec::file_name(api_version::DEFAULT), "openapi.yaml");
+}
+
+/// The same changes render the answers and edit the documents, and they
+/// agree: every response example of the default document (each operation
+/// and status, errors included), rendered for a version, is valid against
+/// that version's document at the same operation and status; and the
+/// version's document keeps no trace of the envelope it dropped.
+#[test]
+fn each_versions_document_describes_the_answers_rendered_for_it() {
+    use serde_json::{json, Value};
+    let default: Value = serde_json::from_str(&spec::document().json).unwrap();
+    for version in ApiVersion::ALL {
+        let doc: Value = serde_json::from_str(&spec::document_for(version).json).unwrap();
+        let mut components = json_schema(&doc["components"]);
+        components["examples"] = json!({});
+        let mut checked = 0;
+        for (path, item) in default["paths"].as_object().unwrap() {
+            for (method, op) in item.as_object().unwrap() {
+                for (status, response) in op["responses"].as_object().unwrap() {
+                    let Some(media) = response["content"]["application/json; charset=utf-8"]
+                        .as_object()
+                        .or_else(|| response["content"]["application/json"].as_object())
+                    else {
+                        continue;
+                    };
+                    let mut examples: Vec<Value> = Vec::new();
+                    if let Some(reference) = media["schema"]["$ref"].as_str() {
+                        examples.extend(
+                            default
+                                .pointer(&reference[1..])
+                                .unwrap()
+                                .get("example")
+                                .cloned(),
+                        );
+                    }
+                    for named in media
+                        .get("examples")
+                        .and_then(Value::as_object)
+                        .into_iter()
+                        .flatten()
+                    {
+                        let reference = named.1["$ref"].as_str().unwrap();
+                        examples.push(default.pointer(&reference[1..]).unwrap()["value"].clone());
+                    }
+                    let target = &doc["paths"][path][method]["responses"][status];
+                    let schema = target["content"]
+                        .as_object()
+                        .and_then(|c| c.values().next())
+                        .map(|m| m["schema"].clone())
+                        .unwrap_or_else(|| {
+                            panic!("{version}: {method} {path} {status} has no body")
+                        });
+                    let mut root = json_schema(&schema);
+                    root["components"] = components.clone();
+                    let validator = jsonschema::options()
+                        .should_validate_formats(true)
+                        .build(&root)
+                        .unwrap();
+                    for mut example in examples {
+                        versions::render(version, &mut example);
+                        let errors: Vec<String> = validator
+                            .iter_errors(&example)
+                            .map(|e| format!("{}: {e}", e.instance_path()))
+                            .collect();
+                        assert!(
+                            errors.is_empty(),
+                            "{version}: {method} {path} {status}: {example}: {errors:#?}"
+                        );
+                        if !api_version::uses_envelope(version) {
+                            assert!(example.get("success").is_none(), "{version}: {example}");
+                        }
+                        checked += 1;
+                    }
+                }
+            }
+        }
+        assert!(checked > 100, "{version}: {checked}");
+        if !api_version::uses_envelope(version) {
+            let text = serde_json::to_string(&doc["components"]).unwrap();
+            for trace in ["Success_", "\"success\"", "alreadyExists", "#/data/"] {
+                assert!(
+                    !text.contains(trace),
+                    "{version}'s document still has {trace}"
+                );
+            }
+        }
+    }
+}
+
+/// Every operation of every version's document takes `Commet-Version` and
+/// says, on every response, which version answered.
+#[test]
+fn every_operation_documents_the_version_header() {
+    use serde_json::Value;
+    for version in ApiVersion::ALL {
+        let doc: Value = serde_json::from_str(&spec::document_for(version).json).unwrap();
+        let parameter = &doc["components"]["parameters"]["CommetVersion"];
+        assert_eq!(parameter["name"], "Commet-Version");
+        assert_eq!(parameter["in"], "header");
+        assert_eq!(parameter["schema"]["enum"][0], version.as_str());
+        for (path, item) in doc["paths"].as_object().unwrap() {
+            for (method, op) in item.as_object().unwrap() {
+                let refs: Vec<&Value> = op["parameters"]
+                    .as_array()
+                    .into_iter()
+                    .flatten()
+                    .filter_map(|p| p.get("$ref"))
+                    .collect();
+                assert_eq!(
+                    refs,
+                    ["#/components/parameters/CommetVersion"],
+                    "{version}: {method} {path}"
+                );
+                for (status, response) in op["responses"].as_object().unwrap() {
+                    assert_eq!(
+                        response["headers"]["Commet-Version"]["$ref"],
+                        "#/components/headers/CommetVersion",
+                        "{version}: {method} {path} {status}"
+                    );
+                }
+            }
+        }
+    }
 }
 
 /// The shape of the API at a glance: each operation, its security and the

@@ -247,6 +247,12 @@ fn list_object_document(doc: &mut Yaml) {
         if let Some(value) = schema.get_mut("example") {
             example(value, list_object);
         }
+        if let Some(description) = schema.get_mut("description") {
+            *description =
+                "A cursor list: `{\"object\": \"list\", \"data\": [...], \"hasMore\": …, \
+                            \"nextCursor\": …}`. Every list route answers with this shape."
+                    .into();
+        }
     }
 }
 

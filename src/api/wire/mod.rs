@@ -1,6 +1,11 @@
 //! What every resource's wire shapes share: the success envelope (the error
 //! envelope is `api::error`'s; its examples are here beside this one), dates,
 //! text types and the `Idempotency-Key` header.
+//!
+//! `Success` and `List` are the oldest API version's shapes. Handlers answer
+//! with them whatever the caller's version: `api::versions` renders every
+//! answer for the request's `Commet-Version` (the resource itself, `{object:
+//! "list", …}`), so a new route needs nothing to serve every version.
 mod dates;
 pub mod idempotency_key;
 mod text;
