@@ -82,7 +82,9 @@ pub async fn handle<E: Endpoint>(next: E, mut req: Request) -> Response {
     };
     req.extensions_mut().insert(Requested(requested));
     let is_api = req.uri().path().starts_with(super::API_BASE);
-    let response = next.get_response(req).await;
+    // Boxed: the rest of the stack's future is large, and a debug build
+    // would otherwise grow this layer's frame by all of it.
+    let response = Box::pin(next.get_response(req)).await;
     // Answers given before authentication (413, 431, …) have no organization.
     let version = response
         .data::<Resolved>()
@@ -104,7 +106,9 @@ pub async fn pin<E: Endpoint>(next: E, req: Request) -> Response {
     let requested = req.extensions().get::<Requested>().and_then(|r| r.0);
     let org_pin = super::auth::caller(&req).map(|caller| caller.org.api_version);
     let version = api_version::for_request(requested, org_pin);
-    let mut response = CURRENT.scope(version, next.get_response(req)).await;
+    let mut response = CURRENT
+        .scope(version, Box::pin(next.get_response(req)))
+        .await;
     response.set_data(Resolved(version));
     response
 }
