@@ -178,3 +178,51 @@ async fn rate_limited_body_and_headers() {
     insta::assert_json_snapshot!("rate_limited_headers", headers(&limited.headers));
     app.stop().await;
 }
+
+/// One success, one list and one error body in each API version, as the
+/// `Commet-Version` header selects it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn bodies_in_each_api_version() {
+    let app = TestApp::spawn_with(|c| c.sandbox_delay = std::time::Duration::from_secs(3600)).await;
+    for version in payouts::domain::api_version::ApiVersion::ALL {
+        let org = app.org().await;
+        let send = |method: reqwest::Method, path: &str, body: Option<serde_json::Value>| {
+            let mut request = app
+                .client
+                .request(method, format!("{}/api/v1{path}", app.base))
+                .header("x-api-key", &org.key)
+                .header("commet-version", version.as_str());
+            if let Some(body) = body {
+                request = request.json(&body);
+            }
+            async move { TestApp::reply(request.send().await.unwrap()).await }
+        };
+        let created = send(
+            reqwest::Method::POST,
+            "/payouts/verification",
+            Some(app.verification_body("1990-01-01", GOOD_ACCOUNT)),
+        )
+        .await;
+        assert_eq!(created.status, 201, "{}", created.body);
+        assert_eq!(created.headers["commet-version"], version.as_str());
+        insta::assert_json_snapshot!(
+            format!("verification_created@{version}"),
+            redact(created.body)
+        );
+        app.credit(&org, 10_000).await;
+        let page = send(reqwest::Method::GET, "/balance/transactions?limit=1", None).await;
+        insta::assert_json_snapshot!(
+            format!("balance_transactions_page@{version}"),
+            redact(page.body)
+        );
+        let invalid = send(
+            reqwest::Method::POST,
+            "/payouts",
+            Some(json!({"amount": 999, "description": 7})),
+        )
+        .await;
+        assert_eq!(invalid.status, 422);
+        insta::assert_json_snapshot!(format!("validation_error@{version}"), redact(invalid.body));
+    }
+    app.stop().await;
+}
