@@ -116,10 +116,11 @@ readme-flow: release
 	@echo "== the README's quickstart =="
 	scripts/readme-flow.sh 2>&1 | tee $(TEST_LOGS)/readme-flow.log
 
-# Redocly's recommended rules over the committed openapi.yaml (config and
-# the reason for each rule turned off: redocly.yaml). The pinned CLI is
-# installed into .redocly/ on first use; needs node and npm. Its one
-# `test result:` line goes to its own log, counted by `make test`'s summary.
+# Redocly's recommended rules over every committed document (openapi.yaml
+# and each openapi-<version>.yaml; config and the reason for each rule turned
+# off: redocly.yaml). The pinned CLI is installed into .redocly/ on first
+# use; needs node and npm. Its one `test result:` line goes to its own log,
+# counted by `make test`'s summary.
 REDOCLY_VERSION := 2.77.0
 REDOCLY_DIR := .redocly
 REDOCLY_STAMP := $(REDOCLY_DIR)/redocly-cli-$(REDOCLY_VERSION)
@@ -131,8 +132,8 @@ $(REDOCLY_STAMP):
 lint-spec: $(REDOCLY_STAMP)
 	@mkdir -p $(TEST_LOGS)
 	@echo "== lint-spec: @redocly/cli $(REDOCLY_VERSION) =="
-	@if $(REDOCLY_DIR)/node_modules/.bin/redocly lint --config redocly.yaml openapi.yaml; then \
-	  echo "test result: ok. 1 passed; 0 failed; (redocly lint openapi.yaml)" | tee $(TEST_LOGS)/lint-spec.log; \
+	@if $(REDOCLY_DIR)/node_modules/.bin/redocly lint --config redocly.yaml $(SPEC_FILES); then \
+	  echo "test result: ok. 1 passed; 0 failed; (redocly lint $(SPEC_FILES))" | tee $(TEST_LOGS)/lint-spec.log; \
 	else \
-	  echo "test result: FAILED. 0 passed; 1 failed; (redocly lint openapi.yaml)" | tee $(TEST_LOGS)/lint-spec.log; exit 1; \
+	  echo "test result: FAILED. 0 passed; 1 failed; (redocly lint $(SPEC_FILES))" | tee $(TEST_LOGS)/lint-spec.log; exit 1; \
 	fi
