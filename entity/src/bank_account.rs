@@ -22,6 +22,8 @@ pub struct Model {
     pub is_default: bool,
     pub status: BankAccountStatus,
     pub created_at: DateTimeUtc,
+    /// Deleted, but kept (hidden) because payouts name it.
+    pub deleted_at: Option<DateTimeUtc>,
 }
 
 #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]

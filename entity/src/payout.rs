@@ -25,6 +25,9 @@ pub struct Model {
     pub updated_at: DateTimeUtc,
     pub paid_at: Option<DateTimeUtc>,
     pub failed_at: Option<DateTimeUtc>,
+    /// When the service first began sending it to the provider: from then
+    /// on it cannot be canceled (the provider may have it).
+    pub submitted_at: Option<DateTimeUtc>,
 }
 
 #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]

@@ -88,6 +88,9 @@ impl ApiError {
                 Error::PayoutAccountNotVerified(_) => &c::PAYOUT_ACCOUNT_NOT_VERIFIED,
                 Error::NoDefaultBankAccount => &c::NO_DEFAULT_BANK_ACCOUNT,
                 Error::InsufficientBalance { .. } => &c::INSUFFICIENT_BALANCE,
+                Error::PayoutNotCancelable(_) => &c::PAYOUT_NOT_CANCELABLE,
+                Error::BankAccountIsDefault => &c::BANK_ACCOUNT_IS_DEFAULT,
+                Error::BankAccountInUse => &c::BANK_ACCOUNT_IN_USE,
                 Error::IdempotencyKeyMismatch => &c::IDEMPOTENCY_KEY_MISMATCH,
                 Error::IdempotencyInProgress => &c::IDEMPOTENCY_IN_PROGRESS,
                 Error::InvalidSignature(_) => &c::INVALID_SIGNATURE,
@@ -174,7 +177,9 @@ pub enum ErrorResponse {
     PaymentRequired(Json<ErrorEnvelope>),
     #[oai(status = 404)]
     NotFound(Json<ErrorEnvelope>),
-    /// Missing payout account, not verified, no default bank account, or an idempotency conflict.
+    /// Missing payout account, not verified, no default bank account, a payout that
+    /// can no longer be canceled, a bank account that cannot be deleted, or an
+    /// idempotency conflict.
     #[oai(status = 409)]
     Conflict(Json<ErrorEnvelope>),
     #[oai(status = 413)]

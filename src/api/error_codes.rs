@@ -132,6 +132,41 @@ error_codes! {
         action: "Add one with POST /payouts/bank-accounts and setDefault: true.",
         retry: "Only after a default bank account is added.",
     };
+    PAYOUT_NOT_CANCELABLE = ErrorCode {
+        code: "payout_not_cancelable",
+        status: StatusCode::CONFLICT,
+        kind: "invalid_request_error",
+        example: "the payout was already sent to the payout provider; it can no longer be canceled",
+        meaning: "Only a pending payout that the service has not yet sent to the payout \
+                  provider can be canceled. This one is past that point: it is in transit, \
+                  paid, failed or canceled already, or the provider has it (even if its answer \
+                  has not come back yet). Nothing was changed.",
+        action: "Check GET /payouts/{id}. A payout the provider has settles to paid or failed \
+                 on its own; a failed one gives its amount back.",
+        retry: NO,
+    };
+    BANK_ACCOUNT_IS_DEFAULT = ErrorCode {
+        code: "bank_account_is_default",
+        status: StatusCode::CONFLICT,
+        kind: "invalid_request_error",
+        example: "the default bank account cannot be deleted; make another bank account the default first",
+        meaning: "The bank account is the default one, where payouts go: it cannot be deleted. \
+                  Nothing was changed.",
+        action: "Make another bank account the default (POST /payouts/bank-accounts/{id}/default, \
+                 or add one with setDefault: true), then delete this one.",
+        retry: "Only after another bank account is the default.",
+    };
+    BANK_ACCOUNT_IN_USE = ErrorCode {
+        code: "bank_account_in_use",
+        status: StatusCode::CONFLICT,
+        kind: "invalid_request_error",
+        example: "payouts to this bank account are still in flight; delete it once they are paid or failed",
+        meaning: "Payouts to this bank account are still pending or in transit. Nothing was \
+                  changed.",
+        action: "Wait until those payouts are paid, failed or canceled (GET /payouts?status=pending \
+                 and status=in_transit), then delete it.",
+        retry: "Yes, once its payouts have settled.",
+    };
     INSUFFICIENT_BALANCE = ErrorCode {
         code: "insufficient_balance",
         status: StatusCode::PAYMENT_REQUIRED,

@@ -10,6 +10,9 @@ fn samples() -> Vec<ApiError> {
         Error::PayoutAccountRequired,
         Error::PayoutAccountNotVerified(String::new()),
         Error::NoDefaultBankAccount,
+        Error::PayoutNotCancelable(String::new()),
+        Error::BankAccountIsDefault,
+        Error::BankAccountInUse,
         Error::InsufficientBalance {
             requested: 0,
             available: 0,
@@ -57,6 +60,9 @@ fn samples() -> Vec<ApiError> {
                 | Error::PayoutAccountRequired
                 | Error::PayoutAccountNotVerified(_)
                 | Error::NoDefaultBankAccount
+                | Error::PayoutNotCancelable(_)
+                | Error::BankAccountIsDefault
+                | Error::BankAccountInUse
                 | Error::InsufficientBalance { .. }
                 | Error::IdempotencyKeyMismatch
                 | Error::IdempotencyInProgress
@@ -109,6 +115,9 @@ fn statuses_and_types_of_the_contract() {
         (409, "invalid_request_error", "payout_account_required"),
         (409, "invalid_request_error", "payout_account_not_verified"),
         (409, "invalid_request_error", "no_default_bank_account"),
+        (409, "invalid_request_error", "payout_not_cancelable"),
+        (409, "invalid_request_error", "bank_account_is_default"),
+        (409, "invalid_request_error", "bank_account_in_use"),
         (402, "billing_error", "insufficient_balance"),
         (409, "conflict_error", "idempotency_key_mismatch"),
         (409, "conflict_error", "idempotency_in_progress"),

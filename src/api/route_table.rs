@@ -10,6 +10,9 @@ struct Row {
     /// The label poem gives the matched route (`/api/v1/payouts/:param0`).
     label: String,
     methods: String,
+    /// Path parameters: a path with fewer wins (`/payouts/bank-accounts`
+    /// over `/payouts/{id}`), as in poem's router.
+    params: usize,
 }
 
 impl RouteTable {
@@ -40,6 +43,7 @@ impl RouteTable {
         ] {
             rows.push(Row::new(path, "GET".into(), false));
         }
+        rows.sort_by_key(|row| row.params);
         Self(rows)
     }
 
@@ -72,10 +76,10 @@ impl Row {
                 pattern.push_str("[^/]+");
                 if numbered {
                     label.push_str(&format!(":param{params}"));
-                    params += 1;
                 } else {
                     label.push_str(&format!(":{name}"));
                 }
+                params += 1;
             } else {
                 pattern.push_str(&regex::escape(segment));
                 label.push_str(segment);
@@ -86,6 +90,7 @@ impl Row {
             pattern: regex::Regex::new(&pattern).expect("path regex"),
             label,
             methods,
+            params,
         }
     }
 }
@@ -101,7 +106,24 @@ mod tests {
             table.label("/api/v1/payouts/po_1"),
             Some("/api/v1/payouts/:param0")
         );
-        assert_eq!(table.allow("/api/v1/payouts"), Some("POST"));
+        assert_eq!(table.allow("/api/v1/payouts"), Some("GET, POST"));
+        // A fixed path wins over a parameter in the same place.
+        assert_eq!(
+            table.allow("/api/v1/payouts/bank-accounts"),
+            Some("GET, POST")
+        );
+        assert_eq!(
+            table.label("/api/v1/payouts/account"),
+            Some("/api/v1/payouts/account")
+        );
+        assert_eq!(
+            table.allow("/api/v1/payouts/bank-accounts/pba_1"),
+            Some("DELETE")
+        );
+        assert_eq!(
+            table.label("/api/v1/payouts/po_1/cancel"),
+            Some("/api/v1/payouts/:param0/cancel")
+        );
         assert_eq!(table.label("/api/v1/payouts"), Some("/api/v1/payouts"));
         assert_eq!(table.allow("/docs/errors/not_found"), Some("GET"));
         assert_eq!(

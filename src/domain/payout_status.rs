@@ -24,6 +24,43 @@ pub trait PayoutLifecycle: Copy {
     fn transition(self, to: PayoutStatus) -> Transition;
     /// True while the amount is still reserved in `in_payout`.
     fn holds_reservation(self) -> bool;
+    /// Whether the organization may cancel the payout: only while it is
+    /// `pending` and its submission to the provider has not started (once
+    /// it has, the provider may have it, even if no answer came back).
+    fn cancel(self, submission: Submission) -> Result<(), NotCancelable>;
+}
+
+/// How far a payout's submission to the provider got.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Submission {
+    /// The service has not begun sending it: the provider cannot have it.
+    NotStarted,
+    /// The service began sending it (the provider may have it), or the
+    /// provider accepted it (it has a transfer id).
+    Started,
+}
+
+/// Why a payout cannot be canceled.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum NotCancelable {
+    /// Not `pending` any more (or canceled already).
+    Status(PayoutStatus),
+    /// Pending, but already sent to the provider.
+    Submitted,
+}
+
+impl std::fmt::Display for NotCancelable {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            NotCancelable::Status(status) => write!(
+                f,
+                "the payout is {status}; only a pending payout can be canceled"
+            ),
+            NotCancelable::Submitted => f.write_str(
+                "the payout was already sent to the payout provider; it can no longer be canceled",
+            ),
+        }
+    }
 }
 
 impl PayoutLifecycle for PayoutStatus {
@@ -46,6 +83,16 @@ impl PayoutLifecycle for PayoutStatus {
 
     fn holds_reservation(self) -> bool {
         matches!(self, Self::Pending | Self::InTransit)
+    }
+
+    fn cancel(self, submission: Submission) -> Result<(), NotCancelable> {
+        if self.transition(PayoutStatus::Canceled) != Transition::Move {
+            return Err(NotCancelable::Status(self));
+        }
+        match submission {
+            Submission::NotStarted => Ok(()),
+            Submission::Started => Err(NotCancelable::Submitted),
+        }
     }
 }
 
@@ -96,6 +143,30 @@ mod tests {
         assert_eq!(InTransit.transition(Pending), Transition::Refused);
         assert_eq!(InTransit.transition(Canceled), Transition::Refused);
         assert_eq!(Paid.transition(Canceled), Transition::Refused);
+    }
+
+    /// Only a pending payout the provider cannot have is cancelable; every
+    /// other status refuses, naming itself.
+    #[test]
+    fn only_an_unsubmitted_pending_payout_can_be_canceled() {
+        for status in PayoutStatus::ALL {
+            for submission in [Submission::NotStarted, Submission::Started] {
+                let expected = match (status, submission) {
+                    (Pending, Submission::NotStarted) => Ok(()),
+                    (Pending, Submission::Started) => Err(NotCancelable::Submitted),
+                    (other, _) => Err(NotCancelable::Status(other)),
+                };
+                assert_eq!(status.cancel(submission), expected, "{status} {submission:?}");
+                if expected.is_ok() {
+                    assert_eq!(status.transition(Canceled), Transition::Move);
+                }
+            }
+        }
+        assert_eq!(
+            Canceled.cancel(Submission::NotStarted),
+            Err(NotCancelable::Status(Canceled)),
+            "a second cancel is refused, not repeated"
+        );
     }
 
     #[test]

@@ -5,14 +5,21 @@ use entity::{
     states::{BankAccountStatus, BankAccountType, BusinessType},
 };
 use sea_orm::{
-    sea_query::Expr, ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QuerySelect,
+    sea_query::Expr, ColumnTrait, ConnectionTrait, DatabaseConnection, DatabaseTransaction,
+    EntityTrait, PaginatorTrait, QueryFilter, QueryOrder, QuerySelect,
 };
 
-use super::{verification_claims as claims, App};
+use super::{
+    page::{self, Page},
+    verification_claims as claims, App,
+};
 use crate::{
     db,
     document::{Document, DocumentError},
-    domain::account_status::AccountStatus,
+    domain::{
+        account_status::AccountStatus,
+        payout_status::{PayoutLifecycle, PayoutStatus},
+    },
     error::{Error, Result},
     ids,
     provider::{AccountRequest, BankDetails, ExternalAccount, PayoutProvider, ProviderError},
@@ -247,6 +254,7 @@ fn new_bank_row(
         is_default,
         status: BankAccountStatus::Active,
         created_at: Utc::now(),
+        deleted_at: None,
     }
 }
 
@@ -293,6 +301,150 @@ pub async fn add_bank_account(
         .await?;
     txn.commit().await?;
     Ok(row)
+}
+
+/// The organization's bank accounts (deleted ones are gone), newest first,
+/// `limit` at a time; `cursor` is the id of the last one of the previous page.
+pub async fn list_bank_accounts(
+    conn: &DatabaseConnection,
+    org_id: &str,
+    limit: u64,
+    cursor: Option<&str>,
+) -> Result<Page<bank_account::Model>> {
+    let mut query = live_banks(org_id)
+        .order_by_desc(bank_account::Column::CreatedAt)
+        .order_by_desc(bank_account::Column::Id)
+        .limit(limit + 1);
+    if let Some(cursor) = cursor {
+        let after = find_bank(conn, org_id, cursor)
+            .await
+            .map_err(|err| match err {
+                Error::NotFound(_) => Error::NotFound("no such bank account (cursor)".into()),
+                other => other,
+            })?;
+        query = query.filter(page::after(
+            bank_account::Column::CreatedAt,
+            bank_account::Column::Id,
+            after.created_at,
+            after.id,
+        ));
+    }
+    Ok(Page::from_overfetch(query.all(conn).await?, limit))
+}
+
+/// The organization's bank accounts that are not deleted.
+fn live_banks(org_id: &str) -> sea_orm::Select<bank_account::Entity> {
+    bank_account::Entity::find()
+        .filter(bank_account::Column::OrganizationId.eq(org_id))
+        .filter(bank_account::Column::DeletedAt.is_null())
+}
+
+/// A bank account of this organization, not deleted, or 404 (also for
+/// another organization's, and for ids of a form never issued).
+async fn find_bank<C: ConnectionTrait>(
+    conn: &C,
+    org_id: &str,
+    bank_id: &str,
+) -> Result<bank_account::Model> {
+    if !ids::is_own_id("pba", bank_id) {
+        return Err(Error::NotFound("no such bank account".into()));
+    }
+    live_banks(org_id)
+        .filter(bank_account::Column::Id.eq(bank_id))
+        .one(conn)
+        .await?
+        .ok_or_else(|| Error::NotFound("no such bank account".into()))
+}
+
+/// Begins a bank-account change of this organization: one at a time, like
+/// `add_bank_account` (the payout account's row is the lock).
+async fn lock_bank_changes(app: &App, org_id: &str) -> Result<DatabaseTransaction> {
+    let txn = db::begin_write(&app.db).await?;
+    payout_account::Entity::find()
+        .filter(payout_account::Column::OrganizationId.eq(org_id))
+        .lock_exclusive()
+        .one(&txn)
+        .await?;
+    Ok(txn)
+}
+
+/// Makes a bank account the default, where payouts go (the old default
+/// stops being one). Already the default: nothing changes.
+pub async fn set_default_bank_account(
+    app: &App,
+    org_id: &str,
+    bank_id: &str,
+) -> Result<bank_account::Model> {
+    let txn = lock_bank_changes(app, org_id).await?;
+    let mut bank = find_bank(&txn, org_id, bank_id).await?;
+    if !bank.is_default {
+        // Clear the old default first: the unique index allows one per org.
+        bank_account::Entity::update_many()
+            .col_expr(bank_account::Column::IsDefault, Expr::value(false))
+            .filter(bank_account::Column::OrganizationId.eq(org_id))
+            .filter(bank_account::Column::IsDefault.eq(true))
+            .exec(&txn)
+            .await?;
+        bank_account::Entity::update_many()
+            .col_expr(bank_account::Column::IsDefault, Expr::value(true))
+            .filter(bank_account::Column::Id.eq(bank_id))
+            .exec(&txn)
+            .await?;
+        bank.is_default = true;
+    }
+    txn.commit().await?;
+    Ok(bank)
+}
+
+/// Deletes a bank account: refused for the default one and for one with
+/// payouts still pending or in transit. One that payouts name (settled
+/// ones) is kept, hidden, for their history, with its encrypted number
+/// erased; one no payout names is removed. Returns the deleted account.
+///
+/// A payout being reserved for this account holds its row (shared) until
+/// it commits (`payouts::reserve`), so the check below, which reads after
+/// taking the row exclusively, sees it; and a reservation after this
+/// commit finds the account gone and is refused.
+pub async fn delete_bank_account(
+    app: &App,
+    org_id: &str,
+    bank_id: &str,
+) -> Result<bank_account::Model> {
+    let txn = lock_bank_changes(app, org_id).await?;
+    let bank = find_bank(&txn, org_id, bank_id).await?;
+    bank_account::Entity::find_by_id(bank.id.clone())
+        .lock_exclusive()
+        .one(&txn)
+        .await?;
+    if bank.is_default {
+        return Err(Error::BankAccountIsDefault);
+    }
+    let named_by = |statuses: Vec<PayoutStatus>| {
+        entity::payout::Entity::find()
+            .filter(entity::payout::Column::BankAccountId.eq(bank.id.clone()))
+            .filter(entity::payout::Column::Status.is_in(statuses))
+    };
+    let in_flight: Vec<PayoutStatus> = PayoutStatus::ALL
+        .into_iter()
+        .filter(|s| s.holds_reservation())
+        .collect();
+    if named_by(in_flight).count(&txn).await? > 0 {
+        return Err(Error::BankAccountInUse);
+    }
+    if named_by(PayoutStatus::ALL.to_vec()).count(&txn).await? > 0 {
+        bank_account::Entity::update_many()
+            .col_expr(bank_account::Column::DeletedAt, Expr::value(Utc::now()))
+            .col_expr(bank_account::Column::AccountNumberEncrypted, Expr::value(""))
+            .filter(bank_account::Column::Id.eq(bank.id.clone()))
+            .exec(&txn)
+            .await?;
+    } else {
+        bank_account::Entity::delete_by_id(bank.id.clone())
+            .exec(&txn)
+            .await?;
+    }
+    txn.commit().await?;
+    Ok(bank)
 }
 
 #[cfg(test)]

@@ -3,14 +3,14 @@
 use chrono::{DateTime, Utc};
 use entity::{balance, ledger_transaction, organization};
 use sea_orm::{
-    sea_query::Expr, ColumnTrait, Condition, ConnectionTrait, DatabaseConnection, EntityTrait,
-    ExprTrait, QueryFilter, QueryOrder, QuerySelect,
+    ColumnTrait, ConnectionTrait, DatabaseConnection, EntityTrait, QueryFilter, QueryOrder,
+    QuerySelect,
 };
 use serde::{Deserialize, Serialize};
 
 use super::{
     ledger::{get_balance, lock_balance, post},
-    page::Page,
+    page::{self, Page},
     App,
 };
 use crate::{
@@ -130,15 +130,12 @@ pub async fn transactions(
             .await?
             // Like any id of another organization's: not found.
             .ok_or_else(|| Error::NotFound("no such transaction (cursor)".into()))?;
-        query = query.filter(
-            Condition::any()
-                .add(ledger_transaction::Column::CreatedAt.lt(after.created_at))
-                .add(
-                    Expr::col(ledger_transaction::Column::CreatedAt)
-                        .eq(after.created_at)
-                        .and(Expr::col(ledger_transaction::Column::Id).lt(after.id)),
-                ),
-        );
+        query = query.filter(page::after(
+            ledger_transaction::Column::CreatedAt,
+            ledger_transaction::Column::Id,
+            after.created_at,
+            after.id,
+        ));
     }
     Ok(Page::from_overfetch(query.all(conn).await?, limit))
 }

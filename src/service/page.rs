@@ -18,3 +18,19 @@ impl<T> Page<T> {
         }
     }
 }
+
+/// The keyset condition of a list ordered by `(created, id)` descending:
+/// the rows that come after the cursor row's `(at, id)`.
+pub fn after<C: sea_orm::ColumnTrait>(
+    created: C,
+    id_column: C,
+    at: chrono::DateTime<chrono::Utc>,
+    id: String,
+) -> sea_orm::Condition {
+    use sea_orm::{sea_query::Expr, ExprTrait};
+    sea_orm::Condition::any().add(created.lt(at)).add(
+        Expr::col(created)
+            .eq(at)
+            .and(Expr::col(id_column).lt(id)),
+    )
+}

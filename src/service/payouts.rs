@@ -4,18 +4,24 @@
 use chrono::{DateTime, Utc};
 use entity::{bank_account, organization, payout, payout_account, states::BankAccountStatus};
 use sea_orm::{
-    sea_query::Expr, ColumnTrait, ConnectionTrait, DatabaseConnection, EntityTrait, QueryFilter,
+    sea_query::{Expr, Func},
+    ColumnTrait, ConnectionTrait, DatabaseConnection, EntityTrait, QueryFilter, QueryOrder,
+    QuerySelect,
 };
 use serde::{Deserialize, Serialize};
 
-use super::{ledger, App};
+use super::{
+    ledger,
+    page::{self, Page},
+    App,
+};
 use crate::{
     db,
     domain::{
         account_status::AccountStatus,
         fees::Fee,
         ledger::{payout_reserve, payout_transition},
-        payout_status::{PayoutLifecycle, PayoutStatus, Transition},
+        payout_status::{PayoutLifecycle, PayoutStatus, Submission, Transition},
     },
     error::{Error, Result},
     ids,
@@ -37,9 +43,45 @@ pub async fn create(
     description: Option<String>,
     idempotency_key: Option<&str>,
 ) -> Result<payout::Model> {
+    match create_reserved(app, org, amount, description, idempotency_key).await? {
+        Reserved::New(row, destination) => submit_now(app, row, &destination).await,
+        Reserved::Existing(row) => Ok(row),
+    }
+}
+
+/// Steps 1 and 2 of `create` without the provider call: the payout is
+/// reserved and its submit job queued, and nothing has been sent. This is
+/// what a crash between the reservation and the call leaves behind, and
+/// the one state in which a payout can still be canceled; tests race
+/// `cancel` against the submission from here.
+pub async fn create_unsubmitted(
+    app: &App,
+    org: &organization::Model,
+    amount: i64,
+    description: Option<String>,
+) -> Result<payout::Model> {
+    match create_reserved(app, org, amount, description, None).await? {
+        Reserved::New(row, _) | Reserved::Existing(row) => Ok(row),
+    }
+}
+
+enum Reserved {
+    /// Ours, reserved, not sent yet.
+    New(payout::Model, Destination),
+    /// The one this idempotency key already made.
+    Existing(payout::Model),
+}
+
+async fn create_reserved(
+    app: &App,
+    org: &organization::Model,
+    amount: i64,
+    description: Option<String>,
+    idempotency_key: Option<&str>,
+) -> Result<Reserved> {
     if let Some(key) = idempotency_key {
         if let Some(existing) = find_by_key(&app.read_db, &org.id, key).await? {
-            return same_request(existing, amount, &description);
+            return same_request(existing, amount, &description).map(Reserved::Existing);
         }
     }
     let (fee, destination) = check_eligibility(app, org, amount).await?;
@@ -63,10 +105,11 @@ pub async fn create(
         updated_at: now,
         paid_at: None,
         failed_at: None,
+        submitted_at: None,
     };
     match reserve(app, &row).await? {
-        None => submit_now(app, row, &destination).await,
-        Some(theirs) => same_request(theirs, amount, &row.description),
+        None => Ok(Reserved::New(row, destination)),
+        Some(theirs) => same_request(theirs, amount, &row.description).map(Reserved::Existing),
     }
 }
 
@@ -117,9 +160,7 @@ async fn check_eligibility(
 /// (ours then rolled back), if one did. Written through `app.writer`: on
 /// SQLite it joins a group commit.
 async fn reserve(app: &App, row: &payout::Model) -> Result<Option<payout::Model>> {
-    let job = SubmitPayout {
-        payout_id: row.id.clone(),
-    };
+    let job = SubmitPayout::new(row.id.clone());
     // The request makes one provider call itself; this job is the safety
     // net for a crash or an outage, so it waits before its first run.
     let run_at = app.clock.now() + app.config.provider_retry_delay;
@@ -128,6 +169,15 @@ async fn reserve(app: &App, row: &payout::Model) -> Result<Option<payout::Model>
         .writer
         .write(move |txn| {
             Box::pin(async move {
+                // The destination, still not deleted, held (shared) until
+                // the payout is written: a concurrent delete waits for this
+                // commit, then sees the payout in flight and refuses.
+                bank_account::Entity::find_by_id(new_row.bank_account_id.clone())
+                    .filter(bank_account::Column::DeletedAt.is_null())
+                    .lock_shared()
+                    .one(txn)
+                    .await?
+                    .ok_or(Reserve::Refused(Error::NoDefaultBankAccount))?;
                 ledger::post(
                     txn,
                     &new_row.organization_id,
@@ -171,8 +221,15 @@ async fn submit_now(
     destination: &Destination,
 ) -> Result<payout::Model> {
     match submit(app, &row, destination).await {
-        Ok(transfer_id) => {
+        Ok(Submitted::Transfer(transfer_id)) => {
             row.provider_transfer_id = Some(transfer_id);
+        }
+        // Canceled before we could claim it: never sent; answer as it is now.
+        Ok(Submitted::NotOpen) => {
+            return payout::Entity::find_by_id(row.id.clone())
+                .one(&app.db)
+                .await?
+                .ok_or_else(|| Error::internal("the payout vanished"));
         }
         // Still pending: the job will submit it.
         Err(ProviderError::Unavailable(_)) => {}
@@ -227,13 +284,24 @@ async fn load_destination(
     Ok(Destination { org, account, bank })
 }
 
+/// What a submission did.
+enum Submitted {
+    /// The provider accepted it: its transfer id (recorded).
+    Transfer(String),
+    /// The payout no longer holds its reservation (canceled, failed):
+    /// the provider was not called.
+    NotOpen,
+}
+
 /// Sends a payout to the provider (idempotent: keyed by the payout id) and
-/// records the transfer id, which it returns.
+/// records the transfer id, which it returns. It first claims the payout
+/// (`claim_submission`), so a payout canceled first is never sent, and one
+/// sent is never canceled.
 async fn submit(
     app: &App,
     payout: &payout::Model,
     to: &Destination,
-) -> std::result::Result<String, ProviderError> {
+) -> std::result::Result<Submitted, ProviderError> {
     let unavailable = |e: sea_orm::DbErr| ProviderError::Unavailable(e.to_string());
     let (org, account, bank) = (&to.org, &to.account, &to.bank);
     let external_account_id = bank
@@ -242,6 +310,12 @@ async fn submit(
         .ok_or_else(|| {
             ProviderError::Refused("bank account is not registered with the provider".into())
         })?;
+    if !claim_submission(app, &payout.id)
+        .await
+        .map_err(unavailable)?
+    {
+        return Ok(Submitted::NotOpen);
+    }
     let transfer_id = app
         .provider_for(org)
         .create_payout(&PayoutRequest {
@@ -267,7 +341,46 @@ async fn submit(
         })
         .await
         .map_err(unavailable)?;
-    Ok(transfer_id)
+    Ok(Submitted::Transfer(transfer_id))
+}
+
+/// Claims a payout for a provider call: a conditional update that succeeds
+/// only while the payout still holds its reservation (`pending` or
+/// `in_transit`), and marks it submitted (`submitted_at`, kept from the
+/// first claim). `cancel` is the mirror image, a conditional update that
+/// succeeds only on a pending payout not claimed yet; both update the same
+/// row, so the database lets exactly one of them win. The claim commits
+/// before the provider is called and is never undone: if the process dies
+/// after it, the payout is not cancelable and the submit job (queued with
+/// the reservation) sends it or, after its attempts, fails it with the
+/// money back.
+async fn claim_submission(app: &App, payout_id: &str) -> std::result::Result<bool, sea_orm::DbErr> {
+    let id = payout_id.to_string();
+    let open: Vec<PayoutStatus> = PayoutStatus::ALL
+        .into_iter()
+        .filter(|status| status.holds_reservation())
+        .collect();
+    let now = Utc::now();
+    app.writer
+        .write(move |txn| {
+            Box::pin(async move {
+                let claimed = payout::Entity::update_many()
+                    .col_expr(
+                        payout::Column::SubmittedAt,
+                        Func::coalesce([
+                            Expr::col(payout::Column::SubmittedAt).into(),
+                            Expr::value(now),
+                        ])
+                        .into(),
+                    )
+                    .filter(payout::Column::Id.eq(id))
+                    .filter(payout::Column::Status.is_in(open))
+                    .exec(txn)
+                    .await?;
+                Ok(claimed.rows_affected == 1)
+            })
+        })
+        .await
 }
 
 /// The background submit of a payout that has no provider transfer yet:
@@ -275,6 +388,14 @@ async fn submit(
 #[derive(Debug, Serialize, Deserialize)]
 pub struct SubmitPayout {
     payout_id: String,
+}
+
+impl SubmitPayout {
+    pub fn new(payout_id: impl Into<String>) -> Self {
+        Self {
+            payout_id: payout_id.into(),
+        }
+    }
 }
 
 #[async_trait::async_trait]
@@ -303,7 +424,7 @@ impl Job for SubmitPayout {
             Err(err) => Err(err),
         };
         let refused = match submitted {
-            Ok(_) => return Outcome::Done,
+            Ok(Submitted::Transfer(_) | Submitted::NotOpen) => return Outcome::Done,
             Err(ProviderError::Refused(reason)) => reason,
             Err(ProviderError::Unavailable(reason))
                 if attempt < app.config.provider_max_attempts =>
@@ -385,6 +506,143 @@ pub async fn apply_status<C: ConnectionTrait>(
         return Ok(true);
     }
     Err(Error::internal(format!("payout {payout_id} kept changing")))
+}
+
+/// Cancels a payout the provider has not been sent: it becomes `canceled`
+/// and its amount returns to the available balance, in one transaction.
+/// The update is conditional on the payout being pending and unclaimed
+/// (`claim_submission` is its mirror image), so a cancel and a submission
+/// racing each other never both win. Otherwise `PayoutNotCancelable`, and
+/// nothing changes.
+pub async fn cancel(app: &App, org_id: &str, payout_id: &str) -> Result<payout::Model> {
+    let current = find(&app.db, org_id, payout_id).await?;
+    current.status.cancel(submission(&current)).map_err(not_cancelable)?;
+    let (org, id) = (org_id.to_string(), payout_id.to_string());
+    let canceled = app
+        .writer
+        .write(move |txn| {
+            Box::pin(async move {
+                let moved = payout::Entity::update_many()
+                    .col_expr(payout::Column::Status, Expr::value(PayoutStatus::Canceled))
+                    .col_expr(payout::Column::UpdatedAt, Expr::value(Utc::now()))
+                    .filter(payout::Column::Id.eq(id.clone()))
+                    .filter(payout::Column::OrganizationId.eq(org.clone()))
+                    .filter(payout::Column::Status.eq(PayoutStatus::Pending))
+                    .filter(payout::Column::SubmittedAt.is_null())
+                    .filter(payout::Column::ProviderTransferId.is_null())
+                    .exec(txn)
+                    .await?;
+                if moved.rows_affected == 0 {
+                    return Ok::<_, Error>(None);
+                }
+                let row = find(txn, &org, &id).await?;
+                let posting = payout_transition(
+                    PayoutStatus::Pending,
+                    PayoutStatus::Canceled,
+                    row.amount,
+                    row.fee,
+                )
+                .ok_or_else(|| Error::internal("a cancel moves no money"))?;
+                ledger::post(txn, &row.organization_id, &row.currency, &posting, Some(&id))
+                    .await?;
+                Ok(Some(row))
+            })
+        })
+        .await?;
+    match canceled {
+        Some(row) => Ok(row),
+        // Claimed or moved between our read and our update: say why now.
+        None => {
+            let now = find(&app.db, org_id, payout_id).await?;
+            Err(not_cancelable(
+                now.status
+                    .cancel(submission(&now))
+                    .err()
+                    .unwrap_or(crate::domain::payout_status::NotCancelable::Submitted),
+            ))
+        }
+    }
+}
+
+fn submission(row: &payout::Model) -> Submission {
+    if row.submitted_at.is_some() || row.provider_transfer_id.is_some() {
+        Submission::Started
+    } else {
+        Submission::NotStarted
+    }
+}
+
+fn not_cancelable(why: crate::domain::payout_status::NotCancelable) -> Error {
+    Error::PayoutNotCancelable(why.to_string())
+}
+
+/// What `list` keeps: each filter given narrows the list.
+#[derive(Debug, Default, Clone)]
+pub struct ListFilter {
+    pub status: Option<PayoutStatus>,
+    /// Created at or after.
+    pub created_from: Option<DateTime<Utc>>,
+    /// Created strictly before.
+    pub created_to: Option<DateTime<Utc>>,
+}
+
+/// The organization's payouts, newest first, `limit` at a time. `cursor`
+/// is the id of the last payout of the previous page (scoped to the
+/// organization: another's id, or one of a form never issued, is not found).
+pub async fn list(
+    conn: &DatabaseConnection,
+    org_id: &str,
+    filter: &ListFilter,
+    limit: u64,
+    cursor: Option<&str>,
+) -> Result<Page<payout::Model>> {
+    let mut query = payout::Entity::find()
+        .filter(payout::Column::OrganizationId.eq(org_id))
+        .order_by_desc(payout::Column::CreatedAt)
+        .order_by_desc(payout::Column::Id)
+        .limit(limit + 1);
+    if let Some(status) = filter.status {
+        query = query.filter(payout::Column::Status.eq(status));
+    }
+    // Bounds beyond years 0–9999 (an offset can push an RFC 3339 time there)
+    // are clamped: no payout is outside, and SQLite compares stored times as
+    // text, which only orders four-digit years.
+    let clamp = |at: DateTime<Utc>| {
+        let (first, last) = (
+            DateTime::<Utc>::from_naive_utc_and_offset(
+                chrono::NaiveDate::from_ymd_opt(0, 1, 1)
+                    .and_then(|d| d.and_hms_opt(0, 0, 0))
+                    .expect("a valid date"),
+                Utc,
+            ),
+            DateTime::<Utc>::from_naive_utc_and_offset(
+                chrono::NaiveDate::from_ymd_opt(9999, 12, 31)
+                    .and_then(|d| d.and_hms_opt(23, 59, 59))
+                    .expect("a valid date"),
+                Utc,
+            ),
+        );
+        at.clamp(first, last)
+    };
+    if let Some(from) = filter.created_from {
+        query = query.filter(payout::Column::CreatedAt.gte(clamp(from)));
+    }
+    if let Some(to) = filter.created_to {
+        query = query.filter(payout::Column::CreatedAt.lt(clamp(to)));
+    }
+    if let Some(cursor) = cursor {
+        let after = find(conn, org_id, cursor).await.map_err(|err| match err {
+            Error::NotFound(_) => Error::NotFound("no such payout (cursor)".into()),
+            other => other,
+        })?;
+        query = query.filter(page::after(
+            payout::Column::CreatedAt,
+            payout::Column::Id,
+            after.created_at,
+            after.id,
+        ));
+    }
+    Ok(Page::from_overfetch(query.all(conn).await?, limit))
 }
 
 async fn find_by_key(

@@ -4,13 +4,18 @@ use entity::{
     states::{BankAccountStatus, BankAccountType},
 };
 use poem::Request;
-use poem_openapi::{param::Header, payload::Json, types::Example, ApiResponse, Object, OpenApi};
+use poem_openapi::{
+    param::{Header, Path, Query},
+    payload::Json,
+    types::Example,
+    ApiResponse, Object, OpenApi,
+};
 
 use super::{app, livemode, ApiKeyAuth, Result, Tag};
 use crate::{
     api::{
         validate::ValidJson,
-        wire::{example_time, IdempotencyKey, NonBlank, Success, Timestamp},
+        wire::{example_time, IdempotencyKey, List, NonBlank, Success, Timestamp},
     },
     service::accounts::{self, BankInput},
 };
@@ -92,6 +97,37 @@ enum BankAccountCreated {
     Created(Json<Success<PayoutBankAccount>>),
 }
 
+#[derive(ApiResponse)]
+enum BankAccountResponse {
+    #[oai(status = 200)]
+    Ok(Json<Success<PayoutBankAccount>>),
+}
+
+#[derive(ApiResponse)]
+enum BankAccountList {
+    #[oai(status = 200)]
+    Ok(Json<List<PayoutBankAccount>>),
+}
+
+/// What a delete answers: the id of what is gone.
+#[derive(Object, Debug)]
+#[oai(example)]
+#[oai(rename_all = "camelCase")]
+pub struct DeletedBankAccount {
+    pub id: String,
+    /// Always `true`.
+    pub deleted: bool,
+    /// Always `payout_bank_account`.
+    pub object: String,
+    pub livemode: bool,
+}
+
+#[derive(ApiResponse)]
+enum BankAccountDeleted {
+    #[oai(status = 200)]
+    Ok(Json<Success<DeletedBankAccount>>),
+}
+
 pub struct Api;
 
 #[OpenApi]
@@ -127,6 +163,102 @@ impl Api {
         Ok(BankAccountCreated::Created(Json(Success::new(
             PayoutBankAccount::view(&auth.0, &row),
         ))))
+    }
+
+    /// List payout bank accounts
+    ///
+    /// The organization's bank accounts, newest first (deleted ones are
+    /// not listed). Only the last four digits of each number are shown.
+    #[oai(
+        path = "/payouts/bank-accounts",
+        method = "get",
+        tag = "Tag::Payouts",
+        operation_id = "listPayoutBankAccounts"
+    )]
+    async fn list_bank_accounts(
+        &self,
+        req: &Request,
+        auth: ApiKeyAuth,
+        /// Page size, 1 to 100 (default 20).
+        #[oai(validator(minimum(value = "1"), maximum(value = "100")))]
+        limit: Query<Option<i64>>,
+        /// The `nextCursor` of the previous page.
+        #[oai(validator(min_length = 1, max_length = 64))]
+        cursor: Query<Option<String>>,
+    ) -> Result<BankAccountList> {
+        let limit = limit.0.unwrap_or(20) as u64;
+        let page =
+            accounts::list_bank_accounts(&app(req)?.read_db, &auth.0.id, limit, cursor.0.as_deref())
+                .await?;
+        let org = &auth.0;
+        Ok(BankAccountList::Ok(Json(List::from_page(
+            page,
+            |row| row.id.clone(),
+            |row| PayoutBankAccount::view(org, &row),
+        ))))
+    }
+
+    /// Make a bank account the default
+    ///
+    /// Payouts go to the default bank account; the old default stops being
+    /// one. Already the default: nothing changes.
+    #[oai(
+        path = "/payouts/bank-accounts/:id/default",
+        method = "post",
+        tag = "Tag::Payouts",
+        operation_id = "setDefaultPayoutBankAccount"
+    )]
+    async fn set_default_bank_account(
+        &self,
+        req: &Request,
+        auth: ApiKeyAuth,
+        id: Path<String>,
+        #[oai(name = "Idempotency-Key")] _idempotency_key: Header<Option<IdempotencyKey>>,
+    ) -> Result<BankAccountResponse> {
+        let row = accounts::set_default_bank_account(app(req)?, &auth.0.id, &id.0).await?;
+        Ok(BankAccountResponse::Ok(Json(Success::new(
+            PayoutBankAccount::view(&auth.0, &row),
+        ))))
+    }
+
+    /// Delete a bank account
+    ///
+    /// Refused (409) for the default bank account
+    /// (`bank_account_is_default`) and for one with payouts still pending or
+    /// in transit (`bank_account_in_use`). Settled payouts keep their
+    /// history.
+    #[oai(
+        path = "/payouts/bank-accounts/:id",
+        method = "delete",
+        tag = "Tag::Payouts",
+        operation_id = "deletePayoutBankAccount"
+    )]
+    async fn delete_bank_account(
+        &self,
+        req: &Request,
+        auth: ApiKeyAuth,
+        id: Path<String>,
+    ) -> Result<BankAccountDeleted> {
+        let row = accounts::delete_bank_account(app(req)?, &auth.0.id, &id.0).await?;
+        Ok(BankAccountDeleted::Ok(Json(Success::new(
+            DeletedBankAccount {
+                id: row.id,
+                deleted: true,
+                object: "payout_bank_account".into(),
+                livemode: livemode(&auth.0),
+            },
+        ))))
+    }
+}
+
+impl Example for DeletedBankAccount {
+    fn example() -> Self {
+        Self {
+            id: "pba_7HgT2mQx9LpV4sN8kZr1wYcB".into(),
+            deleted: true,
+            object: "payout_bank_account".into(),
+            livemode: false,
+        }
     }
 }
 

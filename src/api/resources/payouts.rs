@@ -1,8 +1,8 @@
-//! Payouts: request one, read it back.
+//! Payouts: request one, read it back, list them, cancel one not sent yet.
 use entity::{organization, payout, states::PayoutStatus};
 use poem::Request;
 use poem_openapi::{
-    param::{Header, Path},
+    param::{Header, Path, Query},
     payload::Json,
     types::Example,
     ApiResponse, Object, OpenApi,
@@ -12,9 +12,9 @@ use super::{app, livemode, ApiKeyAuth, Result, Tag};
 use crate::{
     api::{
         validate::ValidJson,
-        wire::{example_time, IdempotencyKey, NoNul, Success, Timestamp},
+        wire::{example_time, IdempotencyKey, List, NoNul, Success, Timestamp},
     },
-    service::payouts::{self, MAX_DESCRIPTION_CHARS},
+    service::payouts::{self, ListFilter, MAX_DESCRIPTION_CHARS},
 };
 
 #[derive(Object, Debug)]
@@ -87,6 +87,12 @@ enum PayoutResponse {
     Ok(Json<Success<Payout>>),
 }
 
+#[derive(ApiResponse)]
+enum PayoutList {
+    #[oai(status = 200)]
+    Ok(Json<List<Payout>>),
+}
+
 pub struct Api;
 
 #[OpenApi]
@@ -133,6 +139,82 @@ impl Api {
         id: Path<String>,
     ) -> Result<PayoutResponse> {
         let row = payouts::find(&app(req)?.read_db, &auth.0.id, &id.0).await?;
+        Ok(PayoutResponse::Ok(Json(Success::new(Payout::view(
+            &auth.0, &row,
+        )))))
+    }
+
+    /// List payouts
+    ///
+    /// The organization's payouts, newest first. Filter by `status` and by
+    /// creation time (`createdFrom` inclusive, `createdTo` exclusive); pass
+    /// the previous page's `nextCursor` as `cursor` for the next page.
+    #[oai(
+        path = "/payouts",
+        method = "get",
+        tag = "Tag::Payouts",
+        operation_id = "listPayouts"
+    )]
+    async fn list_payouts(
+        &self,
+        req: &Request,
+        auth: ApiKeyAuth,
+        /// Only payouts in this status.
+        status: Query<Option<PayoutStatus>>,
+        /// Only payouts created at or after this time.
+        #[oai(name = "createdFrom")]
+        created_from: Query<Option<Timestamp>>,
+        /// Only payouts created before this time.
+        #[oai(name = "createdTo")]
+        created_to: Query<Option<Timestamp>>,
+        /// Page size, 1 to 100 (default 20).
+        #[oai(validator(minimum(value = "1"), maximum(value = "100")))]
+        limit: Query<Option<i64>>,
+        /// The `nextCursor` of the previous page.
+        #[oai(validator(min_length = 1, max_length = 64))]
+        cursor: Query<Option<String>>,
+    ) -> Result<PayoutList> {
+        let filter = ListFilter {
+            status: status.0,
+            created_from: created_from.0.map(|t| t.0),
+            created_to: created_to.0.map(|t| t.0),
+        };
+        let limit = limit.0.unwrap_or(20) as u64;
+        let page = payouts::list(
+            &app(req)?.read_db,
+            &auth.0.id,
+            &filter,
+            limit,
+            cursor.0.as_deref(),
+        )
+        .await?;
+        let org = &auth.0;
+        Ok(PayoutList::Ok(Json(List::from_page(
+            page,
+            |row| row.id.clone(),
+            |row| Payout::view(org, &row),
+        ))))
+    }
+
+    /// Cancel a payout
+    ///
+    /// Only a `pending` payout that has not been sent to the payout provider
+    /// yet can be canceled; its amount returns to the available balance at
+    /// once. Otherwise 409 `payout_not_cancelable`, and nothing changes.
+    #[oai(
+        path = "/payouts/:id/cancel",
+        method = "post",
+        tag = "Tag::Payouts",
+        operation_id = "cancelPayout"
+    )]
+    async fn cancel_payout(
+        &self,
+        req: &Request,
+        auth: ApiKeyAuth,
+        id: Path<String>,
+        #[oai(name = "Idempotency-Key")] _idempotency_key: Header<Option<IdempotencyKey>>,
+    ) -> Result<PayoutResponse> {
+        let row = payouts::cancel(app(req)?, &auth.0.id, &id.0).await?;
         Ok(PayoutResponse::Ok(Json(Success::new(Payout::view(
             &auth.0, &row,
         )))))

@@ -82,6 +82,27 @@ const LINKS: &[Link] = &[
         to: "requestPayout",
         parameters: &[],
     },
+    Link {
+        from: "requestPayout",
+        statuses: &["201"],
+        name: "CancelPayout",
+        to: "cancelPayout",
+        parameters: &[("id", "$response.body#/data/id")],
+    },
+    Link {
+        from: "addPayoutBankAccount",
+        statuses: &["201"],
+        name: "SetDefaultPayoutBankAccount",
+        to: "setDefaultPayoutBankAccount",
+        parameters: &[("id", "$response.body#/data/id")],
+    },
+    Link {
+        from: "addPayoutBankAccount",
+        statuses: &["201"],
+        name: "DeletePayoutBankAccount",
+        to: "deletePayoutBankAccount",
+        parameters: &[("id", "$response.body#/data/id")],
+    },
 ];
 
 pub struct Document {
@@ -617,7 +638,7 @@ mod tests {
                 }
             }
         }
-        assert_eq!(found, 7, "each link once per documented response");
+        assert_eq!(found, 10, "each link once per documented response");
     }
 
     #[test]

@@ -2,7 +2,7 @@
 use chrono::{DateTime, NaiveDate, SecondsFormat, Utc};
 use poem_openapi::{
     registry::{MetaSchema, MetaSchemaRef},
-    types::{ParseFromJSON, ParseResult, ToJSON, Type},
+    types::{ParseFromJSON, ParseFromParameter, ParseResult, ToJSON, Type},
 };
 use serde_json::Value;
 
@@ -59,6 +59,16 @@ impl ParseFromJSON for Timestamp {
     fn parse_from_json(value: Option<Value>) -> ParseResult<Self> {
         Ok(Self(
             DateTime::parse_from_rfc3339(json_str(&value)?)?.with_timezone(&Utc),
+        ))
+    }
+}
+
+/// As a query parameter (`createdFrom=2026-06-12T10:00:00Z`): any RFC 3339
+/// date-time, with any offset.
+impl ParseFromParameter for Timestamp {
+    fn parse_from_parameter(value: &str) -> ParseResult<Self> {
+        Ok(Self(
+            DateTime::parse_from_rfc3339(value)?.with_timezone(&Utc),
         ))
     }
 }
