@@ -115,6 +115,30 @@ states! {
         PayoutReturned = "payout_returned",
     }
 
+    /// What an organization's event reports (its `event` on the wire). Only
+    /// the payout events can be subscribed to; `webhook.test` is what
+    /// `POST /webhooks/{id}/test` sends.
+    pub enum EventKind {
+        PayoutCreated = "payout.created",
+        PayoutPaid = "payout.paid",
+        PayoutFailed = "payout.failed",
+        PayoutAvailable = "payout.available",
+        WebhookTest = "webhook.test",
+    }
+
+    // A webhook delivery: `pending` while attempts remain, then `delivered`
+    // or `failed`.
+    #[cfg_attr(
+        feature = "openapi",
+        derive(poem_openapi::Enum),
+        oai(rename = "WebhookDeliveryStatus", rename_all = "snake_case")
+    )]
+    pub enum DeliveryStatus {
+        Pending = "pending",
+        Delivered = "delivered",
+        Failed = "failed",
+    }
+
     /// An organization's ledger accounts; `External` is the world outside.
     pub enum LedgerAccount {
         Available = "available",
@@ -155,6 +179,8 @@ mod tests {
         check(&OrgMode::ALL, |v| v.as_str());
         check(&LedgerKind::ALL, |v| v.as_str());
         check(&LedgerAccount::ALL, |v| v.as_str());
+        check(&EventKind::ALL, |v| v.as_str());
+        check(&DeliveryStatus::ALL, |v| v.as_str());
         assert_eq!("in_transit".parse(), Ok(PayoutStatus::InTransit));
         assert!("PAID".parse::<PayoutStatus>().is_err());
     }
