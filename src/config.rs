@@ -62,6 +62,9 @@ pub struct Config {
     /// The time the job queue reads: the system clock, or in tests a
     /// manual one they move.
     pub clock: Clock,
+    /// How long a webhook receiver has to answer 2xx (10 s, as Commet;
+    /// tests shorten it rather than wait).
+    pub webhook_timeout: Duration,
     /// Runs the background job worker. Tests that run due jobs themselves
     /// (`App::run_due_jobs`) turn it off.
     pub job_worker: bool,
@@ -121,6 +124,7 @@ impl Config {
             redis_prefix: "payouts:".into(),
             metrics_bind: None,
             clock: Clock::system(),
+            webhook_timeout: Duration::from_secs(10),
             job_worker: true,
         }
     }

@@ -37,8 +37,6 @@ use crate::{
 pub const DEFAULT_API_VERSION: &str = "2026-07-11";
 pub const MAX_URL_CHARS: usize = 2048;
 pub const MAX_DESCRIPTION_CHARS: usize = 500;
-/// A receiver must answer 2xx within this.
-pub const DELIVERY_TIMEOUT: Duration = Duration::from_secs(10);
 /// Retries stop this long after a delivery's first attempt.
 pub const RETRY_WINDOW: Duration = Duration::from_secs(3 * 24 * 3600);
 /// An endpoint whose every attempt failed for this long is disabled.
@@ -413,6 +411,7 @@ impl Sent {
 
 /// POSTs `body` to `url`, connecting only to the addresses checked now.
 async fn post(app: &App, url: &str, body: String, headers: Vec<(&str, String)>) -> Sent {
+    let timeout = app.config.webhook_timeout;
     let started = Instant::now();
     let result = async {
         let url = Url::parse(url).map_err(|_| "the URL is not valid".to_string())?;
@@ -437,7 +436,7 @@ async fn post(app: &App, url: &str, body: String, headers: Vec<(&str, String)>) 
         }
         let response = request.body(body).send().await.map_err(|e| {
             if e.is_timeout() {
-                format!("no answer within {} s", DELIVERY_TIMEOUT.as_secs())
+                format!("no answer within {} ms", timeout.as_millis())
             } else {
                 format!("request failed: {e}")
             }

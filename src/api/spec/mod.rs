@@ -68,6 +68,34 @@ const LINKS: &[Link] = &[
         parameters: &[],
     },
     Link {
+        from: "createWebhook",
+        statuses: &["201"],
+        name: "GetWebhook",
+        to: "getWebhook",
+        parameters: &[("id", "$response.body#/data/id")],
+    },
+    Link {
+        from: "createWebhook",
+        statuses: &["201"],
+        name: "ListWebhookDeliveries",
+        to: "listWebhookDeliveries",
+        parameters: &[("id", "$response.body#/data/id")],
+    },
+    Link {
+        from: "createWebhook",
+        statuses: &["201"],
+        name: "TestWebhook",
+        to: "testWebhook",
+        parameters: &[("id", "$response.body#/data/id")],
+    },
+    Link {
+        from: "createWebhook",
+        statuses: &["201"],
+        name: "UpdateWebhook",
+        to: "updateWebhook",
+        parameters: &[("id", "$response.body#/data/id")],
+    },
+    Link {
         from: "addPayoutBankAccount",
         statuses: &["201"],
         name: "RequestPayout",
@@ -89,6 +117,7 @@ pub fn document() -> Document {
     add_links(&mut doc);
     require_by_business_type(&mut doc);
     describe_provider_event(&mut doc);
+    name_webhook_events(&mut doc);
     add_error_examples(&mut doc);
     redocly::apply(&mut doc);
     Document {
@@ -238,6 +267,23 @@ fn describe_provider_event(doc: &mut Value) {
         serde_norway::from_str("$ref: '#/components/schemas/ProviderEvent'").expect("a reference");
 }
 
+/// The events an endpoint can subscribe to, as an enum of each request's
+/// `events` items (the service checks the same list, and names the ones it
+/// refuses).
+fn name_webhook_events(doc: &mut Value) {
+    let names: Vec<Value> = crate::service::events::SUBSCRIBABLE
+        .iter()
+        .map(|kind| Value::from(kind.as_str()))
+        .collect();
+    for schema in ["WebhookCreateRequest", "WebhookUpdateRequest"] {
+        let items = doc["components"]["schemas"][schema]["properties"]["events"]
+            .get_mut("items")
+            .and_then(Value::as_mapping_mut)
+            .unwrap_or_else(|| panic!("{schema}.events has items"));
+        items.insert("enum".into(), Value::Sequence(names.clone()));
+    }
+}
+
 /// Every error response shows, as examples, the envelope of each code that
 /// answers with its status (from `api::error_codes`); each envelope is
 /// written once, in `components/examples`, and referenced.
@@ -372,7 +418,7 @@ mod tests {
                 }
             }
         }
-        assert_eq!(found, 7, "each link once per documented response");
+        assert_eq!(found, 11, "each link once per documented response");
     }
 
     #[test]
