@@ -423,7 +423,7 @@ async fn post(app: &App, url: &str, body: String, headers: Vec<(&str, String)>) 
                 other => other.to_string().replacen("documentUrl", "url", 1),
             })?;
         let client =
-            document::pinned_client(&url, &addrs, DELIVERY_TIMEOUT).map_err(|e| e.to_string())?;
+            document::pinned_client(&url, &addrs, timeout).map_err(|e| e.to_string())?;
         let mut request = client
             .post(url)
             .header("content-type", "application/json")
@@ -443,9 +443,9 @@ async fn post(app: &App, url: &str, body: String, headers: Vec<(&str, String)>) 
         })?;
         Ok::<_, String>(response.status())
     };
-    let outcome = tokio::time::timeout(DELIVERY_TIMEOUT, result)
+    let outcome = tokio::time::timeout(timeout, result)
         .await
-        .unwrap_or_else(|_| Err(format!("no answer within {} s", DELIVERY_TIMEOUT.as_secs())));
+        .unwrap_or_else(|_| Err(format!("no answer within {} ms", timeout.as_millis())));
     let duration = started.elapsed();
     match outcome {
         Ok(status) if status.is_success() => Sent {
