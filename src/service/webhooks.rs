@@ -422,8 +422,7 @@ async fn post(app: &App, url: &str, body: String, headers: Vec<(&str, String)>) 
                 DocumentError::Unreachable { detail } => detail,
                 other => other.to_string().replacen("documentUrl", "url", 1),
             })?;
-        let client =
-            document::pinned_client(&url, &addrs, timeout).map_err(|e| e.to_string())?;
+        let client = document::pinned_client(&url, &addrs, timeout).map_err(|e| e.to_string())?;
         let mut request = client
             .post(url)
             .header("content-type", "application/json")

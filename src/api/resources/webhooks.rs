@@ -50,6 +50,7 @@ pub struct WebhookUpdateRequest {
     pub url: Option<HttpUrl<MAX_URL_CHARS>>,
     #[oai(validator(min_items = 1, max_items = 16))]
     pub events: Option<Vec<String>>,
+    #[oai(nullable)]
     pub description: MaybeUndefined<NoNul<MAX_DESCRIPTION_CHARS>>,
     /// `false` stops deliveries; `true` turns a disabled endpoint back on.
     pub is_active: Option<bool>,
@@ -315,9 +316,7 @@ impl Api {
             url: body.url.into_inner(),
             events: body.events,
             description: body.description.map(NoNul::into_inner),
-            api_version: body
-                .api_version
-                .map(|d| d.0.format("%Y-%m-%d").to_string()),
+            api_version: body.api_version.map(|d| d.0.format("%Y-%m-%d").to_string()),
         };
         let created = webhooks::create(app(req)?, &auth.0.id, new).await?;
         let row = &created.endpoint;
