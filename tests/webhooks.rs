@@ -741,8 +741,21 @@ async fn creating_an_endpoint_is_idempotent() {
     assert_eq!(second.status, 201);
     assert_eq!(second.headers["idempotent-replayed"], "true");
     assert_eq!(first.data()["id"], second.data()["id"]);
+    assert_eq!(first.data()["secretKey"], second.data()["secretKey"]);
     let listed = app.get("/webhooks", &org.key).await;
     assert_eq!(listed.data().as_array().unwrap().len(), 1);
+    // The stored answer (it carries the secret) is not stored in clear, nor
+    // is the endpoint's secret.
+    use sea_orm::EntityTrait;
+    let secret = first.data()["secretKey"].as_str().unwrap();
+    let keys = entity::idempotency_key::Entity::find().all(app.db()).await.unwrap();
+    assert!(!keys.is_empty());
+    for row in keys {
+        assert!(!row.response_body.unwrap_or_default().contains(secret));
+    }
+    for row in entity::webhook_endpoint::Entity::find().all(app.db()).await.unwrap() {
+        assert!(!row.secret_encrypted.contains(secret));
+    }
     app.stop().await;
 }
 
