@@ -5,7 +5,7 @@ import assert from "node:assert/strict";
 import { createHmac } from "node:crypto";
 import { createServer } from "node:http";
 import { test } from "node:test";
-import { CommetAPIError } from "@commet/node";
+import { CommetAPIError, CommetValidationError } from "@commet/node";
 import { api, cli, declaredFields, newOrg, responses, sdk, verificationParams, waitForStatus } from "./helpers.mjs";
 
 const PORT = Number(process.env.PAYOUTS_NODE_WEBHOOK_PORT);
@@ -69,7 +69,7 @@ test("webhooks.create/list/get/update/test/delete", async () => {
     const client = sdk(org.key);
     const created = await client.webhooks.create({ url: URL, events: ALL_EVENTS, description: "Node SDK" });
     assert.equal(responses.at(-1).status, 201);
-    assertHasDeclaredFields(created.data, "WebhookEndpointCreated");
+    assertHasDeclaredFields(created.data, "WebhookEndpoint"); // WebhookEndpointCreated adds secretKey
     assert.match(created.data.secretKey, /^whsec_/);
     const secret = created.data.secretKey;
 
@@ -92,12 +92,14 @@ test("webhooks.create/list/get/update/test/delete", async () => {
     await hooks.waitFor(["webhook.test"]);
     check(client, hooks.events("webhook.test")[0], secret);
 
+    // 422 validation errors surface as the SDK's per-field validation error.
     await assert.rejects(client.webhooks.create({ url: "https://127.0.0.1/hooks", events: ["payout.paid"] }), (err) => {
-      assert.equal(err.statusCode, 422);
+      assert.ok(err instanceof CommetValidationError, String(err));
+      assert.match(err.validationErrors.url[0], /non-public/);
       return true;
     });
     await assert.rejects(client.webhooks.create({ url: URL, events: ["invoice.created"] }), (err) => {
-      assert.match(err.message, /invoice\.created/);
+      assert.match(err.validationErrors.events[0], /invoice\.created/);
       return true;
     });
 
@@ -122,7 +124,7 @@ test("a payout's lifecycle arrives signed, each payload as the SDK's types", asy
     cli("balance", "credit", "--org", org.id, "--amount", "10000");
     await client.payouts.completeVerification(verificationParams());
     await waitForStatus("/payouts/account", org.key, "verified");
-    const { data: payout } = await client.payouts.requestPayout({ amount: 2500 });
+    const { data: payout } = await client.payouts.request({ amount: 2500 });
     await waitForStatus(`/payouts/${payout.id}`, org.key, "paid");
     await hooks.waitFor(["payout.available", "payout.created", "payout.paid"]);
 

@@ -165,7 +165,9 @@ def test_a_payouts_lifecycle_arrives_verified_and_parses_as_the_sdks_types(recei
     assert set(created.data) == {f.name for f in fields(PayoutCreatedData)}
     data = created.as_payout_created()
     assert (data.payoutId, data.amount, data.status) == (payout.id, 2500, "pending")
-    assert data.destinationBank == {"bankName": "STRIPE TEST BANK", "last4": "6789"}
+    # The SDK's WebhookBankRef names its wire fields (`bankName`, `last4`) in its metadata.
+    assert created.data["destinationBank"] == {"bankName": "STRIPE TEST BANK", "last4": "6789"}
+    assert {f.metadata["wire_name"] for f in fields(type(data.destinationBank))} == {"bankName", "last4"}
     paid = check(client, receiver.events("payout.paid")[0], endpoint.secret_key)
     assert set(paid.data) == {f.name for f in fields(PayoutPaidData)}
     assert paid.as_payout_paid().paidAt
