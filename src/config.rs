@@ -172,6 +172,7 @@ impl Config {
         }
         c.document_max_bytes = env_parse("PAYOUTS_DOCUMENT_MAX_BYTES", c.document_max_bytes)?;
         c.document_timeout = env_millis("PAYOUTS_DOCUMENT_TIMEOUT_MS", c.document_timeout)?;
+        c.webhook_timeout = env_millis("PAYOUTS_WEBHOOK_TIMEOUT_MS", c.webhook_timeout)?;
         c.document_fetches_max = env_parse("PAYOUTS_DOCUMENT_FETCHES_MAX", c.document_fetches_max)?;
         c.max_body_bytes = env_parse("PAYOUTS_MAX_BODY_BYTES", c.max_body_bytes)?;
         c.job_poll_interval = env_millis("PAYOUTS_JOB_POLL_MS", c.job_poll_interval)?;
@@ -210,6 +211,12 @@ impl Config {
                 self.document_timeout,
                 1,
                 600 * SECOND,
+            ),
+            (
+                "PAYOUTS_WEBHOOK_TIMEOUT_MS",
+                self.webhook_timeout,
+                1,
+                60 * SECOND,
             ),
             (
                 "PAYOUTS_REQUEST_READ_TIMEOUT_MS",
