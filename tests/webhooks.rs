@@ -748,12 +748,19 @@ async fn creating_an_endpoint_is_idempotent() {
     // is the endpoint's secret.
     use sea_orm::EntityTrait;
     let secret = first.data()["secretKey"].as_str().unwrap();
-    let keys = entity::idempotency_key::Entity::find().all(app.db()).await.unwrap();
+    let keys = entity::idempotency_key::Entity::find()
+        .all(app.db())
+        .await
+        .unwrap();
     assert!(!keys.is_empty());
     for row in keys {
         assert!(!row.response_body.unwrap_or_default().contains(secret));
     }
-    for row in entity::webhook_endpoint::Entity::find().all(app.db()).await.unwrap() {
+    for row in entity::webhook_endpoint::Entity::find()
+        .all(app.db())
+        .await
+        .unwrap()
+    {
         assert!(!row.secret_encrypted.contains(secret));
     }
     app.stop().await;

@@ -94,10 +94,7 @@ pub async fn handle<E: Endpoint>(next: E, mut req: Request, app: &App) -> Respon
             let status = response.status();
             if should_store(status) {
                 let bytes = response.take_body().into_bytes().await.unwrap_or_default();
-                let text = app
-                    .config
-                    .cipher
-                    .encrypt(&String::from_utf8_lossy(&bytes));
+                let text = app.config.cipher.encrypt(&String::from_utf8_lossy(&bytes));
                 if let Err(err) =
                     idempotency::complete(&app.db, &org.id, &key, status.as_u16(), &text).await
                 {
