@@ -22,15 +22,6 @@ use super::{
 };
 use crate::{error::Result, ids};
 
-/// The events an endpoint can subscribe to (`webhook.test` is sent only by
-/// `POST /webhooks/{id}/test`).
-pub const SUBSCRIBABLE: [EventKind; 4] = [
-    EventKind::PayoutCreated,
-    EventKind::PayoutPaid,
-    EventKind::PayoutFailed,
-    EventKind::PayoutAvailable,
-];
-
 /// Records an event of `org_id` inside the caller's transaction, with a
 /// delivery (and its first job) for each active endpoint subscribed to it.
 /// Returns the event's id (`whev_…`).

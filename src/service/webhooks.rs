@@ -33,6 +33,15 @@ use crate::{
     queue::{self, Job, Outcome},
 };
 
+/// The events an endpoint can subscribe to (`webhook.test` is sent only by
+/// `POST /webhooks/{id}/test`).
+pub const SUBSCRIBABLE: [EventKind; 4] = [
+    EventKind::PayoutCreated,
+    EventKind::PayoutPaid,
+    EventKind::PayoutFailed,
+    EventKind::PayoutAvailable,
+];
+
 /// The API version an endpoint is pinned to unless it names one.
 pub const DEFAULT_API_VERSION: &str = "2026-07-11";
 pub const MAX_URL_CHARS: usize = 2048;
@@ -106,10 +115,7 @@ pub fn events_of(endpoint: &webhook_endpoint::Model) -> Vec<String> {
 
 /// Only the payout events; every other name is refused, by name.
 fn check_events(names: &[String]) -> Result<Vec<String>> {
-    let allowed: Vec<&str> = super::events::SUBSCRIBABLE
-        .iter()
-        .map(|k| k.as_str())
-        .collect();
+    let allowed: Vec<&str> = SUBSCRIBABLE.iter().map(|k| k.as_str()).collect();
     let unknown: Vec<&str> = names
         .iter()
         .map(String::as_str)

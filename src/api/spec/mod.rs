@@ -271,7 +271,7 @@ fn describe_provider_event(doc: &mut Value) {
 /// `events` items (the service checks the same list, and names the ones it
 /// refuses).
 fn name_webhook_events(doc: &mut Value) {
-    let names: Vec<Value> = crate::service::events::SUBSCRIBABLE
+    let names: Vec<Value> = crate::service::webhooks::SUBSCRIBABLE
         .iter()
         .map(|kind| Value::from(kind.as_str()))
         .collect();
