@@ -898,3 +898,57 @@ async fn events_survive_a_crash_between_the_change_and_the_delivery() {
         std::fs::remove_dir_all(dir).ok();
     }
 }
+
+/// Two instances on one database run due jobs at the same time: every event
+/// reaches the receiver once (each attempt is claimed by one instance, and
+/// recorded once).
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn two_instances_deliver_each_event_once() {
+    let receiver = Receiver::start().await;
+    let app = spawn(&receiver).await;
+    let peer = app.spawn_peer().await;
+    let org = app.org().await;
+    create_endpoint(&app, &org.key, &receiver.url(), &["payout.available"]).await;
+    create_endpoint(&app, &org.key, &receiver.url(), &["payout.available"]).await;
+    for amount in 1..=10 {
+        app.credit(&org, amount * 100).await;
+    }
+    for _ in 0..3 {
+        let (a, b) = tokio::join!(app.run_due_jobs(), peer.run_due_jobs());
+        let _ = (a, b);
+    }
+    let got = receiver.delivered();
+    assert_eq!(got.len(), 20, "10 events to 2 endpoints");
+    let pairs: BTreeSet<(String, String)> = got
+        .iter()
+        .map(|r| {
+            (
+                r.json()["id"].as_str().unwrap().to_string(),
+                r.header("x-commet-signature").to_string(),
+            )
+        })
+        .collect();
+    assert_eq!(pairs.len(), 20, "no (event, endpoint) twice");
+    let hooks = app.get("/webhooks", &org.key).await;
+    for hook in hooks.data().as_array().unwrap() {
+        let deliveries = app
+            .get(
+                &format!(
+                    "/webhooks/{}/deliveries?limit=100",
+                    hook["id"].as_str().unwrap()
+                ),
+                &org.key,
+            )
+            .await;
+        let list = deliveries.data().as_array().unwrap();
+        assert_eq!(list.len(), 10);
+        assert!(
+            list.iter()
+                .all(|d| d["attemptCount"] == 1 && d["status"] == "delivered"),
+            "{}",
+            deliveries.body
+        );
+    }
+    peer.stop_unchecked().await;
+    app.stop().await;
+}
