@@ -37,6 +37,9 @@ export PAYOUTS_BIND="127.0.0.1:$port"
 export PAYOUTS_SANDBOX_DELAY_MS=50
 export PAYOUTS_DOCUMENT_ALLOW_HOSTS="127.0.0.1:$doc_port"
 export PAYOUTS_LOG=warn
+# Webhook endpoints the run creates point at generated hosts: deliveries and
+# tests to them give up after 1 s rather than 10.
+export PAYOUTS_WEBHOOK_TIMEOUT_MS=1000
 export PAYOUTS_ENCRYPTION_KEY=$(python3 -c "import secrets; print(secrets.token_hex(32))")
 # As `make bench` does: throttling would hide what a case got (429 is not an
 # accepted answer in schemathesis.toml).

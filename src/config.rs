@@ -62,6 +62,9 @@ pub struct Config {
     /// The time the job queue reads: the system clock, or in tests a
     /// manual one they move.
     pub clock: Clock,
+    /// How long a webhook receiver has to answer 2xx (10 s, as Commet;
+    /// tests shorten it rather than wait).
+    pub webhook_timeout: Duration,
     /// Runs the background job worker. Tests that run due jobs themselves
     /// (`App::run_due_jobs`) turn it off.
     pub job_worker: bool,
@@ -121,6 +124,7 @@ impl Config {
             redis_prefix: "payouts:".into(),
             metrics_bind: None,
             clock: Clock::system(),
+            webhook_timeout: Duration::from_secs(10),
             job_worker: true,
         }
     }
@@ -168,6 +172,7 @@ impl Config {
         }
         c.document_max_bytes = env_parse("PAYOUTS_DOCUMENT_MAX_BYTES", c.document_max_bytes)?;
         c.document_timeout = env_millis("PAYOUTS_DOCUMENT_TIMEOUT_MS", c.document_timeout)?;
+        c.webhook_timeout = env_millis("PAYOUTS_WEBHOOK_TIMEOUT_MS", c.webhook_timeout)?;
         c.document_fetches_max = env_parse("PAYOUTS_DOCUMENT_FETCHES_MAX", c.document_fetches_max)?;
         c.max_body_bytes = env_parse("PAYOUTS_MAX_BODY_BYTES", c.max_body_bytes)?;
         c.job_poll_interval = env_millis("PAYOUTS_JOB_POLL_MS", c.job_poll_interval)?;
@@ -206,6 +211,12 @@ impl Config {
                 self.document_timeout,
                 1,
                 600 * SECOND,
+            ),
+            (
+                "PAYOUTS_WEBHOOK_TIMEOUT_MS",
+                self.webhook_timeout,
+                1,
+                60 * SECOND,
             ),
             (
                 "PAYOUTS_REQUEST_READ_TIMEOUT_MS",

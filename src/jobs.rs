@@ -11,7 +11,7 @@ use sea_orm::DbErr;
 use crate::{
     provider::sandbox::{DeliverEvent, SandboxProvider},
     queue::{self, Ran, Registry},
-    service::{funds::ReleaseFunds, payouts::SubmitPayout, App},
+    service::{funds::ReleaseFunds, payouts::SubmitPayout, webhooks::DeliverWebhook, App},
 };
 
 const PURGE_EVERY: Duration = Duration::from_secs(600);
@@ -30,6 +30,7 @@ static REGISTRY: LazyLock<Registry<App>> = LazyLock::new(|| {
     Registry::default()
         .register::<SubmitPayout>(app)
         .register::<ReleaseFunds>(app)
+        .register::<DeliverWebhook>(app)
         .register::<DeliverEvent>(sandbox)
 });
 

@@ -95,6 +95,14 @@ async fn a_payout_not_sent_yet_is_canceled_and_its_money_comes_back() {
         app.get(&format!("/payouts/{id}"), &org.key).await.data()["status"],
         "canceled"
     );
+    // Commet has no `payout.canceled`: the organization hears of the money
+    // back as `payout.available`, with the whole available balance.
+    let events = app.get("/events", &org.key).await;
+    let newest = &events.data()[0];
+    assert_eq!(
+        (newest["event"].as_str(), &newest["data"]["availableAmount"]),
+        (Some("payout.available"), &Value::from(10_000))
+    );
 
     // Its submit job falls due: it finds the payout canceled and never
     // calls the provider.

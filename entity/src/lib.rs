@@ -13,3 +13,7 @@ pub mod payout_account;
 pub mod provider_event;
 pub mod states;
 pub mod verification_claim;
+pub mod webhook_delivery;
+pub mod webhook_delivery_attempt;
+pub mod webhook_endpoint;
+pub mod webhook_event;

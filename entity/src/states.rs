@@ -126,6 +126,30 @@ states! {
         V2026_07_24 = "2026-07-24",
     }
 
+    /// What an organization's event reports (its `event` on the wire). Only
+    /// the payout events can be subscribed to; `webhook.test` is what
+    /// `POST /webhooks/{id}/test` sends.
+    pub enum EventKind {
+        PayoutCreated = "payout.created",
+        PayoutPaid = "payout.paid",
+        PayoutFailed = "payout.failed",
+        PayoutAvailable = "payout.available",
+        WebhookTest = "webhook.test",
+    }
+
+    // A webhook delivery: `pending` while attempts remain, then `delivered`
+    // or `failed`.
+    #[cfg_attr(
+        feature = "openapi",
+        derive(poem_openapi::Enum),
+        oai(rename = "WebhookDeliveryStatus", rename_all = "snake_case")
+    )]
+    pub enum DeliveryStatus {
+        Pending = "pending",
+        Delivered = "delivered",
+        Failed = "failed",
+    }
+
     /// An organization's ledger accounts; `External` is the world outside.
     pub enum LedgerAccount {
         Available = "available",
@@ -180,6 +204,8 @@ mod tests {
         check(&LedgerKind::ALL, |v| v.as_str());
         check(&LedgerAccount::ALL, |v| v.as_str());
         check(&ApiVersion::ALL, |v| v.as_str());
+        check(&EventKind::ALL, |v| v.as_str());
+        check(&DeliveryStatus::ALL, |v| v.as_str());
         assert_eq!("in_transit".parse(), Ok(PayoutStatus::InTransit));
         assert!("PAID".parse::<PayoutStatus>().is_err());
     }

@@ -5,6 +5,7 @@ mod m20261125_000002_immutable_ledger;
 mod m20261126_000001_ledger_no_truncate;
 mod m20261126_000003_verification_claims;
 mod m20261127_000001_job_dead;
+mod m20261128_100001_webhooks;
 mod m20261128_200001_payout_cancel_bank_delete;
 mod m20261128_400001_org_api_version;
 
@@ -19,6 +20,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261126_000001_ledger_no_truncate::Migration),
             Box::new(m20261126_000003_verification_claims::Migration),
             Box::new(m20261127_000001_job_dead::Migration),
+            Box::new(m20261128_100001_webhooks::Migration),
             Box::new(m20261128_200001_payout_cancel_bank_delete::Migration),
             Box::new(m20261128_400001_org_api_version::Migration),
         ]

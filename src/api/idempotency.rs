@@ -74,6 +74,10 @@ pub async fn handle<E: Endpoint>(next: E, mut req: Request, app: &App) -> Respon
     {
         Err(err) => error_response(err),
         Ok(idempotency::Claim::Replay { status, body }) => {
+            // Stored encrypted (an answer can carry a secret shown once, e.g.
+            // a webhook endpoint's signing secret); rows stored in clear by
+            // an older version are replayed as they are.
+            let body = app.config.cipher.decrypt(&body).unwrap_or(body);
             let mut response = Response::builder()
                 .status(
                     poem::http::StatusCode::from_u16(status).unwrap_or(poem::http::StatusCode::OK),
@@ -90,7 +94,7 @@ pub async fn handle<E: Endpoint>(next: E, mut req: Request, app: &App) -> Respon
             let status = response.status();
             if should_store(status) {
                 let bytes = response.take_body().into_bytes().await.unwrap_or_default();
-                let text = String::from_utf8_lossy(&bytes).into_owned();
+                let text = app.config.cipher.encrypt(&String::from_utf8_lossy(&bytes));
                 if let Err(err) =
                     idempotency::complete(&app.db, &org.id, &key, status.as_u16(), &text).await
                 {

@@ -19,6 +19,45 @@ use url::Url;
 
 pub use address::is_public_ip;
 
+/// Checks one URL as every hop of a document fetch is checked (https, no
+/// credentials, public addresses only unless `host:port` is in
+/// `allow_hosts`, lower-cased) and returns the addresses a connection to it
+/// must be pinned to (with `pinned_client`). Outgoing webhooks use it too.
+pub async fn check_url(
+    allow_hosts: &[String],
+    url: &Url,
+) -> Result<Vec<SocketAddr>, DocumentError> {
+    address::check(allow_hosts, url).await
+}
+
+/// The allow-list as `check_url` compares it: trimmed and lower-cased.
+pub fn normalize_allow_hosts(hosts: &[String]) -> Vec<String> {
+    hosts
+        .iter()
+        .map(|h| h.trim().to_ascii_lowercase())
+        .collect()
+}
+
+/// A client that connects to `url`'s host only at `addrs` (the checked
+/// addresses: a second DNS answer cannot steer it elsewhere), follows no
+/// redirect and uses no proxy.
+pub fn pinned_client(
+    url: &Url,
+    addrs: &[SocketAddr],
+    timeout: Duration,
+) -> reqwest::Result<reqwest::Client> {
+    let mut builder = reqwest::Client::builder()
+        .redirect(Policy::none()) // redirects are followed (and re-checked) by the caller, or not at all
+        .no_proxy() // a proxy would resolve the name itself
+        .connect_timeout(timeout)
+        .timeout(timeout);
+    if let Some(domain) = url.domain() {
+        // Pin the name to the checked addresses so reqwest never resolves it again.
+        builder = builder.resolve_to_addrs(domain, addrs);
+    }
+    builder.build()
+}
+
 const MAX_REDIRECTS: usize = 5;
 
 pub struct DocumentFetcher {
@@ -81,10 +120,7 @@ impl DocumentFetcher {
         timeout: Duration,
         max_in_flight: usize,
     ) -> Self {
-        let allow_hosts = allow_hosts
-            .iter()
-            .map(|h| h.trim().to_ascii_lowercase())
-            .collect();
+        let allow_hosts = normalize_allow_hosts(&allow_hosts);
         Self {
             allow_hosts,
             max_bytes,
@@ -165,16 +201,7 @@ impl DocumentFetcher {
         url: &Url,
         addrs: &[SocketAddr],
     ) -> Result<reqwest::Response, DocumentError> {
-        let mut builder = reqwest::Client::builder()
-            .redirect(Policy::none()) // redirects are followed (and re-checked) by us
-            .no_proxy() // a proxy would resolve the name itself
-            .connect_timeout(self.timeout)
-            .timeout(self.timeout);
-        if let Some(domain) = url.domain() {
-            // Pin the name to the checked addresses so reqwest never resolves it again.
-            builder = builder.resolve_to_addrs(domain, addrs);
-        }
-        let client = builder.build().map_err(request_error)?;
+        let client = pinned_client(url, addrs, self.timeout).map_err(request_error)?;
         client.get(url.clone()).send().await.map_err(request_error)
     }
 }

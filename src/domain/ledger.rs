@@ -15,6 +15,14 @@ pub struct Posting {
 }
 
 impl Posting {
+    /// Whether it makes money available (a credit, a release, a payout's
+    /// amount given back): the organization is told (`payout.available`).
+    pub fn returns_funds(&self) -> bool {
+        self.legs
+            .iter()
+            .any(|(account, amount)| *account == Account::Available && *amount > 0)
+    }
+
     pub fn is_balanced(&self) -> bool {
         self.legs
             .iter()

@@ -9,6 +9,7 @@ use sea_orm::{
 use serde::{Deserialize, Serialize};
 
 use super::{
+    events,
     ledger::{get_balance, lock_balance, post},
     page::{self, Page},
     App,
@@ -50,6 +51,9 @@ pub async fn credit(
         };
         queue::enqueue(&txn, &format!("release_{transaction_id}"), &job, at).await?;
     }
+    if !pending {
+        events::record_funds_available(&txn, &org.id).await?;
+    }
     let balance = get_balance(&txn, &org.id).await?;
     txn.commit().await?;
     Ok(balance)
@@ -73,6 +77,7 @@ pub async fn release<C: ConnectionTrait>(
             None,
         )
         .await?;
+        events::record_funds_available(conn, org_id).await?;
     }
     get_balance(conn, org_id).await
 }

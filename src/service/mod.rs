@@ -2,6 +2,7 @@
 //! provider. No HTTP types here; the API layer calls these.
 pub mod accounts;
 pub mod api_keys;
+pub mod events;
 pub mod funds;
 pub mod idempotency;
 pub mod ledger;
@@ -10,6 +11,7 @@ pub mod page;
 pub mod payouts;
 pub mod provider_events;
 pub mod verification_claims;
+pub mod webhooks;
 
 use std::{ops::Deref, sync::Arc};
 

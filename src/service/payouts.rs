@@ -11,7 +11,7 @@ use sea_orm::{
 use serde::{Deserialize, Serialize};
 
 use super::{
-    ledger,
+    events, ledger,
     page::{self, Page},
     App,
 };
@@ -188,10 +188,14 @@ async fn reserve(app: &App, row: &payout::Model) -> Result<Option<payout::Model>
                 .await
                 .map_err(Reserve::Refused)?;
                 let submit_id = format!("submit_{}", new_row.id);
-                payout::Entity::insert(payout::ActiveModel::from(new_row))
+                payout::Entity::insert(payout::ActiveModel::from(new_row.clone()))
                     .exec_without_returning(txn)
                     .await?;
                 queue::enqueue(txn, &submit_id, &job, run_at).await?;
+                // payout.created, in the same transaction as the payout.
+                events::record_payout(txn, &new_row)
+                    .await
+                    .map_err(Reserve::Refused)?;
                 Ok(())
             })
         })
@@ -493,7 +497,9 @@ pub async fn apply_status<C: ConnectionTrait>(
         if update.exec(conn).await?.rows_affected == 0 {
             continue; // moved under us: read again and re-decide
         }
+        let mut funds_returned = false;
         if let Some(posting) = payout_transition(from, to, current.amount, current.fee) {
+            funds_returned = posting.returns_funds();
             ledger::post(
                 conn,
                 &current.organization_id,
@@ -502,6 +508,17 @@ pub async fn apply_status<C: ConnectionTrait>(
                 Some(payout_id),
             )
             .await?;
+        }
+        // The organization hears of it in the same transaction: payout.paid
+        // (this move happens once per payout), payout.failed, and
+        // payout.available when the money came back.
+        let moved = payout::Entity::find_by_id(payout_id)
+            .one(conn)
+            .await?
+            .ok_or_else(|| Error::internal(format!("payout {payout_id} vanished")))?;
+        events::record_payout(conn, &moved).await?;
+        if funds_returned {
+            events::record_funds_available(conn, &current.organization_id).await?;
         }
         return Ok(true);
     }
@@ -545,6 +562,8 @@ pub async fn cancel(app: &App, org_id: &str, payout_id: &str) -> Result<payout::
                 .ok_or_else(|| Error::internal("a cancel moves no money"))?;
                 ledger::post(txn, &row.organization_id, &row.currency, &posting, Some(&id))
                     .await?;
+                // Commet has no `payout.canceled`: the money back is the news.
+                events::record_funds_available(txn, &row.organization_id).await?;
                 Ok(Some(row))
             })
         })

@@ -44,7 +44,11 @@ export PAYOUTS_ENCRYPTION_KEY="$(python3 -c 'import secrets; print(secrets.token
 export PAYOUTS_BIND="127.0.0.1:$port"
 export PAYOUTS_SANDBOX_DELAY_MS=100
 export PAYOUTS_JOB_POLL_MS=25
-export PAYOUTS_DOCUMENT_ALLOW_HOSTS="127.0.0.1:$doc_port"
+# Where the suites' webhook receivers listen (allow-listed like the document server).
+py_hook_port="$(free_port)"
+node_hook_port="$(free_port)"
+export PAYOUTS_PY_WEBHOOK_PORT="$py_hook_port" PAYOUTS_NODE_WEBHOOK_PORT="$node_hook_port"
+export PAYOUTS_DOCUMENT_ALLOW_HOSTS="127.0.0.1:$doc_port,127.0.0.1:$py_hook_port,127.0.0.1:$node_hook_port"
 export PAYOUTS_LOG=warn
 "$bin" migrate >/dev/null
 "$bin" serve >"$work/serve.out" 2>"$work/serve.log" &

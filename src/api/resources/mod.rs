@@ -8,6 +8,7 @@ pub mod bank_accounts;
 pub mod payout_account;
 pub mod payouts;
 pub mod provider_webhooks;
+pub mod webhooks;
 
 use entity::{organization, states::OrgMode};
 use poem::Request;
@@ -21,6 +22,7 @@ pub type Apis = (
     bank_accounts::Api,
     payouts::Api,
     balance::Api,
+    webhooks::Api,
     provider_webhooks::Api,
 );
 
@@ -29,6 +31,7 @@ pub const APIS: Apis = (
     bank_accounts::Api,
     payouts::Api,
     balance::Api,
+    webhooks::Api,
     provider_webhooks::Api,
 );
 
@@ -40,6 +43,8 @@ enum Tag {
     Payouts,
     /// The organization's balance.
     Balance,
+    /// The organization's webhook endpoints, their deliveries and its events.
+    Webhooks,
     /// Events from payout providers (signed, no API key).
     ProviderWebhooks,
 }

@@ -76,6 +76,34 @@ const LINKS: &[Link] = &[
         parameters: &[],
     },
     Link {
+        from: "createWebhook",
+        statuses: &["201"],
+        name: "GetWebhook",
+        to: "getWebhook",
+        parameters: &[("id", "$response.body#/data/id")],
+    },
+    Link {
+        from: "createWebhook",
+        statuses: &["201"],
+        name: "ListWebhookDeliveries",
+        to: "listWebhookDeliveries",
+        parameters: &[("id", "$response.body#/data/id")],
+    },
+    Link {
+        from: "createWebhook",
+        statuses: &["201"],
+        name: "TestWebhook",
+        to: "testWebhook",
+        parameters: &[("id", "$response.body#/data/id")],
+    },
+    Link {
+        from: "createWebhook",
+        statuses: &["201"],
+        name: "UpdateWebhook",
+        to: "updateWebhook",
+        parameters: &[("id", "$response.body#/data/id")],
+    },
+    Link {
         from: "addPayoutBankAccount",
         statuses: &["201"],
         name: "RequestPayout",
@@ -212,6 +240,7 @@ pub fn document_for(version: ApiVersion) -> Document {
     add_links(&mut doc);
     require_by_business_type(&mut doc);
     describe_provider_event(&mut doc);
+    name_webhook_events(&mut doc);
     add_error_examples(&mut doc);
     redocly::apply(&mut doc);
     versions::render_document(version, &mut doc);
@@ -361,6 +390,23 @@ fn describe_provider_event(doc: &mut Value) {
         operation_mut(doc, "receiveProviderWebhook").expect("the webhook is an operation");
     operation["requestBody"]["content"]["application/json"]["schema"] =
         serde_norway::from_str("$ref: '#/components/schemas/ProviderEvent'").expect("a reference");
+}
+
+/// The events an endpoint can subscribe to, as an enum of each request's
+/// `events` items (the service checks the same list, and names the ones it
+/// refuses).
+fn name_webhook_events(doc: &mut Value) {
+    let names: Vec<Value> = crate::service::webhooks::SUBSCRIBABLE
+        .iter()
+        .map(|kind| Value::from(kind.as_str()))
+        .collect();
+    for schema in ["WebhookCreateRequest", "WebhookUpdateRequest"] {
+        let items = doc["components"]["schemas"][schema]["properties"]["events"]
+            .get_mut("items")
+            .and_then(Value::as_mapping_mut)
+            .unwrap_or_else(|| panic!("{schema}.events has items"));
+        items.insert("enum".into(), Value::Sequence(names.clone()));
+    }
 }
 
 /// Every error response shows, as examples, the envelope of each code that
@@ -638,7 +684,7 @@ mod tests {
                 }
             }
         }
-        assert_eq!(found, 10, "each link once per documented response");
+        assert_eq!(found, 14, "each link once per documented response");
     }
 
     #[test]

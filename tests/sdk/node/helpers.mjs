@@ -37,7 +37,7 @@ export function sdk(apiKey, base = BASE_URL) {
   return client;
 }
 
-function cli(...args) {
+export function cli(...args) {
   return JSON.parse(execFileSync(process.env.PAYOUTS_BIN, args, { encoding: "utf8" }));
 }
 
