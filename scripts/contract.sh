@@ -1,12 +1,16 @@
 #!/usr/bin/env bash
 # `make contract`: serves the API on a free port with a fresh SQLite database,
 # the rate limiter lifted, a ready sandbox organization and a second one (for
-# object_level_authorization), then runs schemathesis against its spec with a
-# fresh seed (printed; CONTRACT_SEED=N replays it).
+# object_level_authorization), then runs schemathesis against each API
+# version's document (`/openapi.json?version=V`, every request sent with
+# `Commet-Version: V`; versions from CONTRACT_API_VERSIONS) with a fresh seed
+# (printed; CONTRACT_SEED=N replays it).
 # Usage: scripts/contract.sh PAYOUTS_BINARY SCHEMATHESIS_BINARY JUNIT_PATH [st run options...]
+# JUNIT_PATH gets one report per version (`junit.xml` → `junit-V.xml`).
 # Ends with a `test result: ... N passed; M failed; K skipped` line (from the
-# JUnit report) that `make test` counts with the cargo test runs, and exits
-# non-zero on any failure, a missing report or a stateful phase that did not run.
+# JUnit reports) that `make test` counts with the cargo test runs, and exits
+# non-zero on any failure, a missing report or a stateful phase that did not
+# run, in any version.
 set -euo pipefail
 bin=$(realpath "$1") st=$(realpath "$2") junit=$(realpath -m "$3")
 shift 3
@@ -92,41 +96,54 @@ seed=${CONTRACT_SEED:-$(python3 -c 'import secrets; print(secrets.randbits(64))'
 echo "contract: seed $seed (replay with CONTRACT_SEED=$seed make contract)"
 export SCHEMATHESIS_HOOKS=contract_hooks
 export PYTHONPATH="$PWD/scripts${PYTHONPATH:+:$PYTHONPATH}"
-rm -f "$junit"
-status=0
-"$st" run "$base/openapi.json" --seed "$seed" --report junit --report-junit-path "$junit" "$@" \
-  | tee "$work/st.out" || status=$?
-# A warning is a finding too (e.g. "operations mostly rejected generated data").
-warnings=$(grep -c -E '^(⚠️|WARNING)|Warnings?:' "$work/st.out" || true)
-python3 - "$junit" "$status" "$warnings" <<'PY'
+versions=${CONTRACT_API_VERSIONS:-2026-07-11 2026-07-24}
+runs=()
+for version in $versions; do
+  report="${junit%.xml}-$version.xml"
+  rm -f "$report"
+  echo "contract: API version $version ($base/openapi.json?version=$version, header Commet-Version: $version)"
+  status=0
+  "$st" run "$base/openapi.json?version=$version" -H "Commet-Version: $version" --seed "$seed" \
+    --report junit --report-junit-path "$report" "$@" \
+    | tee "$work/st-$version.out" || status=$?
+  # A warning is a finding too (e.g. "operations mostly rejected generated data").
+  warnings=$(grep -c -E '^(⚠️|WARNING)|Warnings?:' "$work/st-$version.out" || true)
+  runs+=("$version" "$report" "$status" "$warnings")
+done
+python3 - "${runs[@]}" <<'PY'
 import sys, xml.etree.ElementTree as ET
-path, status, warnings = sys.argv[1], int(sys.argv[2]), int(sys.argv[3])
+args = sys.argv[1:]
 problems = []
 tests = failed = skipped = 0
-try:
-    root = ET.parse(path).getroot()
-    cases = list(root.iter("testcase"))
-    tests = len(cases)
-    for case in cases:
-        if case.find("failure") is not None or case.find("error") is not None:
-            failed += 1
-        elif case.find("skipped") is not None:
-            skipped += 1
-    if not any("stateful" in (case.get("name") or "").lower() for case in cases):
-        problems.append("the stateful phase did not run")
-    if tests == 0:
-        problems.append("the report has no test case")
-except (OSError, ET.ParseError) as err:
-    problems.append(f"no JUnit report ({err})")
-if status and not failed:
-    problems.append(f"schemathesis exited {status}")
-if warnings:
-    problems.append(f"schemathesis printed {warnings} warning line(s)")
+for i in range(0, len(args), 4):
+    version, path, status, warnings = args[i], args[i + 1], int(args[i + 2]), int(args[i + 3])
+    run_tests = run_failed = 0
+    try:
+        root = ET.parse(path).getroot()
+        cases = list(root.iter("testcase"))
+        run_tests = len(cases)
+        for case in cases:
+            if case.find("failure") is not None or case.find("error") is not None:
+                run_failed += 1
+            elif case.find("skipped") is not None:
+                skipped += 1
+        if not any("stateful" in (case.get("name") or "").lower() for case in cases):
+            problems.append(f"{version}: the stateful phase did not run")
+        if run_tests == 0:
+            problems.append(f"{version}: the report has no test case")
+    except (OSError, ET.ParseError) as err:
+        problems.append(f"{version}: no JUnit report ({err})")
+    if status and not run_failed:
+        problems.append(f"{version}: schemathesis exited {status}")
+    if warnings:
+        problems.append(f"{version}: schemathesis printed {warnings} warning line(s)")
+    tests += run_tests
+    failed += run_failed
 for problem in problems:
     print(f"contract: {problem}", file=sys.stderr)
 passed = tests - skipped - failed
 failed += len(problems)
 verdict = "FAILED" if failed else "ok"
-print(f"test result: {verdict}. {passed} passed; {failed} failed; {skipped} skipped; (schemathesis, one per operation and the stateful phase)")
+print(f"test result: {verdict}. {passed} passed; {failed} failed; {skipped} skipped; (schemathesis, one per operation and the stateful phase, per API version)")
 sys.exit(1 if failed else 0)
 PY

@@ -341,7 +341,9 @@ async fn every_route_answers_in_both_versions() {
     assert_eq!(new.body["data"].as_array().unwrap().len(), 2);
 
     // Errors: `{success: false, error}` and `{error}`, the same error.
-    let cases: [(Method, &str, Option<String>, Option<Value>, &str); 6] = [
+    /// method, path, API key, body, the error's code
+    type Case<'a> = (Method, &'a str, Option<String>, Option<Value>, &'a str);
+    let cases: [Case; 6] = [
         (
             Method::GET,
             "/api/v1/payouts/po_missing",

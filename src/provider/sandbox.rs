@@ -330,6 +330,10 @@ pub fn parse_event(body: &[u8]) -> Result<ProviderEvent, String> {
         .as_i64()
         .and_then(|t| DateTime::from_timestamp(t, 0))
         .ok_or("event has no created time")?;
+    // As the published ProviderEvent says, whatever the event's type.
+    if value.get("data").is_some_and(|data| !data.is_object()) {
+        return Err("event data is not an object".into());
+    }
     let object = &value["data"]["object"];
     let status = object["status"].as_str().unwrap_or_default();
     let object = match event_type.split('.').next() {
@@ -357,6 +361,17 @@ pub fn parse_event(body: &[u8]) -> Result<ProviderEvent, String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn data_that_is_not_an_object_is_refused_whatever_the_type() {
+        for data in ["[]", "1", "\"x\"", "null"] {
+            let body =
+                format!(r#"{{"id":"evt_1","type":"other","created":1700000000,"data":{data}}}"#);
+            assert!(parse_event(body.as_bytes()).is_err(), "{data}");
+        }
+        let body = br#"{"id":"evt_1","type":"other","created":1700000000}"#;
+        assert!(parse_event(body).is_ok());
+    }
 
     #[test]
     fn parses_payout_and_account_events() {

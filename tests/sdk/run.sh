@@ -87,21 +87,29 @@ fi
 
 status=0
 
-echo "== SDK tests: Python commet-sdk =="
-set +e
-(cd "$here/python" && "$venv/bin/python" -m pytest -q -p no:cacheprovider) 2>&1 | tee "$work/python.out"
-py_status=${PIPESTATUS[0]}
-set -e
-summary="$(tail -n 1 "$work/python.out")"   # e.g. "1 failed, 7 passed in 3.2s"
-passed="$( (grep -Eo '[0-9]+ passed' <<<"$summary" || true) | cut -d' ' -f1)"
-failed="$( (grep -Eo '[0-9]+ (failed|errors?)' <<<"$summary" || true) | awk '{ n += $1 } END { print n + 0 }')"
-if [ "${passed:-0}" -eq 0 ] && [ "${failed:-0}" -eq 0 ]; then
-  echo "SDK tests: the Python suite ran no test" >&2
-  py_status=1
-fi
-if [ "$py_status" -ne 0 ] && [ "${failed:-0}" -eq 0 ]; then failed=1; fi
-echo "test result: $([ "$py_status" -eq 0 ] && echo ok || echo FAILED). ${passed:-0} passed; ${failed:-0} failed; (SDK: Python commet-sdk)" | tee -a "$log"
-[ "$py_status" -eq 0 ] || status=1
+# The Python suite twice: with the SDK's own version (commet-sdk 9.7.0 sends
+# Commet-Version 2026-08-27: the resources themselves) and pinned to the
+# seed's 2026-07-11 (the envelope) through the SDK's `api_version`.
+for py_version in "" 2026-07-11; do
+  label="SDK: Python commet-sdk, ${py_version:+api_version=$py_version}"
+  label="${label%, }"
+  [ -n "$py_version" ] || label="$label, its default version"
+  echo "== $label =="
+  set +e
+  (cd "$here/python" && COMMET_API_VERSION="$py_version" "$venv/bin/python" -m pytest -q -p no:cacheprovider) 2>&1 | tee "$work/python.out"
+  py_status=${PIPESTATUS[0]}
+  set -e
+  summary="$(tail -n 1 "$work/python.out")"   # e.g. "1 failed, 7 passed in 3.2s"
+  passed="$( (grep -Eo '[0-9]+ passed' <<<"$summary" || true) | cut -d' ' -f1)"
+  failed="$( (grep -Eo '[0-9]+ (failed|errors?)' <<<"$summary" || true) | awk '{ n += $1 } END { print n + 0 }')"
+  if [ "${passed:-0}" -eq 0 ] && [ "${failed:-0}" -eq 0 ]; then
+    echo "SDK tests: the Python suite ran no test" >&2
+    py_status=1
+  fi
+  if [ "$py_status" -ne 0 ] && [ "${failed:-0}" -eq 0 ]; then failed=1; fi
+  echo "test result: $([ "$py_status" -eq 0 ] && echo ok || echo FAILED). ${passed:-0} passed; ${failed:-0} failed; ($label)" | tee -a "$log"
+  [ "$py_status" -eq 0 ] || status=1
+done
 
 echo "== SDK tests: Node @commet/node =="
 set +e

@@ -170,7 +170,54 @@ async fn render_response(mut response: Response, version: ApiVersion) -> Respons
 
 #[cfg(test)]
 mod tests {
+    use poem::{get, handler, EndpointExt, Route};
+
     use super::*;
+
+    #[handler]
+    fn version_here() -> poem::web::Json<serde_json::Value> {
+        poem::web::Json(
+            serde_json::json!({"success": true, "data": {"object": "v", "v": current().as_str()}}),
+        )
+    }
+
+    /// Both layers around a route: the route sees the resolved version and
+    /// its answer is rendered for it (no organization here: header, else
+    /// the default).
+    #[tokio::test]
+    async fn a_handler_sees_the_version_it_is_rendered_for() {
+        let endpoint = Route::new()
+            .at("/api/v1/here", get(version_here))
+            .around(|next, req| async move { Ok(pin(next, req).await) })
+            .around(|next, req| async move { Ok(handle(next, req).await) });
+        for (sent, want) in [
+            (
+                None,
+                json!({"success": true, "data": {"object": "v", "v": "2026-07-11"}}),
+            ),
+            (
+                Some("2026-09-01"),
+                json!({"object": "v", "v": "2026-07-24"}),
+            ),
+        ] {
+            let mut request = Request::builder().uri("/api/v1/here".parse().unwrap());
+            if let Some(sent) = sent {
+                request = request.header(HEADER_NAME, sent);
+            }
+            let mut response = endpoint.get_response(request.finish()).await;
+            let body: serde_json::Value =
+                serde_json::from_slice(&response.take_body().into_vec().await.unwrap()).unwrap();
+            assert_eq!(body, want);
+            assert_eq!(response.headers()[HEADER_NAME], want_header(&want));
+        }
+        assert_eq!(current(), api_version::DEFAULT, "outside a request");
+    }
+
+    fn want_header(body: &serde_json::Value) -> &str {
+        body["v"].as_str().or(body["data"]["v"].as_str()).unwrap()
+    }
+
+    use serde_json::json;
 
     #[test]
     fn the_oldest_version_is_the_canonical_shape() {

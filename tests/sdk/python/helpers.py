@@ -2,7 +2,11 @@
 
 The harness (tests/sdk/run.sh) starts the service and exports
 PAYOUTS_BASE_URL, PAYOUTS_BIN (the operator CLI, same database) and
-PAYOUTS_DOCUMENT_URL (a local identity document the service may fetch).
+PAYOUTS_DOCUMENT_URL (a local identity document the service may fetch). It
+runs the suite twice: with the SDK's own API version (commet-sdk 9.7.0 sends
+Commet-Version 2026-08-27, which this service answers as 2026-07-24: the
+resources themselves), and with COMMET_API_VERSION=2026-07-11, passed to the
+SDK as `api_version` (the seed's `{success, data}` envelope).
 """
 
 from __future__ import annotations
@@ -21,6 +25,29 @@ from commet import Commet
 BASE_URL = os.environ["PAYOUTS_BASE_URL"]
 GOOD_ACCOUNT = "000123456789"
 TEST_ROUTING = "110000000"
+# The version the SDK is told to send (None: its own default).
+API_VERSION = os.environ.get("COMMET_API_VERSION") or None
+# This service's versions: from 2026-07-24 on, answers are the resources
+# themselves; before, the `{success, data}` envelope. A date this service
+# does not know is answered by the nearest earlier version it knows.
+DIRECT_SINCE = "2026-07-24"
+
+
+def answering_version(sent: str) -> str:
+    return DIRECT_SINCE if sent >= DIRECT_SINCE else "2026-07-11"
+
+
+def resource(response: httpx.Response) -> dict:
+    """The resource a response carries, checked to be in the shape of the
+    version the request asked for (and that the response says it used)."""
+    sent = response.request.headers["commet-version"]
+    assert response.headers["commet-version"] == answering_version(sent), response.headers
+    body = response.json()
+    if sent >= DIRECT_SINCE:
+        assert "success" not in body and "data" not in body, body
+        return body
+    assert body["success"] is True and set(body) == {"success", "data"}, body
+    return body["data"]
 
 
 @dataclass
@@ -48,7 +75,7 @@ def sdk(api_key: str, base_url: str = BASE_URL) -> tuple[Commet, list[httpx.Resp
     """An unmodified SDK client whose HTTP client talks to `base_url`, and
     the list of raw responses it receives (the SDK's base URL is a constant;
     only its httpx client is re-pointed and observed)."""
-    client = Commet(api_key)
+    client = Commet(api_key, api_version=API_VERSION) if API_VERSION else Commet(api_key)
     responses: list[httpx.Response] = []
 
     def record(response: httpx.Response) -> None:
@@ -128,6 +155,7 @@ class Exchange:
     upstream_status: int
     upstream_headers: dict[str, str]
     upstream_body: dict
+    upstream: httpx.Response
 
 
 @dataclass
@@ -156,7 +184,7 @@ class FaultyProxy:
                 )
                 if self.command == "POST" and self.path == "/api/v1/payouts":
                     proxy.posts.append(
-                        Exchange(dict(self.headers), reply.status_code, dict(reply.headers), reply.json())
+                        Exchange(dict(self.headers), reply.status_code, dict(reply.headers), reply.json(), reply)
                     )
                     if len(proxy.posts) == 1:
                         return self.answer(

@@ -9,13 +9,18 @@ import pytest
 from commet import CommetAPIError, CommetValidationError
 from commet.types import Payout, PayoutBankAccount
 
+from commet._shared import API_VERSION as SDK_DEFAULT_VERSION
+
 from helpers import (
+    API_VERSION,
     BASE_URL,
     TEST_ROUTING,
     FaultyProxy,
+    answering_version,
     api,
     balance,
     new_org,
+    resource,
     sdk,
     verified_org,
     wait_for_status,
@@ -57,7 +62,7 @@ def test_add_bank_account_parses_as_payout_bank_account():
     assert_rfc3339(account.created_at)
     # Every field the SDK's model declares is on the wire (the SDK would
     # silently default a missing one), and the account number is not.
-    sent = responses[-1].json()["data"]
+    sent = resource(responses[-1])
     assert wire_names(PayoutBankAccount) <= set(sent), set(sent) ^ wire_names(PayoutBankAccount)
     assert "000123456789" not in responses[-1].text
 
@@ -78,12 +83,29 @@ def test_request_payout_parses_as_payout_and_settles():
     assert payout.provider_transfer_id
     assert payout.livemode is False
     assert_rfc3339(payout.created_at)
-    sent = responses[-1].json()["data"]
+    sent = resource(responses[-1])
     assert wire_names(Payout) <= set(sent), set(sent) ^ wire_names(Payout)
 
     wait_for_status(f"/payouts/{payout.id}", org.key, "paid")
     money = balance(org)
     assert (money["available"], money["inPayout"], money["paidOut"]) == (50_000 - 12_345, 0, 12_345)
+
+
+def test_the_sdk_is_answered_in_the_version_it_sends():
+    # commet-sdk 9.7.0 sends 2026-08-27 unless told otherwise; this service
+    # answers it as 2026-07-24 (the nearest earlier version it knows).
+    assert SDK_DEFAULT_VERSION == "2026-08-27"
+    org = new_org(credit=50_000)
+    client, responses = sdk(org.key)
+    with pytest.raises(CommetAPIError):
+        client.payouts.request(amount=1_000)  # no payout account yet: 409
+    sent = responses[-1].request.headers["commet-version"]
+    assert sent == (API_VERSION or SDK_DEFAULT_VERSION)
+    assert responses[-1].headers["commet-version"] == answering_version(sent)
+    body = responses[-1].json()
+    assert body["error"]["code"] == "payout_account_required"
+    # `success: false` only in the envelope version.
+    assert ("success" in body) == (answering_version(sent) == "2026-07-11"), body
 
 
 def test_validation_error_has_per_field_messages():
@@ -151,7 +173,7 @@ def test_retry_after_503_reuses_the_idempotency_key_and_creates_one_payout():
     # The first attempt did create the payout; the retry got it back.
     assert first.upstream_status == 201
     assert retry.upstream_headers.get("idempotent-replayed") == "true"
-    assert payout.id == first.upstream_body["data"]["id"]
+    assert payout.id == resource(first.upstream)["id"]
 
     money = balance(org)
     assert money["available"] == 30_000
