@@ -380,3 +380,99 @@ async fn a_bank_account_deleted_while_payouts_are_requested_is_never_left_with_o
     }
     app.stop().await;
 }
+
+/// The same race, made to happen (PostgreSQL; SQLite runs every write one
+/// after another, so it cannot): a payout's reservation is held up just
+/// after it chose its bank account (the test holds the balance row) while
+/// that account stops being the default and is deleted. The delete waits
+/// for the reservation and then refuses (the payout is in flight), so no
+/// payout goes to a deleted account.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_delete_waits_for_a_reservation_of_the_same_account() {
+    use sea_orm::{ConnectionTrait, DbBackend, Statement, TransactionTrait};
+    let app = spawn_quiet().await;
+    if app.db().get_database_backend() != DbBackend::Postgres {
+        eprintln!("SQLite serializes writes: nothing to race");
+        return app.stop().await;
+    }
+    let org = app.verified_org(GOOD_ACCOUNT).await;
+    app.credit(&org, 10_000).await;
+    let old = defaults(&app.get("/payouts/bank-accounts", &org.key).await)[0].clone();
+    let new = add_bank(&app, &org, "000999999991", false).await;
+
+    let waiting = || async {
+        let row = app
+            .db()
+            .query_one_raw(Statement::from_string(
+                DbBackend::Postgres,
+                "SELECT count(*) AS n FROM pg_stat_activity \
+                 WHERE datname = current_database() AND wait_event_type = 'Lock'",
+            ))
+            .await
+            .unwrap()
+            .unwrap();
+        row.try_get::<i64>("", "n").unwrap()
+    };
+    let hold = app.db().begin().await.unwrap();
+    hold.execute_raw(Statement::from_sql_and_values(
+        DbBackend::Postgres,
+        "SELECT * FROM balances WHERE organization_id = $1 FOR UPDATE",
+        [org.id.clone().into()],
+    ))
+    .await
+    .unwrap();
+    let payout = tokio::spawn({
+        let (client, base, key) = (app.client.clone(), app.base.clone(), org.key.clone());
+        async move {
+            let response = client
+                .post(format!("{base}/api/v1/payouts"))
+                .header("x-api-key", key)
+                .json(&json!({"amount": 1000}))
+                .send()
+                .await
+                .unwrap();
+            TestApp::reply(response).await
+        }
+    });
+    while waiting().await < 1 {
+        tokio::task::yield_now().await;
+    }
+    // The reservation has chosen `old` and waits for the balance. Now
+    // `new` becomes the default and `old` is deleted: each of those waits
+    // for the reservation (it holds `old`), or, were it not held, is done.
+    let replace = tokio::spawn({
+        let (client, base, key) = (app.client.clone(), app.base.clone(), org.key.clone());
+        let (old, new) = (old.clone(), new.clone());
+        async move {
+            let response = client
+                .post(format!("{base}/api/v1/payouts/bank-accounts/{new}/default"))
+                .header("x-api-key", &key)
+                .send()
+                .await
+                .unwrap();
+            assert_eq!(response.status(), 200);
+            let response = client
+                .delete(format!("{base}/api/v1/payouts/bank-accounts/{old}"))
+                .header("x-api-key", &key)
+                .send()
+                .await
+                .unwrap();
+            TestApp::reply(response).await
+        }
+    });
+    while waiting().await < 2 && !replace.is_finished() {
+        tokio::task::yield_now().await;
+    }
+    hold.commit().await.unwrap();
+    let (payout, delete) = (payout.await.unwrap(), replace.await.unwrap());
+    assert_eq!(payout.status, 201, "{}", payout.body);
+    assert_eq!(
+        (delete.status.as_u16(), delete.error_code()),
+        (409, "bank_account_in_use"),
+        "{}",
+        delete.body
+    );
+    let bank = bank_row(&app, &old).await.expect("still there");
+    assert_eq!(bank.deleted_at, None);
+    app.stop().await;
+}
