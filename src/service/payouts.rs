@@ -516,7 +516,10 @@ pub async fn apply_status<C: ConnectionTrait>(
 /// nothing changes.
 pub async fn cancel(app: &App, org_id: &str, payout_id: &str) -> Result<payout::Model> {
     let current = find(&app.db, org_id, payout_id).await?;
-    current.status.cancel(submission(&current)).map_err(not_cancelable)?;
+    current
+        .status
+        .cancel(submission(&current))
+        .map_err(not_cancelable)?;
     let (org, id) = (org_id.to_string(), payout_id.to_string());
     let canceled = app
         .writer
@@ -543,8 +546,14 @@ pub async fn cancel(app: &App, org_id: &str, payout_id: &str) -> Result<payout::
                     row.fee,
                 )
                 .ok_or_else(|| Error::internal("a cancel moves no money"))?;
-                ledger::post(txn, &row.organization_id, &row.currency, &posting, Some(&id))
-                    .await?;
+                ledger::post(
+                    txn,
+                    &row.organization_id,
+                    &row.currency,
+                    &posting,
+                    Some(&id),
+                )
+                .await?;
                 Ok(Some(row))
             })
         })
