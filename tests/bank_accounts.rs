@@ -142,7 +142,7 @@ async fn bank_accounts_are_listed_newest_first_without_their_numbers() {
 
     // One at a time, with the cursor.
     let page = app.get("/payouts/bank-accounts?limit=1", &org.key).await;
-    assert_eq!(ids_of(&page), [third.clone()]);
+    assert_eq!(ids_of(&page), vec![third.clone()]);
     assert_eq!(page.body["hasMore"], true);
     let cursor = page.body["nextCursor"].as_str().unwrap();
     let page = app
@@ -240,7 +240,7 @@ async fn a_bank_account_is_made_the_default_and_payouts_follow_it() {
     assert_eq!(replay.headers["idempotent-replayed"], "true");
     assert_eq!(
         defaults(&app.get("/payouts/bank-accounts", &org.key).await),
-        [new.clone()]
+        vec![new.clone()]
     );
     // Already the default: the same answer, nothing changes.
     let again = app.post(&path, &org.key, json!({})).await;
@@ -361,7 +361,7 @@ async fn deleting_a_bank_account_keeps_payout_history_and_refuses_the_default_an
     let reply = delete(unused.clone(), org.key.clone()).await;
     assert_eq!(reply.status, 200, "{}", reply.body);
     assert!(bank_row(&app, &unused).await.is_none());
-    assert_eq!(listed().await, [first.clone()]);
+    assert_eq!(listed().await, vec![first.clone()]);
 
     // Payouts still go to the default.
     let reply = app
