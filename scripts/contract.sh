@@ -92,6 +92,11 @@ done
 curl -sf "$base/api/v1/payouts/account" -H "x-api-key: $key" | grep -q '"status":"verified"' \
   || { echo "contract: the sandbox payout account did not become verified" >&2; cat "$work/serve.log"; exit 2; }
 
+# A payout of the first organization, for POST /payouts/{id}/cancel (see
+# schemathesis.toml): without an id that exists, every case would be a 404.
+export CONTRACT_PAYOUT_ID=$(curl -sf "$base/api/v1/payouts" -H "x-api-key: $key" \
+  -H 'content-type: application/json' -d '{"amount": 1000}' | python3 -c 'import json, sys; print(json.load(sys.stdin)["data"]["id"])')
+
 seed=${CONTRACT_SEED:-$(python3 -c 'import secrets; print(secrets.randbits(64))')}
 echo "contract: seed $seed (replay with CONTRACT_SEED=$seed make contract)"
 export SCHEMATHESIS_HOOKS=contract_hooks

@@ -42,9 +42,13 @@ pub enum Error {
     /// The payout is not `pending`, or was already sent to the provider.
     #[error("{0}")]
     PayoutNotCancelable(String),
-    #[error("the default bank account cannot be deleted; make another bank account the default first")]
+    #[error(
+        "the default bank account cannot be deleted; make another bank account the default first"
+    )]
     BankAccountIsDefault,
-    #[error("payouts to this bank account are still in flight; delete it once they are paid or failed")]
+    #[error(
+        "payouts to this bank account are still in flight; delete it once they are paid or failed"
+    )]
     BankAccountInUse,
     #[error("amount {requested} exceeds the available balance of {available}")]
     InsufficientBalance { requested: i64, available: i64 },

@@ -110,11 +110,26 @@ async fn malformed_requests_get_the_envelope() {
         (reply.status.as_u16(), reply.error_code()),
         (405, "method_not_allowed")
     );
-    assert_eq!(reply.headers["allow"], "POST");
+    assert_eq!(reply.headers["allow"], "GET, POST");
     let reply = app
         .request(Method::PUT, "/payouts/po_123", Some(&org.key), None)
         .await;
     assert_eq!(reply.headers["allow"], "GET");
+    // The fixed segment wins over a payout id: this is the bank account's
+    // path, not a cancel of a payout named `bank-accounts`.
+    let reply = app
+        .request(
+            Method::POST,
+            "/payouts/bank-accounts/cancel",
+            Some(&org.key),
+            None,
+        )
+        .await;
+    assert_eq!(
+        (reply.status.as_u16(), reply.error_code()),
+        (405, "method_not_allowed")
+    );
+    assert_eq!(reply.headers["allow"], "DELETE");
 
     // A sane request id is echoed; an unreasonable one is replaced.
     let response = app

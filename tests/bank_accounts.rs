@@ -121,10 +121,16 @@ async fn bank_accounts_are_listed_newest_first_without_their_numbers() {
     let reply = app.get("/payouts/bank-accounts", &org.key).await;
     assert_eq!(reply.status, 200, "{}", reply.body);
     assert_eq!(
-        (reply.body["success"].as_bool(), reply.body["hasMore"].as_bool()),
+        (
+            reply.body["success"].as_bool(),
+            reply.body["hasMore"].as_bool()
+        ),
         (Some(true), Some(false))
     );
-    assert_eq!(ids_of(&reply), [third.clone(), second.clone(), first[0].clone()]);
+    assert_eq!(
+        ids_of(&reply),
+        [third.clone(), second.clone(), first[0].clone()]
+    );
     assert_eq!(defaults(&reply), [first[0].clone()]);
     let listed = &reply.data()[0];
     assert_eq!(listed["object"], "payout_bank_account");
@@ -136,11 +142,14 @@ async fn bank_accounts_are_listed_newest_first_without_their_numbers() {
 
     // One at a time, with the cursor.
     let page = app.get("/payouts/bank-accounts?limit=1", &org.key).await;
-    assert_eq!(ids_of(&page), [third.clone()]);
+    assert_eq!(ids_of(&page), vec![third.clone()]);
     assert_eq!(page.body["hasMore"], true);
     let cursor = page.body["nextCursor"].as_str().unwrap();
     let page = app
-        .get(&format!("/payouts/bank-accounts?limit=2&cursor={cursor}"), &org.key)
+        .get(
+            &format!("/payouts/bank-accounts?limit=2&cursor={cursor}"),
+            &org.key,
+        )
         .await;
     assert_eq!(ids_of(&page), [second.clone(), first[0].clone()]);
     assert_eq!(page.body["nextCursor"], serde_json::Value::Null);
@@ -151,11 +160,22 @@ async fn bank_accounts_are_listed_newest_first_without_their_numbers() {
     assert!(!ids_of(&theirs).contains(&second));
     for cursor in [second.as_str(), "pba_doesNotExist", "po_abc", "nonsense"] {
         let reply = app
-            .get(&format!("/payouts/bank-accounts?cursor={cursor}"), &other.key)
+            .get(
+                &format!("/payouts/bank-accounts?cursor={cursor}"),
+                &other.key,
+            )
             .await;
-        assert_eq!((reply.status.as_u16(), reply.error_code()), (404, "not_found"), "{cursor}");
+        assert_eq!(
+            (reply.status.as_u16(), reply.error_code()),
+            (404, "not_found"),
+            "{cursor}"
+        );
     }
-    for (query, param) in [("limit=0", "limit"), ("limit=x", "limit"), ("cursor=", "cursor")] {
+    for (query, param) in [
+        ("limit=0", "limit"),
+        ("limit=x", "limit"),
+        ("cursor=", "cursor"),
+    ] {
         let reply = app
             .get(&format!("/payouts/bank-accounts?{query}"), &org.key)
             .await;
@@ -175,13 +195,28 @@ async fn a_bank_account_is_made_the_default_and_payouts_follow_it() {
     let new = add_bank(&app, &org, "000999999991", false).await;
 
     // Not found for another organization, nor for ids never issued: nothing changes.
-    for (who, id) in [(&other, new.as_str()), (&org, "pba_doesNotExist"), (&org, "x%00")] {
+    for (who, id) in [
+        (&other, new.as_str()),
+        (&org, "pba_doesNotExist"),
+        (&org, "x%00"),
+    ] {
         let reply = app
-            .post(&format!("/payouts/bank-accounts/{id}/default"), &who.key, json!({}))
+            .post(
+                &format!("/payouts/bank-accounts/{id}/default"),
+                &who.key,
+                json!({}),
+            )
             .await;
-        assert_eq!((reply.status.as_u16(), reply.error_code()), (404, "not_found"), "{id}");
+        assert_eq!(
+            (reply.status.as_u16(), reply.error_code()),
+            (404, "not_found"),
+            "{id}"
+        );
     }
-    assert_eq!(defaults(&app.get("/payouts/bank-accounts", &org.key).await), old);
+    assert_eq!(
+        defaults(&app.get("/payouts/bank-accounts", &org.key).await),
+        old
+    );
 
     let path = format!("/payouts/bank-accounts/{new}/default");
     let send = || async {
@@ -205,13 +240,15 @@ async fn a_bank_account_is_made_the_default_and_payouts_follow_it() {
     assert_eq!(replay.headers["idempotent-replayed"], "true");
     assert_eq!(
         defaults(&app.get("/payouts/bank-accounts", &org.key).await),
-        [new.clone()]
+        vec![new.clone()]
     );
     // Already the default: the same answer, nothing changes.
     let again = app.post(&path, &org.key, json!({})).await;
     assert_eq!(again.data()["isDefault"], true);
 
-    let payout = app.post("/payouts", &org.key, json!({"amount": 1000})).await;
+    let payout = app
+        .post("/payouts", &org.key, json!({"amount": 1000}))
+        .await;
     assert_eq!(payout.status, 201, "{}", payout.body);
     use sea_orm::EntityTrait;
     let row = entity::payout::Entity::find_by_id(payout.data()["id"].as_str().unwrap())
@@ -262,14 +299,22 @@ async fn deleting_a_bank_account_keeps_payout_history_and_refuses_the_default_an
         ("nonsense".to_string(), org.key.clone()),
     ] {
         let reply = delete(id.clone(), key).await;
-        assert_eq!((reply.status.as_u16(), reply.error_code()), (404, "not_found"), "{id}");
+        assert_eq!(
+            (reply.status.as_u16(), reply.error_code()),
+            (404, "not_found"),
+            "{id}"
+        );
     }
     assert_eq!(listed().await, before);
 
     // A payout in flight to it: refused until it is over.
     let payout = unsent_payout(&app, &org, 2000).await;
     let reply = app
-        .post(&format!("/payouts/bank-accounts/{first}/default"), &org.key, json!({}))
+        .post(
+            &format!("/payouts/bank-accounts/{first}/default"),
+            &org.key,
+            json!({}),
+        )
         .await;
     assert_eq!(reply.status, 200);
     let reply = delete(used.clone(), org.key.clone()).await;
@@ -293,7 +338,9 @@ async fn deleting_a_bank_account_keeps_payout_history_and_refuses_the_default_an
         &json!({"id": used, "deleted": true, "object": "payout_bank_account", "livemode": false})
     );
     assert!(!listed().await.contains(&used));
-    let kept = bank_row(&app, &used).await.expect("kept for the payout's history");
+    let kept = bank_row(&app, &used)
+        .await
+        .expect("kept for the payout's history");
     assert!(kept.deleted_at.is_some());
     assert_eq!(kept.account_number_encrypted, "", "its number is forgotten");
     assert_eq!(kept.last4, "9991");
@@ -302,7 +349,11 @@ async fn deleting_a_bank_account_keeps_payout_history_and_refuses_the_default_an
     // Gone for every operation.
     assert_eq!(delete(used.clone(), org.key.clone()).await.status, 404);
     let reply = app
-        .post(&format!("/payouts/bank-accounts/{used}/default"), &org.key, json!({}))
+        .post(
+            &format!("/payouts/bank-accounts/{used}/default"),
+            &org.key,
+            json!({}),
+        )
         .await;
     assert_eq!(reply.status, 404);
 
@@ -310,10 +361,12 @@ async fn deleting_a_bank_account_keeps_payout_history_and_refuses_the_default_an
     let reply = delete(unused.clone(), org.key.clone()).await;
     assert_eq!(reply.status, 200, "{}", reply.body);
     assert!(bank_row(&app, &unused).await.is_none());
-    assert_eq!(listed().await, [first.clone()]);
+    assert_eq!(listed().await, vec![first.clone()]);
 
     // Payouts still go to the default.
-    let reply = app.post("/payouts", &org.key, json!({"amount": 1000})).await;
+    let reply = app
+        .post("/payouts", &org.key, json!({"amount": 1000}))
+        .await;
     assert_eq!(reply.status, 201, "{}", reply.body);
     app.stop().await;
 }
@@ -333,13 +386,20 @@ async fn a_bank_account_deleted_while_payouts_are_requested_is_never_left_with_o
         let requests = async {
             let mut answers = Vec::new();
             for _ in 0..3 {
-                answers.push(app.post("/payouts", &org.key, json!({"amount": 1000})).await);
+                answers.push(
+                    app.post("/payouts", &org.key, json!({"amount": 1000}))
+                        .await,
+                );
             }
             answers
         };
         let replace = async {
             let reply = app
-                .post(&format!("/payouts/bank-accounts/{next}/default"), &org.key, json!({}))
+                .post(
+                    &format!("/payouts/bank-accounts/{next}/default"),
+                    &org.key,
+                    json!({}),
+                )
                 .await;
             assert_eq!(reply.status, 200);
             app.request(
@@ -378,5 +438,101 @@ async fn a_bank_account_deleted_while_payouts_are_requested_is_never_left_with_o
             payout.id
         );
     }
+    app.stop().await;
+}
+
+/// The same race, made to happen (PostgreSQL; SQLite runs every write one
+/// after another, so it cannot): a payout's reservation is held up just
+/// after it chose its bank account (the test holds the balance row) while
+/// that account stops being the default and is deleted. The delete waits
+/// for the reservation and then refuses (the payout is in flight), so no
+/// payout goes to a deleted account.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_delete_waits_for_a_reservation_of_the_same_account() {
+    use sea_orm::{ConnectionTrait, DbBackend, Statement, TransactionTrait};
+    let app = spawn_quiet().await;
+    if app.db().get_database_backend() != DbBackend::Postgres {
+        eprintln!("SQLite serializes writes: nothing to race");
+        return app.stop().await;
+    }
+    let org = app.verified_org(GOOD_ACCOUNT).await;
+    app.credit(&org, 10_000).await;
+    let old = defaults(&app.get("/payouts/bank-accounts", &org.key).await)[0].clone();
+    let new = add_bank(&app, &org, "000999999991", false).await;
+
+    let waiting = || async {
+        let row = app
+            .db()
+            .query_one_raw(Statement::from_string(
+                DbBackend::Postgres,
+                "SELECT count(*) AS n FROM pg_stat_activity \
+                 WHERE datname = current_database() AND wait_event_type = 'Lock'",
+            ))
+            .await
+            .unwrap()
+            .unwrap();
+        row.try_get::<i64>("", "n").unwrap()
+    };
+    let hold = app.db().begin().await.unwrap();
+    hold.execute_raw(Statement::from_sql_and_values(
+        DbBackend::Postgres,
+        "SELECT * FROM balances WHERE organization_id = $1 FOR UPDATE",
+        [org.id.clone().into()],
+    ))
+    .await
+    .unwrap();
+    let payout = tokio::spawn({
+        let (client, base, key) = (app.client.clone(), app.base.clone(), org.key.clone());
+        async move {
+            let response = client
+                .post(format!("{base}/api/v1/payouts"))
+                .header("x-api-key", key)
+                .json(&json!({"amount": 1000}))
+                .send()
+                .await
+                .unwrap();
+            TestApp::reply(response).await
+        }
+    });
+    while waiting().await < 1 {
+        tokio::task::yield_now().await;
+    }
+    // The reservation has chosen `old` and waits for the balance. Now
+    // `new` becomes the default and `old` is deleted: each of those waits
+    // for the reservation (it holds `old`), or, were it not held, is done.
+    let replace = tokio::spawn({
+        let (client, base, key) = (app.client.clone(), app.base.clone(), org.key.clone());
+        let (old, new) = (old.clone(), new.clone());
+        async move {
+            let response = client
+                .post(format!("{base}/api/v1/payouts/bank-accounts/{new}/default"))
+                .header("x-api-key", &key)
+                .send()
+                .await
+                .unwrap();
+            assert_eq!(response.status(), 200);
+            let response = client
+                .delete(format!("{base}/api/v1/payouts/bank-accounts/{old}"))
+                .header("x-api-key", &key)
+                .send()
+                .await
+                .unwrap();
+            TestApp::reply(response).await
+        }
+    });
+    while waiting().await < 2 && !replace.is_finished() {
+        tokio::task::yield_now().await;
+    }
+    hold.commit().await.unwrap();
+    let (payout, delete) = (payout.await.unwrap(), replace.await.unwrap());
+    assert_eq!(payout.status, 201, "{}", payout.body);
+    assert_eq!(
+        (delete.status.as_u16(), delete.error_code()),
+        (409, "bank_account_in_use"),
+        "{}",
+        delete.body
+    );
+    let bank = bank_row(&app, &old).await.expect("still there");
+    assert_eq!(bank.deleted_at, None);
     app.stop().await;
 }

@@ -158,8 +158,11 @@ async fn options_answers_405_with_allow() {
     let app = TestApp::spawn().await;
     let org = app.org().await;
     for (path, allow) in [
-        ("/api/v1/payouts", "POST"),
+        ("/api/v1/payouts", "GET, POST"),
         ("/api/v1/payouts/po_x", "GET"),
+        ("/api/v1/payouts/po_x/cancel", "POST"),
+        ("/api/v1/payouts/bank-accounts", "GET, POST"),
+        ("/api/v1/payouts/bank-accounts/pba_x", "DELETE"),
         ("/api/v1/balance", "GET"),
         ("/healthz", "GET"),
     ] {

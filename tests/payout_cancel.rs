@@ -297,11 +297,7 @@ async fn cancel_racing_the_submit_job_never_both_cancels_and_sends() {
     let races = ids.iter().enumerate().map(|(i, id)| {
         let (app, org) = (&app, &org);
         async move {
-            let submit = async {
-                SubmitPayout::new(id.clone())
-                    .run(app.app(), 1)
-                    .await
-            };
+            let submit = async { SubmitPayout::new(id.clone()).run(app.app(), 1).await };
             // The cancel goes straight in, or a few database round trips
             // later, so that it meets the submission at each of its steps
             // (reading the payout, its destination, the claim, the call).
@@ -340,10 +336,7 @@ async fn cancel_racing_the_submit_job_never_both_cancels_and_sends() {
     let balance = app.balance(&org).await;
     assert_eq!(
         (balance["available"].as_i64(), balance["inPayout"].as_i64()),
-        (
-            Some(canceled as i64 * AMOUNT),
-            Some(sent as i64 * AMOUNT)
-        ),
+        (Some(canceled as i64 * AMOUNT), Some(sent as i64 * AMOUNT)),
         "every canceled payout's money is back, every sent one's still reserved"
     );
     eprintln!("{canceled} canceled, {sent} sent");

@@ -160,7 +160,12 @@ async fn payouts_are_filtered_by_status_and_creation_time() {
     assert_eq!(get("status=canceled").await, vec![ids[2].clone()]);
     assert_eq!(
         get("status=pending").await,
-        vec![ids[4].clone(), ids[3].clone(), ids[1].clone(), ids[0].clone()]
+        vec![
+            ids[4].clone(),
+            ids[3].clone(),
+            ids[1].clone(),
+            ids[0].clone()
+        ]
     );
     assert!(get("status=paid").await.is_empty());
     // From inclusive, to exclusive.
@@ -178,21 +183,24 @@ async fn payouts_are_filtered_by_status_and_creation_time() {
         vec![ids[0].clone()]
     );
     assert_eq!(
-        get("status=pending&createdFrom=2026-01-02T00:00:00Z&createdTo=2026-01-05T00:00:00Z")
-            .await,
+        get("status=pending&createdFrom=2026-01-02T00:00:00Z&createdTo=2026-01-05T00:00:00Z").await,
         vec![ids[3].clone(), ids[1].clone()]
     );
     // An empty range, and times at the ends of what RFC 3339 can say.
-    assert!(get("createdFrom=2026-01-05T00:00:00Z&createdTo=2026-01-01T00:00:00Z")
-        .await
-        .is_empty());
+    assert!(
+        get("createdFrom=2026-01-05T00:00:00Z&createdTo=2026-01-01T00:00:00Z")
+            .await
+            .is_empty()
+    );
     assert_eq!(
         get("createdFrom=0000-01-01T00:00:00%2B01:00&createdTo=9999-12-31T23:59:59-23:59")
             .await
             .len(),
         5
     );
-    assert!(get("createdFrom=9999-12-31T23:59:59-23:59").await.is_empty());
+    assert!(get("createdFrom=9999-12-31T23:59:59-23:59")
+        .await
+        .is_empty());
     // Filters and pages together.
     let pages = all_pages(&app, &org, "status=pending&limit=3").await;
     assert_eq!(

@@ -263,8 +263,15 @@ const DELIVERIES: &str = "sandbox_webhook_deliveries_total{result=\"succeeded\"}
 async fn two_instances_settle_each_payout_exactly_once() {
     use sea_orm::{EntityTrait, PaginatorTrait};
     const PAYOUTS: i64 = 20;
-    let first =
-        TestApp::spawn_with(|c| c.sandbox_delay = std::time::Duration::from_millis(100)).await;
+    // The submit safety net falls due after the requests' own provider
+    // calls, even on a loaded machine (one due while a request is still
+    // sending would ask the provider again: harmless, the call is keyed by
+    // the payout id, but not what this test counts).
+    let first = TestApp::spawn_with(|c| {
+        c.sandbox_delay = std::time::Duration::from_millis(100);
+        c.provider_retry_delay = std::time::Duration::from_secs(2);
+    })
+    .await;
     let second = first.spawn_peer().await;
     let org = first.verified_org(GOOD_ACCOUNT).await;
     first.credit(&org, 100_000).await;

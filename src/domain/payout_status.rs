@@ -156,7 +156,11 @@ mod tests {
                     (Pending, Submission::Started) => Err(NotCancelable::Submitted),
                     (other, _) => Err(NotCancelable::Status(other)),
                 };
-                assert_eq!(status.cancel(submission), expected, "{status} {submission:?}");
+                assert_eq!(
+                    status.cancel(submission),
+                    expected,
+                    "{status} {submission:?}"
+                );
                 if expected.is_ok() {
                     assert_eq!(status.transition(Canceled), Transition::Move);
                 }

@@ -434,7 +434,10 @@ pub async fn delete_bank_account(
     if named_by(PayoutStatus::ALL.to_vec()).count(&txn).await? > 0 {
         bank_account::Entity::update_many()
             .col_expr(bank_account::Column::DeletedAt, Expr::value(Utc::now()))
-            .col_expr(bank_account::Column::AccountNumberEncrypted, Expr::value(""))
+            .col_expr(
+                bank_account::Column::AccountNumberEncrypted,
+                Expr::value(""),
+            )
             .filter(bank_account::Column::Id.eq(bank.id.clone()))
             .exec(&txn)
             .await?;

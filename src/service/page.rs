@@ -28,9 +28,7 @@ pub fn after<C: sea_orm::ColumnTrait>(
     id: String,
 ) -> sea_orm::Condition {
     use sea_orm::{sea_query::Expr, ExprTrait};
-    sea_orm::Condition::any().add(created.lt(at)).add(
-        Expr::col(created)
-            .eq(at)
-            .and(Expr::col(id_column).lt(id)),
-    )
+    sea_orm::Condition::any()
+        .add(created.lt(at))
+        .add(Expr::col(created).eq(at).and(Expr::col(id_column).lt(id)))
 }

@@ -67,7 +67,7 @@ pub async fn create_unsubmitted(
 
 enum Reserved {
     /// Ours, reserved, not sent yet.
-    New(payout::Model, Destination),
+    New(payout::Model, Box<Destination>),
     /// The one this idempotency key already made.
     Existing(payout::Model),
 }
@@ -108,7 +108,7 @@ async fn create_reserved(
         submitted_at: None,
     };
     match reserve(app, &row).await? {
-        None => Ok(Reserved::New(row, destination)),
+        None => Ok(Reserved::New(row, Box::new(destination))),
         Some(theirs) => same_request(theirs, amount, &row.description).map(Reserved::Existing),
     }
 }
@@ -371,11 +371,8 @@ async fn claim_submission(app: &App, payout_id: &str) -> std::result::Result<boo
                 let claimed = payout::Entity::update_many()
                     .col_expr(
                         payout::Column::SubmittedAt,
-                        Func::coalesce([
-                            Expr::col(payout::Column::SubmittedAt).into(),
-                            Expr::value(now),
-                        ])
-                        .into(),
+                        Func::coalesce([Expr::col(payout::Column::SubmittedAt), Expr::value(now)])
+                            .into(),
                     )
                     .filter(payout::Column::Id.eq(id))
                     .filter(payout::Column::Status.is_in(open))
@@ -533,7 +530,10 @@ pub async fn apply_status<C: ConnectionTrait>(
 /// nothing changes.
 pub async fn cancel(app: &App, org_id: &str, payout_id: &str) -> Result<payout::Model> {
     let current = find(&app.db, org_id, payout_id).await?;
-    current.status.cancel(submission(&current)).map_err(not_cancelable)?;
+    current
+        .status
+        .cancel(submission(&current))
+        .map_err(not_cancelable)?;
     let (org, id) = (org_id.to_string(), payout_id.to_string());
     let canceled = app
         .writer

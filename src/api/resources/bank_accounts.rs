@@ -187,9 +187,13 @@ impl Api {
         cursor: Query<Option<String>>,
     ) -> Result<BankAccountList> {
         let limit = limit.0.unwrap_or(20) as u64;
-        let page =
-            accounts::list_bank_accounts(&app(req)?.read_db, &auth.0.id, limit, cursor.0.as_deref())
-                .await?;
+        let page = accounts::list_bank_accounts(
+            &app(req)?.read_db,
+            &auth.0.id,
+            limit,
+            cursor.0.as_deref(),
+        )
+        .await?;
         let org = &auth.0;
         Ok(BankAccountList::Ok(Json(List::from_page(
             page,

@@ -155,6 +155,8 @@ impl Api {
         tag = "Tag::Payouts",
         operation_id = "listPayouts"
     )]
+    // poem-openapi takes each query parameter as an argument of its own.
+    #[allow(clippy::too_many_arguments)]
     async fn list_payouts(
         &self,
         req: &Request,
