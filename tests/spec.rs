@@ -100,6 +100,10 @@ fn each_versions_document_describes_the_answers_rendered_for_it() {
                         .build(&root)
                         .unwrap();
                     for mut example in examples {
+                        // A resource may have a `success` of its own (a webhook
+                        // test's `{success, deliveryId, …}`): only the
+                        // envelope's must go.
+                        let own_success = example["data"].get("success").is_some();
                         versions::render(version, &mut example);
                         let errors: Vec<String> = validator
                             .iter_errors(&example)
@@ -109,7 +113,7 @@ fn each_versions_document_describes_the_answers_rendered_for_it() {
                             errors.is_empty(),
                             "{version}: {method} {path} {status}: {example}: {errors:#?}"
                         );
-                        if !api_version::uses_envelope(version) {
+                        if !api_version::uses_envelope(version) && !own_success {
                             assert!(example.get("success").is_none(), "{version}: {example}");
                         }
                         checked += 1;
@@ -120,7 +124,9 @@ fn each_versions_document_describes_the_answers_rendered_for_it() {
         assert!(checked > 100, "{version}: {checked}");
         if !api_version::uses_envelope(version) {
             let text = serde_json::to_string(&doc["components"]).unwrap();
-            for trace in ["Success_", "\"success\"", "alreadyExists", "#/data/"] {
+            // Not `"success"` itself: a resource may have its own (the
+            // examples above show no envelope's is left).
+            for trace in ["Success_", "alreadyExists", "#/data/"] {
                 assert!(
                     !text.contains(trace),
                     "{version}'s document still has {trace}"
