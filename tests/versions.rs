@@ -828,3 +828,39 @@ async fn org_create_pins_the_version_it_is_given() {
     );
     app.stop().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_webhook_endpoint_takes_its_organizations_pin_unless_it_names_one() {
+    // Nothing listens there: no delivery is made in this test.
+    let app = TestApp::spawn_with(|c| c.document_allow_hosts.push("127.0.0.1:9".into())).await;
+    let unpinned = app.org().await;
+    let pinned = pinned_org(&app, ApiVersion::V2026_07_24).await;
+    let endpoint = |org: &Org, api_version: Option<&str>| {
+        let mut body = json!({"url": "http://127.0.0.1:9/hooks", "events": ["payout.paid"]});
+        if let Some(version) = api_version {
+            body["apiVersion"] = json!(version);
+        }
+        let key = org.key.clone();
+        let app = &app;
+        async move {
+            let reply = call(
+                app,
+                Method::POST,
+                "/api/v1/webhooks",
+                Some(&key),
+                Some(ENVELOPE),
+                Some(body),
+            )
+            .await;
+            assert_eq!(reply.status, 201, "{}", reply.body);
+            enveloped(&reply)["apiVersion"]
+                .as_str()
+                .unwrap()
+                .to_string()
+        }
+    };
+    assert_eq!(endpoint(&unpinned, None).await, ENVELOPE);
+    assert_eq!(endpoint(&pinned, None).await, DIRECT);
+    assert_eq!(endpoint(&pinned, Some(ENVELOPE)).await, ENVELOPE);
+    app.stop().await;
+}

@@ -560,8 +560,14 @@ pub async fn cancel(app: &App, org_id: &str, payout_id: &str) -> Result<payout::
                     row.fee,
                 )
                 .ok_or_else(|| Error::internal("a cancel moves no money"))?;
-                ledger::post(txn, &row.organization_id, &row.currency, &posting, Some(&id))
-                    .await?;
+                ledger::post(
+                    txn,
+                    &row.organization_id,
+                    &row.currency,
+                    &posting,
+                    Some(&id),
+                )
+                .await?;
                 // Commet has no `payout.canceled`: the money back is the news.
                 events::record_funds_available(txn, &row.organization_id).await?;
                 Ok(Some(row))

@@ -42,8 +42,6 @@ pub const SUBSCRIBABLE: [EventKind; 4] = [
     EventKind::PayoutAvailable,
 ];
 
-/// The API version an endpoint is pinned to unless it names one.
-pub const DEFAULT_API_VERSION: &str = "2026-07-11";
 pub const MAX_URL_CHARS: usize = 2048;
 pub const MAX_DESCRIPTION_CHARS: usize = 500;
 /// Retries stop this long after a delivery's first attempt.
@@ -183,6 +181,17 @@ fn new_secret() -> String {
 pub async fn create(app: &App, org_id: &str, new: NewEndpoint) -> Result<Created> {
     let events = check_events(&new.events)?;
     check_endpoint_url(app, &new.url).await?;
+    // Not pinned here: the organization's pin, as Commet resolves it.
+    let api_version = match new.api_version {
+        Some(pinned) => pinned,
+        None => organization::Entity::find_by_id(org_id)
+            .one(&app.db)
+            .await?
+            .ok_or_else(|| Error::NotFound("no such organization".into()))?
+            .api_version
+            .as_str()
+            .to_string(),
+    };
     let secret = new_secret();
     let now = Utc::now();
     let row = webhook_endpoint::Model {
@@ -192,9 +201,7 @@ pub async fn create(app: &App, org_id: &str, new: NewEndpoint) -> Result<Created
         events: serde_json::to_string(&events).map_err(Error::internal)?,
         description: new.description,
         is_active: true,
-        api_version: new
-            .api_version
-            .unwrap_or_else(|| DEFAULT_API_VERSION.to_string()),
+        api_version,
         secret_encrypted: app.config.cipher.encrypt(&secret),
         disabled_reason: None,
         failing_since: None,

@@ -612,7 +612,7 @@ impl Example for Webhook {
             description: Some("Payout notifications".into()),
             is_active: true,
             disabled_reason: None,
-            api_version: webhooks::DEFAULT_API_VERSION.into(),
+            api_version: crate::domain::api_version::DEFAULT.as_str().into(),
             created_at: example_time(10, 0),
         }
     }
