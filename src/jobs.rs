@@ -15,6 +15,9 @@ use crate::{
 };
 
 const PURGE_EVERY: Duration = Duration::from_secs(600);
+/// How often each worker asks the provider about payouts that are
+/// uncertain or overdue (`service::reconcile`).
+const RECONCILE_EVERY: Duration = Duration::from_secs(300);
 /// How long done jobs are kept (for operators) before they are purged.
 const KEEP_DONE_JOBS: Duration = Duration::from_secs(30 * 24 * 3600);
 
@@ -69,9 +72,23 @@ impl App {
 /// Runs due jobs until `shutdown` turns true; finishes the job in hand first.
 pub async fn worker(app: App, mut shutdown: tokio::sync::watch::Receiver<bool>) {
     let mut next_purge = std::time::Instant::now();
+    let mut next_reconcile = std::time::Instant::now() + RECONCILE_EVERY;
     loop {
         if *shutdown.borrow() {
             return;
+        }
+        if std::time::Instant::now() >= next_reconcile {
+            // Safe on every instance at once: results go through the payout
+            // state machine, which applies each move once.
+            match crate::service::reconcile::run(&app, None).await {
+                Ok(changes) if changes.is_empty() => {}
+                Ok(changes) => tracing::info!(
+                    changed = changes.len(),
+                    "payouts reconciled with the provider"
+                ),
+                Err(err) => tracing::warn!(error = %err, "reconciliation failed"),
+            }
+            next_reconcile = std::time::Instant::now() + RECONCILE_EVERY;
         }
         if std::time::Instant::now() >= next_purge {
             // Safe on every instance at once: deleting expired rows twice is harmless.

@@ -47,6 +47,22 @@ enum Command {
     },
     /// Print the OpenAPI document (YAML), as committed in openapi.yaml.
     Spec,
+    /// Payouts.
+    Payouts {
+        #[command(subcommand)]
+        command: PayoutsCommand,
+    },
+}
+
+#[derive(Subcommand)]
+enum PayoutsCommand {
+    /// Ask the provider about payouts whose submission is uncertain or that
+    /// are pending/in transit too long; apply and print what changed.
+    Reconcile {
+        /// Only this organization's payouts.
+        #[arg(long)]
+        org: Option<String>,
+    },
 }
 
 #[derive(Subcommand)]
@@ -217,6 +233,17 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
                 }
             };
             println!("{out}");
+        }
+        Command::Payouts {
+            command: PayoutsCommand::Reconcile { org },
+        } => {
+            let config = Config::from_env(None)?;
+            let conn = db::connect(&config.database_url).await?;
+            db::migrate(&conn).await?;
+            let app = payouts::service::App::new(conn, config);
+            app.check_provider_keys().await?;
+            let changes = payouts::service::reconcile::run(&app, org.as_deref()).await?;
+            println!("{}", json!({"changed": changes.len(), "changes": changes}));
         }
         Command::Ledger {
             command: LedgerCommand::Verify,

@@ -29,6 +29,7 @@ pub async fn create(
         },
         country: country.to_uppercase(),
         currency: currency.to_lowercase(),
+        provider: None,
         created_at: now,
     };
     let txn = db::begin_write(conn).await?;

@@ -1,0 +1,390 @@
+//! Stripe Connect, black box: the service over HTTP against a fake Stripe
+//! (tests/common/fake_stripe.rs) that records every call. Live
+//! organizations never touch the sandbox; verification, bank accounts and
+//! payouts make the documented Stripe calls; Stripe's events drive the
+//! state machines; outages and lost events are reconciled.
+mod common;
+
+use common::{fake_stripe::*, *};
+use entity::{organization, payout};
+use payouts::{
+    config::{ProviderChoice, StripeConfig},
+    provider::stripe::STRIPE_VERSION,
+};
+use sea_orm::{sea_query::Expr, ColumnTrait, EntityTrait, PaginatorTrait, QueryFilter};
+use serde_json::{json, Value};
+
+/// A live organization with 500.00 USD, verified at the fake Stripe.
+struct Verified {
+    org: Org,
+    account: String,
+    payout_account_id: String,
+}
+
+async fn verified_live_org(app: &TestApp, fake: &FakeStripe) -> Verified {
+    let org = app.org_with(true).await;
+    app.credit(&org, 50_000).await;
+    let reply = app
+        .post(
+            "/payouts/verification",
+            &org.key,
+            app.verification_body("1990-01-01", GOOD_ACCOUNT),
+        )
+        .await;
+    assert_eq!(reply.status, 201, "{}", reply.body);
+    let account = reply.data()["providerAccountId"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let payout_account_id = reply.data()["id"].as_str().unwrap().to_string();
+    let object = fake.set_account(&account, true, &[], None);
+    let event = FakeStripe::event(
+        &format!("evt_acct_{account}"),
+        "account.updated",
+        object,
+        Some(&account),
+    );
+    let (status, body) = fake.send_event(&app.base, &event).await;
+    assert_eq!(status, 200, "{body}");
+    app.wait_for("/payouts/account", &org.key, "verified").await;
+    Verified {
+        org,
+        account,
+        payout_account_id,
+    }
+}
+
+async fn payout(app: &TestApp, org: &Org, amount: i64) -> Value {
+    let reply = app
+        .client
+        .post(format!("{}/api/v1/payouts", app.base))
+        .header("x-api-key", &org.key)
+        .header("Idempotency-Key", payouts::ids::new_id("k"))
+        .json(&json!({"amount": amount}))
+        .send()
+        .await
+        .unwrap();
+    let reply = TestApp::reply(reply).await;
+    assert_eq!(reply.status, 201, "{}", reply.body);
+    reply.data().clone()
+}
+
+fn assert_stripe_headers(call: &Recorded, key: Option<&str>, account: Option<&str>) {
+    assert_eq!(
+        call.header("stripe-version"),
+        Some(STRIPE_VERSION),
+        "{call:?}"
+    );
+    assert_eq!(
+        call.header("authorization"),
+        Some(format!("Bearer {SECRET_KEY}").as_str())
+    );
+    assert_eq!(call.header("idempotency-key"), key, "{call:?}");
+    assert_eq!(call.header("stripe-account"), account, "{call:?}");
+}
+
+async fn payout_row(app: &TestApp, id: &str) -> payout::Model {
+    payout::Entity::find_by_id(id)
+        .one(app.db())
+        .await
+        .unwrap()
+        .unwrap()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_live_org_never_touches_the_sandbox_and_changes_nothing_without_a_live_provider() {
+    let (app, calls) = TestApp::spawn_recording(|_| {}).await;
+    let org = app.org_with(true).await;
+    app.credit(&org, 50_000).await;
+    let before = app.balance(&org).await;
+    let verification = app.verification_body("1990-01-01", GOOD_ACCOUNT);
+    let bank = json!({"accountNumber": GOOD_ACCOUNT, "accountHolderName": "Ann Lee", "routingNumber": TEST_ROUTING, "setDefault": true});
+    for _ in 0..2 {
+        for (path, body) in [
+            ("/payouts/verification", verification.clone()),
+            ("/payouts/bank-accounts", bank.clone()),
+            ("/payouts", json!({"amount": 2500})),
+        ] {
+            let reply = app.post(path, &org.key, body).await;
+            assert_eq!(
+                (reply.status.as_u16(), reply.error_code()),
+                (503, "provider_not_configured"),
+                "{path}: {}",
+                reply.body
+            );
+        }
+        // Even an organization recorded as the sandbox's (verified by it
+        // before this check existed) is refused.
+        organization::Entity::update_many()
+            .col_expr(organization::Column::Provider, Expr::value("sandbox"))
+            .filter(organization::Column::Id.eq(org.id.clone()))
+            .exec(app.db())
+            .await
+            .unwrap();
+    }
+    assert_eq!(app.get("/payouts/account", &org.key).await.status, 404);
+    assert_eq!(app.balance(&org).await, before);
+    assert_eq!(payout::Entity::find().count(app.db()).await.unwrap(), 0);
+    assert_eq!(
+        entity::job::Entity::find().count(app.db()).await.unwrap(),
+        0
+    );
+    assert_eq!(
+        app.documents.hits.load(std::sync::atomic::Ordering::SeqCst),
+        0
+    );
+    assert_eq!(
+        (
+            calls.uploads(),
+            calls.accounts().len(),
+            calls.external_accounts(),
+            calls.payouts().len()
+        ),
+        (0, 0, 0, 0),
+        "the sandbox was never asked"
+    );
+    // A sandbox organization still works with the sandbox.
+    let sandbox = app.org().await;
+    let reply = app
+        .post(
+            "/payouts/verification",
+            &sandbox.key,
+            app.verification_body("1990-01-01", GOOD_ACCOUNT),
+        )
+        .await;
+    assert_eq!(reply.status, 201, "{}", reply.body);
+    app.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_stripe_key_of_the_wrong_mode_stops_the_start() {
+    let app = TestApp::spawn().await;
+    let org = app.org_with(true).await;
+    organization::Entity::update_many()
+        .col_expr(organization::Column::Provider, Expr::value("stripe"))
+        .filter(organization::Column::Id.eq(org.id.clone()))
+        .exec(app.db())
+        .await
+        .unwrap();
+    let start = |key: &str| {
+        let mut config = app.config.clone();
+        config.job_worker = false;
+        config.provider =
+            ProviderChoice::Stripe(StripeConfig::new(key, vec!["whsec_1".to_string()]));
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        payouts::server::start(config, listener)
+    };
+    let err = start("sk_test_123")
+        .await
+        .err()
+        .expect("a test key with live Stripe accounts is refused");
+    let message = format!("{err:#}");
+    assert!(
+        message.contains("STRIPE_SECRET_KEY is a test key"),
+        "{message}"
+    );
+    let running = start("sk_live_123").await.expect("the live key starts");
+    running.stop().await;
+    // Not a Stripe key at all.
+    let err = start("pk_live_123")
+        .await
+        .err()
+        .expect("a publishable key is refused");
+    assert!(format!("{err:#}").contains("STRIPE_SECRET_KEY must be a Stripe secret key"));
+    app.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_live_org_is_verified_given_a_bank_account_and_paid_through_stripe() {
+    let fake = FakeStripe::start().await;
+    let app = TestApp::spawn_stripe(&fake, |c| {
+        c.fees = payouts::domain::fees::FeeSchedule {
+            fixed_cents: 100,
+            basis_points: 0,
+        }
+    })
+    .await;
+    let Verified {
+        org,
+        account,
+        payout_account_id,
+    } = verified_live_org(&app, &fake).await;
+    assert!(account.starts_with("acct_"), "{account}");
+
+    // The document upload: multipart on the files host.
+    let uploads = fake.calls("POST", "/v1/files");
+    assert_eq!(uploads.len(), 1);
+    let upload = &uploads[0];
+    assert_stripe_headers(upload, Some(&format!("{payout_account_id}-document")), None);
+    assert!(upload
+        .header("content-type")
+        .unwrap()
+        .starts_with("multipart/form-data"));
+    assert_eq!(upload.field("purpose"), Some("identity_document"));
+    assert_eq!(upload.field("file"), Some("<file>"));
+
+    // The connected account: platform-controlled, manual payouts, the bank inside.
+    let created = fake.calls("POST", "/v1/accounts");
+    assert_eq!(created.len(), 1);
+    let create = &created[0];
+    assert_stripe_headers(create, Some(&format!("{payout_account_id}-account")), None);
+    for (field, value) in [
+        ("country", "US"),
+        ("email", "owner@acme.test"),
+        ("business_type", "individual"),
+        ("business_profile[url]", "https://acme.test"),
+        ("capabilities[transfers][requested]", "true"),
+        ("controller[fees][payer]", "application"),
+        ("controller[losses][payments]", "application"),
+        ("controller[requirement_collection]", "application"),
+        ("controller[stripe_dashboard][type]", "none"),
+        ("settings[payouts][schedule][interval]", "manual"),
+        ("individual[first_name]", "Ann"),
+        ("individual[last_name]", "Lee"),
+        ("individual[dob][day]", "1"),
+        ("individual[dob][month]", "1"),
+        ("individual[dob][year]", "1990"),
+        ("individual[address][line1]", "1 Main St"),
+        ("individual[address][postal_code]", "94107"),
+        ("external_account[object]", "bank_account"),
+        ("external_account[account_number]", GOOD_ACCOUNT),
+        ("external_account[routing_number]", TEST_ROUTING),
+        ("external_account[account_holder_name]", "Ann Lee"),
+        ("external_account[currency]", "usd"),
+        ("external_account[country]", "US"),
+    ] {
+        assert_eq!(create.field(field), Some(value), "{field}");
+    }
+    assert!(create
+        .field("individual[verification][document][front]")
+        .is_some_and(|f| f.starts_with("file_")));
+    // The bank came back with the account: no separate call.
+    assert!(fake
+        .requests()
+        .iter()
+        .all(|r| !r.path.ends_with("/external_accounts")));
+
+    // Another bank account, made the default: bankName and last4 from Stripe.
+    let reply = app
+        .post(
+            "/payouts/bank-accounts",
+            &org.key,
+            json!({"accountNumber": "000999999991", "accountHolderName": "Ann Lee", "routingNumber": TEST_ROUTING, "accountType": "savings", "setDefault": true}),
+        )
+        .await;
+    assert_eq!(reply.status, 201, "{}", reply.body);
+    assert_eq!(reply.data()["bankName"], "STRIPE TEST BANK");
+    assert_eq!(reply.data()["last4"], "9991");
+    let bank_id = reply.data()["id"].as_str().unwrap().to_string();
+    let added = fake.calls("POST", &format!("/v1/accounts/{account}/external_accounts"));
+    assert_eq!(added.len(), 1);
+    assert_stripe_headers(&added[0], Some(&bank_id), None);
+    assert_eq!(added[0].field("default_for_currency"), Some("true"));
+    assert_eq!(
+        added[0].field("external_account[account_number]"),
+        Some("000999999991")
+    );
+    assert_eq!(
+        added[0].field("external_account[account_type]"),
+        Some("savings")
+    );
+
+    // A refused field is the caller's 422, with our field name; nothing stored.
+    let reply = app
+        .post(
+            "/payouts/bank-accounts",
+            &org.key,
+            json!({"accountNumber": "000999999992", "accountHolderName": "Ann Lee", "routingNumber": "12345"}),
+        )
+        .await;
+    assert_eq!(
+        (
+            reply.status.as_u16(),
+            reply.error_code(),
+            reply.body["error"]["param"].as_str()
+        ),
+        (422, "validation_error", Some("routingNumber")),
+        "{}",
+        reply.body
+    );
+
+    // A payout: the net amount transferred, then paid out to the default bank.
+    let created = payout(&app, &org, 2500).await;
+    let payout_id = created["id"].as_str().unwrap().to_string();
+    let transfers = fake.calls("POST", "/v1/transfers");
+    assert_eq!(transfers.len(), 1);
+    assert_stripe_headers(&transfers[0], Some(&format!("{payout_id}-transfer")), None);
+    for (field, value) in [
+        ("amount", "2400"),
+        ("currency", "usd"),
+        ("destination", account.as_str()),
+        ("transfer_group", payout_id.as_str()),
+        ("metadata[payout_id]", payout_id.as_str()),
+    ] {
+        assert_eq!(transfers[0].field(field), Some(value), "{field}");
+    }
+    let bank_payouts = fake.calls("POST", "/v1/payouts");
+    assert_eq!(bank_payouts.len(), 1);
+    assert_stripe_headers(
+        &bank_payouts[0],
+        Some(&format!("{payout_id}-payout")),
+        Some(&account),
+    );
+    let row = payout_row(&app, &payout_id).await;
+    let external = {
+        let banks = entity::bank_account::Entity::find_by_id(bank_id.clone())
+            .one(app.db())
+            .await
+            .unwrap()
+            .unwrap();
+        banks.provider_external_account_id.unwrap()
+    };
+    assert_eq!(
+        bank_payouts[0].field("destination"),
+        Some(external.as_str())
+    );
+    assert_eq!(bank_payouts[0].field("amount"), Some("2400"));
+    assert_eq!(
+        bank_payouts[0].field("metadata[payout_id]"),
+        Some(payout_id.as_str())
+    );
+    let transfer_id = fake.transfers()[0]["id"].as_str().unwrap().to_string();
+    assert_eq!(
+        row.provider_transfer_id.as_deref(),
+        Some(transfer_id.as_str())
+    );
+    let po = fake.payouts(&account)[0]["id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    assert_eq!(row.provider_payout_id.as_deref(), Some(po.as_str()));
+    assert_eq!(
+        app.get(&format!("/payouts/{payout_id}"), &org.key)
+            .await
+            .data()["providerTransferId"],
+        transfer_id.as_str()
+    );
+
+    // Stripe says paid.
+    let object = fake.set_payout(&account, &po, "paid", None);
+    let event = FakeStripe::event("evt_paid_1", "payout.paid", object, Some(&account));
+    let (status, body) = fake.send_event(&app.base, &event).await;
+    assert_eq!(status, 200, "{body}");
+    app.wait_for(&format!("/payouts/{payout_id}"), &org.key, "paid")
+        .await;
+    let balance = app.balance(&org).await;
+    assert_eq!(
+        (balance["available"].as_i64(), balance["inPayout"].as_i64()),
+        (Some(47_500), Some(0))
+    );
+    // Nothing went to the sandbox.
+    assert_eq!(
+        entity::job::Entity::find()
+            .filter(entity::job::Column::Kind.eq("sandbox_webhook"))
+            .count(app.db())
+            .await
+            .unwrap(),
+        0
+    );
+    app.stop().await;
+}
