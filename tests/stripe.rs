@@ -388,3 +388,311 @@ async fn a_live_org_is_verified_given_a_bank_account_and_paid_through_stripe() {
     );
     app.stop().await;
 }
+
+async fn event_result(fake: &FakeStripe, app: &TestApp, body: &str) -> String {
+    let (status, reply) = fake.send_event(&app.base, body).await;
+    assert_eq!(status, 200, "{reply}");
+    reply["data"]["result"].as_str().unwrap().to_string()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn each_stripe_event_type_drives_its_transition() {
+    let fake = FakeStripe::start().await;
+    let app = TestApp::spawn_stripe(&fake, |_| {}).await;
+    let Verified { org, account, .. } = verified_live_org(&app, &fake).await;
+    let status_of = |id: String| {
+        let app = &app;
+        let key = org.key.clone();
+        async move {
+            app.get(&format!("/payouts/{id}"), &key)
+                .await
+                .data()
+                .clone()
+        }
+    };
+
+    // payout.failed, with Stripe's failure code: money back.
+    let first = payout(&app, &org, 2500).await["id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let po = payout_row(&app, &first).await.provider_payout_id.unwrap();
+    let object = fake.set_payout(
+        &account,
+        &po,
+        "failed",
+        Some(("account_closed", "The bank account has been closed.")),
+    );
+    let body = FakeStripe::event("evt_failed", "payout.failed", object, Some(&account));
+    assert_eq!(event_result(&fake, &app, &body).await, "applied");
+    let failed = status_of(first.clone()).await;
+    assert_eq!(
+        (failed["status"].as_str(), failed["failureCode"].as_str()),
+        (Some("failed"), Some("account_closed"))
+    );
+    assert_eq!(app.balance(&org).await["available"], 50_000);
+    // The same event again: a duplicate, nothing moves twice.
+    assert_eq!(event_result(&fake, &app, &body).await, "duplicate");
+    assert_eq!(app.balance(&org).await["available"], 50_000);
+
+    // payout.canceled: money back.
+    let second = payout(&app, &org, 2500).await["id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let po = payout_row(&app, &second).await.provider_payout_id.unwrap();
+    let object = fake.set_payout(&account, &po, "canceled", None);
+    let body = FakeStripe::event("evt_canceled", "payout.canceled", object, Some(&account));
+    assert_eq!(event_result(&fake, &app, &body).await, "applied");
+    assert_eq!(status_of(second).await["status"], "canceled");
+    assert_eq!(app.balance(&org).await["available"], 50_000);
+
+    // transfer.reversed (a platform event: no `account`): failed, money back.
+    let third = payout(&app, &org, 2500).await["id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let tr = payout_row(&app, &third).await.provider_transfer_id.unwrap();
+    let object = fake.reverse_transfer(&tr);
+    let body = FakeStripe::event("evt_reversed", "transfer.reversed", object, None);
+    assert_eq!(event_result(&fake, &app, &body).await, "applied");
+    let reversed = status_of(third).await;
+    assert_eq!(
+        (
+            reversed["status"].as_str(),
+            reversed["failureCode"].as_str()
+        ),
+        (Some("failed"), Some("transfer_reversed"))
+    );
+    assert_eq!(app.balance(&org).await["available"], 50_000);
+
+    // payout.paid, then payout.failed (the bank returned it): money back.
+    let fourth = payout(&app, &org, 2500).await["id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let po = payout_row(&app, &fourth).await.provider_payout_id.unwrap();
+    let object = fake.set_payout(&account, &po, "paid", None);
+    let body = FakeStripe::event("evt_paid", "payout.paid", object, Some(&account));
+    assert_eq!(event_result(&fake, &app, &body).await, "applied");
+    assert_eq!(app.balance(&org).await["available"], 47_500);
+    let object = fake.set_payout(
+        &account,
+        &po,
+        "failed",
+        Some((
+            "could_not_process",
+            "The bank could not process this payout.",
+        )),
+    );
+    let body = FakeStripe::event("evt_returned", "payout.failed", object, Some(&account));
+    assert_eq!(event_result(&fake, &app, &body).await, "applied");
+    assert_eq!(status_of(fourth).await["failureCode"], "could_not_process");
+    let balance = app.balance(&org).await;
+    assert_eq!(
+        (
+            balance["available"].as_i64(),
+            balance["inPayout"].as_i64(),
+            balance["paidOut"].as_i64()
+        ),
+        (Some(50_000), Some(0), Some(0))
+    );
+
+    // account.external_account.updated: the bank account's status.
+    let bank = entity::bank_account::Entity::find()
+        .filter(entity::bank_account::Column::OrganizationId.eq(org.id.clone()))
+        .one(app.db())
+        .await
+        .unwrap()
+        .unwrap();
+    let object = fake.set_bank_status(
+        bank.provider_external_account_id.as_deref().unwrap(),
+        "errored",
+    );
+    let body = FakeStripe::event(
+        "evt_bank",
+        "account.external_account.updated",
+        object,
+        Some(&account),
+    );
+    assert_eq!(event_result(&fake, &app, &body).await, "applied");
+    let bank = entity::bank_account::Entity::find_by_id(bank.id)
+        .one(app.db())
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(bank.status, entity::states::BankAccountStatus::Errored);
+    let reply = app
+        .post("/payouts", &org.key, json!({"amount": 2500}))
+        .await;
+    assert_eq!(
+        reply.error_code(),
+        "no_default_bank_account",
+        "an errored bank is not paid to"
+    );
+
+    // An unknown type is acknowledged and ignored.
+    let body = FakeStripe::event(
+        "evt_other",
+        "charge.succeeded",
+        json!({"id": "ch_1", "object": "charge"}),
+        None,
+    );
+    assert_eq!(event_result(&fake, &app, &body).await, "ignored");
+
+    // An event about an object not stored (yet) is refused and not recorded,
+    // so Stripe delivers it again.
+    let body = FakeStripe::event(
+        "evt_unknown",
+        "payout.paid",
+        json!({"id": "po_elsewhere", "object": "payout", "status": "paid", "metadata": {}}),
+        Some(&account),
+    );
+    let (status, _) = fake.send_event(&app.base, &body).await;
+    assert_eq!(status, 404);
+    let (status, _) = fake.send_event(&app.base, &body).await;
+    assert_eq!(status, 404, "still refused: it was not recorded");
+
+    // account.updated: restricted (requirements due), then disabled (rejected).
+    let object = fake.set_account(
+        &account,
+        false,
+        &["individual.id_number"],
+        Some("requirements.past_due"),
+    );
+    let body = FakeStripe::event("evt_restricted", "account.updated", object, Some(&account));
+    assert_eq!(event_result(&fake, &app, &body).await, "applied");
+    assert_eq!(
+        app.get("/payouts/account", &org.key).await.data()["status"],
+        "restricted"
+    );
+    let object = fake.set_account(&account, false, &[], Some("rejected.fraud"));
+    let mut body: Value = serde_json::from_str(&FakeStripe::event(
+        "evt_disabled",
+        "account.updated",
+        object,
+        Some(&account),
+    ))
+    .unwrap();
+    body["created"] = json!(body["created"].as_i64().unwrap() + 1);
+    assert_eq!(
+        event_result(&fake, &app, &body.to_string()).await,
+        "applied"
+    );
+    let reply = app.get("/payouts/account", &org.key).await;
+    assert_eq!(
+        (
+            reply.data()["status"].as_str(),
+            reply.data()["transfersEnabled"].as_bool()
+        ),
+        (Some("disabled"), Some(false))
+    );
+    app.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn stripe_signatures_are_checked_against_every_configured_secret() {
+    let fake = FakeStripe::start().await;
+    let app = TestApp::spawn_stripe(&fake, |c| {
+        if let ProviderChoice::Stripe(stripe) = &mut c.provider {
+            // Mid-rotation: the old secret and the new one.
+            stripe
+                .webhook_secrets
+                .insert(0, "whsec_fake_previous".into());
+        }
+    })
+    .await;
+    let org = app.org_with(true).await;
+    let reply = app
+        .post(
+            "/payouts/verification",
+            &org.key,
+            app.verification_body("1990-01-01", GOOD_ACCOUNT),
+        )
+        .await;
+    let account = reply.data()["providerAccountId"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let object = fake.set_account(&account, true, &[], None);
+    let body = FakeStripe::event("evt_sig", "account.updated", object, Some(&account));
+    let now = chrono::Utc::now().timestamp();
+    for (signature, why) in [
+        (
+            Some(FakeStripe::sign("whsec_someone_else", now, &body)),
+            "wrong secret",
+        ),
+        (
+            Some(FakeStripe::sign(WEBHOOK_SECRET, now - 301, &body)),
+            "stale timestamp",
+        ),
+        (
+            Some(FakeStripe::sign(WEBHOOK_SECRET, now + 301, &body)),
+            "future timestamp",
+        ),
+        (
+            Some(FakeStripe::sign(
+                WEBHOOK_SECRET,
+                now,
+                &body.replace("evt_sig", "evt_sih"),
+            )),
+            "another body",
+        ),
+        (Some(format!("t={now}")), "no v1"),
+        (None, "no header"),
+    ] {
+        let (status, reply) = fake.deliver(&app.base, &body, signature).await;
+        assert_eq!(
+            (status, reply["error"]["code"].as_str()),
+            (400, Some("invalid_signature")),
+            "{why}: {reply}"
+        );
+    }
+    assert_eq!(
+        app.get("/payouts/account", &org.key).await.data()["status"],
+        "pending_verification"
+    );
+    assert_eq!(
+        entity::provider_event::Entity::find()
+            .count(app.db())
+            .await
+            .unwrap(),
+        0
+    );
+
+    // The previous secret still works during the rotation, as does the new.
+    let (status, reply) = fake
+        .deliver(
+            &app.base,
+            &body,
+            Some(FakeStripe::sign("whsec_fake_previous", now, &body)),
+        )
+        .await;
+    assert_eq!(
+        (status, reply["data"]["result"].as_str()),
+        (200, Some("applied")),
+        "{reply}"
+    );
+    assert_eq!(
+        app.get("/payouts/account", &org.key).await.data()["status"],
+        "verified"
+    );
+    let (status, reply) = fake
+        .deliver(
+            &app.base,
+            &body,
+            Some(FakeStripe::sign(WEBHOOK_SECRET, now, &body)),
+        )
+        .await;
+    assert_eq!(
+        (status, reply["data"]["result"].as_str()),
+        (200, Some("duplicate")),
+        "a replay changes nothing"
+    );
+    // A sandbox-signed event is not Stripe's.
+    let (status, _) = fake
+        .deliver(&app.base, &body, Some(app.signed_webhook(&body, now)))
+        .await;
+    assert_eq!(status, 400);
+    app.stop().await;
+}
