@@ -696,3 +696,180 @@ async fn stripe_signatures_are_checked_against_every_configured_secret() {
     assert_eq!(status, 400);
     app.stop().await;
 }
+
+fn transfer_keys(fake: &FakeStripe) -> Vec<String> {
+    fake.calls("POST", "/v1/transfers")
+        .iter()
+        .map(|c| c.header("idempotency-key").unwrap_or_default().to_string())
+        .collect()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn stripe_answers_500_then_200_and_one_transfer_is_made() {
+    let fake = FakeStripe::start().await;
+    let app = TestApp::spawn_stripe(&fake, |_| {}).await;
+    let Verified { org, account, .. } = verified_live_org(&app, &fake).await;
+    fake.fail_next("POST", "/v1/transfers", Fault::Status(500));
+    let created = payout(&app, &org, 2500).await;
+    let id = created["id"].as_str().unwrap().to_string();
+    assert_eq!(
+        created["status"], "pending",
+        "an outage leaves the payout pending"
+    );
+    assert!(fake.transfers().is_empty());
+    assert_eq!(app.balance(&org).await["inPayout"], 2500);
+
+    // The submit job: Stripe saved the 500 under the first key, so the
+    // retry looks the transfer up first and creates it under a key of its own.
+    app.advance(app.config.provider_retry_delay * 2);
+    app.run_due_jobs().await;
+    assert_eq!(fake.transfers().len(), 1, "one transfer");
+    let keys = transfer_keys(&fake);
+    assert_eq!(keys.len(), 2);
+    assert_eq!(keys[0], format!("{id}-transfer"));
+    assert!(
+        keys[1].starts_with(&format!("{id}-transfer-retry")),
+        "{keys:?}"
+    );
+    let lookups = fake.calls("GET", "/v1/transfers");
+    assert_eq!(lookups[0].field("transfer_group"), Some(id.as_str()));
+    let row = payout_row(&app, &id).await;
+    assert_eq!(
+        row.provider_transfer_id.as_deref(),
+        fake.transfers()[0]["id"].as_str()
+    );
+    assert_eq!(fake.payouts(&account).len(), 1);
+    // Running the jobs again makes nothing more.
+    app.advance(std::time::Duration::from_secs(3600));
+    app.run_due_jobs().await;
+    assert_eq!(
+        (fake.transfers().len(), fake.payouts(&account).len()),
+        (1, 1)
+    );
+    app.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_timed_out_transfer_stripe_made_is_reconciled_once_and_a_lost_paid_event_too() {
+    let fake = FakeStripe::start().await;
+    let app = TestApp::spawn_stripe(&fake, |c| {
+        c.reconcile_after = std::time::Duration::from_secs(3600);
+    })
+    .await;
+    let Verified { org, account, .. } = verified_live_org(&app, &fake).await;
+    fake.fail_next("POST", "/v1/transfers", Fault::TimeoutAfterCreate);
+    let created = payout(&app, &org, 2500).await;
+    let id = created["id"].as_str().unwrap().to_string();
+    assert_eq!(created["status"], "pending");
+    assert_eq!(fake.transfers().len(), 1, "Stripe made it; we never heard");
+    assert_eq!(payout_row(&app, &id).await.provider_transfer_id, None);
+
+    // Reconciliation finds the transfer by its transfer_group (the manual
+    // clock moves past the payout's creation, stamped by the real clock).
+    app.advance(std::time::Duration::from_secs(60));
+    let changes = payouts::service::reconcile::run(app.app(), Some(&org.id))
+        .await
+        .unwrap();
+    assert_eq!(changes.len(), 1, "{changes:?}");
+    assert_eq!(changes[0].kind, "found_at_provider");
+    let transfer_id = fake.transfers()[0]["id"].as_str().unwrap().to_string();
+    assert_eq!(
+        payout_row(&app, &id).await.provider_transfer_id.as_deref(),
+        Some(transfer_id.as_str())
+    );
+    // The submit job finishes it (the bank payout) without a second transfer.
+    app.run_due_jobs().await;
+    assert_eq!(transfer_keys(&fake).len(), 1, "no second transfer request");
+    assert_eq!(fake.transfers().len(), 1);
+    let po = fake.payouts(&account);
+    assert_eq!(po.len(), 1);
+    let po = po[0]["id"].as_str().unwrap().to_string();
+    assert_eq!(
+        payout_row(&app, &id).await.provider_payout_id.as_deref(),
+        Some(po.as_str())
+    );
+
+    // The bank paid it, and the payout.paid event was lost: once overdue,
+    // reconciliation asks Stripe and settles it, once.
+    fake.set_payout(&account, &po, "paid", None);
+    let changes = payouts::service::reconcile::run(app.app(), None)
+        .await
+        .unwrap();
+    assert!(changes.is_empty(), "not overdue yet: {changes:?}");
+    app.advance(std::time::Duration::from_secs(7200));
+    let changes = payouts::service::reconcile::run(app.app(), None)
+        .await
+        .unwrap();
+    assert_eq!(changes.len(), 1, "{changes:?}");
+    assert_eq!(
+        (changes[0].kind, changes[0].from, changes[0].to),
+        ("status", "pending", "paid")
+    );
+    assert_eq!(
+        app.get(&format!("/payouts/{id}"), &org.key).await.data()["status"],
+        "paid"
+    );
+    let balance = app.balance(&org).await;
+    assert_eq!(
+        (balance["available"].as_i64(), balance["inPayout"].as_i64()),
+        (Some(47_500), Some(0))
+    );
+    assert!(payouts::service::reconcile::run(app.app(), None)
+        .await
+        .unwrap()
+        .is_empty());
+    // The late event changes nothing more.
+    let object = fake.set_payout(&account, &po, "paid", None);
+    let body = FakeStripe::event("evt_late_paid", "payout.paid", object, Some(&account));
+    assert_eq!(event_result(&fake, &app, &body).await, "ignored");
+    app.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_last_submit_attempt_never_fails_a_payout_stripe_may_have_made() {
+    let fake = FakeStripe::start().await;
+    let app = TestApp::spawn_stripe(&fake, |c| c.provider_max_attempts = 1).await;
+    let Verified { org, account, .. } = verified_live_org(&app, &fake).await;
+    fake.fail_next("POST", "/v1/transfers", Fault::TimeoutAfterCreate);
+    let id = payout(&app, &org, 2500).await["id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    // Stripe cannot even be asked: the job's last attempt must not give up.
+    fake.fail_next("GET", "/v1/transfers", Fault::Status(500));
+    fake.fail_next("GET", "/v1/transfers", Fault::Status(503));
+    app.advance(app.config.provider_retry_delay * 2);
+    app.run_due_jobs().await;
+    let row = payout_row(&app, &id).await;
+    assert_eq!(
+        row.status,
+        entity::states::PayoutStatus::Pending,
+        "not failed while unknown"
+    );
+    assert_eq!(app.balance(&org).await["inPayout"], 2500);
+    // Stripe answers again: the transfer is found, the payout completed.
+    app.advance(std::time::Duration::from_secs(3600));
+    app.run_due_jobs().await;
+    assert_eq!(fake.transfers().len(), 1);
+    assert_eq!(transfer_keys(&fake).len(), 1);
+    assert_eq!(fake.payouts(&account).len(), 1);
+    let row = payout_row(&app, &id).await;
+    assert!(row.provider_payout_id.is_some());
+    assert_eq!(row.status, entity::states::PayoutStatus::Pending);
+
+    // When Stripe certainly has nothing, the last attempt fails it: money back.
+    fake.fail_next("POST", "/v1/transfers", Fault::Status(500));
+    let other = payout(&app, &org, 1000).await["id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    fake.fail_next("POST", "/v1/transfers", Fault::Status(500));
+    app.advance(std::time::Duration::from_secs(3600));
+    app.run_due_jobs().await;
+    let other = payout_row(&app, &other).await;
+    assert_eq!(other.status, entity::states::PayoutStatus::Failed);
+    assert_eq!(other.failure_code.as_deref(), Some("provider_error"));
+    assert_eq!(app.balance(&org).await["available"], 47_500);
+    assert_eq!(fake.transfers().len(), 1);
+    app.stop().await;
+}
