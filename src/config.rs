@@ -474,6 +474,26 @@ mod tests {
     use super::*;
 
     #[test]
+    fn stripe_settings_are_checked_and_never_shown() {
+        let secrets = vec!["whsec_a".to_string(), "whsec_b".to_string()];
+        let live = StripeConfig::new("sk_live_secretvalue", secrets.clone());
+        assert!(live.is_live() && live.validate().is_ok());
+        let test = StripeConfig::new("sk_test_secretvalue", secrets.clone());
+        assert!(!test.is_live() && test.validate().is_ok());
+        assert!(StripeConfig::new("pk_live_x", secrets.clone())
+            .validate()
+            .is_err());
+        assert!(StripeConfig::new("sk_live_x", Vec::new())
+            .validate()
+            .is_err());
+        let shown = format!("{live:?}");
+        assert!(
+            !shown.contains("secretvalue") && !shown.contains("whsec_"),
+            "{shown}"
+        );
+    }
+
+    #[test]
     fn sqlite_file_paths() {
         assert_eq!(
             sqlite_file("sqlite://payouts.db?mode=rwc").as_deref(),

@@ -47,15 +47,6 @@ enum Command {
     },
     /// Print the OpenAPI document (YAML), as committed in openapi.yaml.
     Spec,
-    /// Payouts.
-    Payouts {
-        #[command(subcommand)]
-        command: PayoutsCommand,
-    },
-}
-
-#[derive(Subcommand)]
-enum PayoutsCommand {
     /// Ask the provider about payouts whose submission is uncertain or that
     /// are pending/in transit too long; apply and print what changed.
     Reconcile {
@@ -234,9 +225,7 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             };
             println!("{out}");
         }
-        Command::Payouts {
-            command: PayoutsCommand::Reconcile { org },
-        } => {
+        Command::Reconcile { org } => {
             let config = Config::from_env(None)?;
             let conn = db::connect(&config.database_url).await?;
             db::migrate(&conn).await?;

@@ -873,3 +873,52 @@ async fn the_last_submit_attempt_never_fails_a_payout_stripe_may_have_made() {
     assert_eq!(fake.transfers().len(), 1);
     app.stop().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn payouts_reconcile_prints_what_it_changed() {
+    let fake = FakeStripe::start().await;
+    let app = TestApp::spawn_stripe(&fake, |_| {}).await;
+    let Verified { org, account, .. } = verified_live_org(&app, &fake).await;
+    let id = payout(&app, &org, 2500).await["id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let po = payout_row(&app, &id).await.provider_payout_id.unwrap();
+    fake.set_payout(
+        &account,
+        &po,
+        "failed",
+        Some(("no_account", "No bank account could be located.")),
+    );
+    let binary = common::binary::Binary::new()
+        .env("DATABASE_URL", &app.config.database_url)
+        .env(
+            "PAYOUTS_ENCRYPTION_KEY",
+            payouts::crypto::Cipher::generate_key_hex(),
+        )
+        .env("PAYOUTS_PROVIDER", "stripe")
+        .env("STRIPE_SECRET_KEY", SECRET_KEY)
+        .env("STRIPE_WEBHOOK_SECRET", WEBHOOK_SECRET)
+        .env("STRIPE_API_BASE", &fake.base)
+        .env("STRIPE_FILES_BASE", &fake.base)
+        .env("PAYOUTS_RECONCILE_AFTER_MS", "1");
+    // The binary reads the system clock: the payout is over 1 ms old by the
+    // time the process has started.
+    let out = binary.cli(&["reconcile", "--org", &org.id]).await;
+    assert_eq!(out["changed"], 1, "{out}");
+    let change = &out["changes"][0];
+    assert_eq!(
+        (
+            change["payoutId"].as_str(),
+            change["from"].as_str(),
+            change["to"].as_str()
+        ),
+        (Some(id.as_str()), Some("pending"), Some("failed"))
+    );
+    let row = payout_row(&app, &id).await;
+    assert_eq!(row.failure_code.as_deref(), Some("no_account"));
+    assert_eq!(app.balance(&org).await["available"], 50_000);
+    let out = binary.cli(&["reconcile"]).await;
+    assert_eq!(out["changed"], 0, "applied once: {out}");
+    app.stop().await;
+}
