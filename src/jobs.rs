@@ -11,7 +11,11 @@ use sea_orm::DbErr;
 use crate::{
     provider::sandbox::{DeliverEvent, SandboxProvider},
     queue::{self, Ran, Registry},
-    service::{funds::ReleaseFunds, payouts::SubmitPayout, App},
+    service::{
+        funds::ReleaseFunds,
+        payouts::{ReclaimTransfer, SubmitPayout},
+        App,
+    },
 };
 
 const PURGE_EVERY: Duration = Duration::from_secs(600);
@@ -32,6 +36,7 @@ fn sandbox(app: &App) -> &SandboxProvider {
 static REGISTRY: LazyLock<Registry<App>> = LazyLock::new(|| {
     Registry::default()
         .register::<SubmitPayout>(app)
+        .register::<ReclaimTransfer>(app)
         .register::<ReleaseFunds>(app)
         .register::<DeliverEvent>(sandbox)
 });

@@ -444,7 +444,7 @@ async fn each_stripe_event_type_drives_its_transition() {
     let object = fake.set_payout(&account, &po, "canceled", None);
     let body = FakeStripe::event("evt_canceled", "payout.canceled", object, Some(&account));
     assert_eq!(event_result(&fake, &app, &body).await, "applied");
-    assert_eq!(status_of(second).await["status"], "canceled");
+    assert_eq!(status_of(second.clone()).await["status"], "canceled");
     assert_eq!(app.balance(&org).await["available"], 50_000);
 
     // transfer.reversed (a platform event: no `account`): failed, money back.
@@ -456,7 +456,7 @@ async fn each_stripe_event_type_drives_its_transition() {
     let object = fake.reverse_transfer(&tr);
     let body = FakeStripe::event("evt_reversed", "transfer.reversed", object, None);
     assert_eq!(event_result(&fake, &app, &body).await, "applied");
-    let reversed = status_of(third).await;
+    let reversed = status_of(third.clone()).await;
     assert_eq!(
         (
             reversed["status"].as_str(),
@@ -487,7 +487,10 @@ async fn each_stripe_event_type_drives_its_transition() {
     );
     let body = FakeStripe::event("evt_returned", "payout.failed", object, Some(&account));
     assert_eq!(event_result(&fake, &app, &body).await, "applied");
-    assert_eq!(status_of(fourth).await["failureCode"], "could_not_process");
+    assert_eq!(
+        status_of(fourth.clone()).await["failureCode"],
+        "could_not_process"
+    );
     let balance = app.balance(&org).await;
     assert_eq!(
         (
@@ -497,6 +500,28 @@ async fn each_stripe_event_type_drives_its_transition() {
         ),
         (Some(50_000), Some(0), Some(0))
     );
+
+    // The money of each failed or canceled payout comes back from the
+    // connected account: its transfer is reversed, once; not the transfer
+    // Stripe reversed itself.
+    app.advance(std::time::Duration::from_secs(3600));
+    app.run_due_jobs().await;
+    app.run_due_jobs().await;
+    let mut keys: Vec<String> = fake
+        .requests()
+        .into_iter()
+        .filter(|r| r.method == "POST" && r.path.ends_with("/reversals"))
+        .map(|r| r.header("idempotency-key").unwrap().to_string())
+        .collect();
+    keys.sort();
+    let mut want = vec![
+        format!("{first}-reversal"),
+        format!("{second}-reversal"),
+        format!("{fourth}-reversal"),
+    ];
+    want.sort();
+    assert_eq!(keys, want);
+    assert!(fake.transfers().iter().all(|t| t["reversed"] == true));
 
     // account.external_account.updated: the bank account's status.
     let bank = entity::bank_account::Entity::find()

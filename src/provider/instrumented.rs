@@ -100,6 +100,11 @@ impl PayoutProvider for Instrumented {
             .await
     }
 
+    async fn reclaim(&self, transfer_id: &str, payout_id: &str) -> Result<(), ProviderError> {
+        self.timed("reclaim", self.inner.reclaim(transfer_id, payout_id))
+            .await
+    }
+
     async fn payout_state(
         &self,
         account_id: &str,

@@ -219,6 +219,12 @@ pub trait PayoutProvider: Send + Sync {
     ) -> Result<Option<Submitted>, ProviderError> {
         Ok(None)
     }
+    /// Takes back, to the platform, the money of a payout the bank failed or
+    /// that was canceled after it reached the connected account (Stripe:
+    /// reverses the transfer). Idempotent per payout.
+    async fn reclaim(&self, _transfer_id: &str, _payout_id: &str) -> Result<(), ProviderError> {
+        Ok(())
+    }
     /// Where a submitted payout stands (`None`: the provider cannot say;
     /// its events are the only source).
     async fn payout_state(

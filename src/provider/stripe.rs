@@ -436,18 +436,14 @@ impl StripeProvider {
         }
     }
 
-    /// Gives the platform its money back after the bank payout was refused.
-    async fn reverse(
-        &self,
-        request: &PayoutRequest<'_>,
-        transfer_id: &str,
-    ) -> Result<(), ProviderError> {
+    /// Gives the platform its money back (the whole transfer).
+    async fn reverse(&self, payout_id: &str, transfer_id: &str) -> Result<(), ProviderError> {
         let mut form = Form::new();
-        push(&mut form, "metadata[payout_id]", request.payout_id);
+        push(&mut form, "metadata[payout_id]", payout_id);
         self.post(
             &format!("/v1/transfers/{transfer_id}/reversals"),
             &form,
-            &format!("{}-reversal", request.payout_id),
+            &format!("{payout_id}-reversal"),
             None,
         )
         .await
@@ -609,7 +605,7 @@ impl PayoutProvider for StripeProvider {
                     // The bank payout was refused: the transfer goes back
                     // to the platform before the payout fails here.
                     Err(refused @ (ProviderError::Declined { .. } | ProviderError::Refused(_))) => {
-                        self.reverse(request, &transfer_id).await?;
+                        self.reverse(request.payout_id, &transfer_id).await?;
                         return Err(refused);
                     }
                     Err(err) => return Err(err),
@@ -620,6 +616,10 @@ impl PayoutProvider for StripeProvider {
             transfer_id,
             payout_id: Some(payout_id),
         })
+    }
+
+    async fn reclaim(&self, transfer_id: &str, payout_id: &str) -> Result<(), ProviderError> {
+        self.reverse(payout_id, transfer_id).await
     }
 
     async fn find_payout(

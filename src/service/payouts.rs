@@ -419,6 +419,82 @@ impl Job for SubmitPayout {
     }
 }
 
+/// After a provider moved a payout to `failed` or `canceled` (its event, or
+/// reconciliation), inside the same transaction: the money it had sent to
+/// the connected account is taken back by a job (`ReclaimTransfer`), so the
+/// refund here matches money back at the platform. Not for a reversal the
+/// provider made itself.
+pub async fn after_provider_failure<C: ConnectionTrait>(
+    conn: &C,
+    payout_id: &str,
+    to: PayoutStatus,
+    failure_code: Option<&str>,
+) -> Result<()> {
+    let reversed = failure_code == Some("transfer_reversed");
+    if !matches!(to, PayoutStatus::Failed | PayoutStatus::Canceled) || reversed {
+        return Ok(());
+    }
+    let Some(row) = payout::Entity::find_by_id(payout_id).one(conn).await? else {
+        return Ok(());
+    };
+    if row.provider != crate::provider::stripe::NAME || row.provider_transfer_id.is_none() {
+        return Ok(());
+    }
+    let job = ReclaimTransfer {
+        payout_id: payout_id.to_string(),
+    };
+    queue::enqueue(conn, &format!("reclaim_{payout_id}"), &job, Utc::now()).await?;
+    Ok(())
+}
+
+/// Takes a failed or canceled payout's money back from the connected
+/// account to the platform (Stripe: reverses the transfer, once per payout).
+#[derive(Debug, Serialize, Deserialize)]
+pub struct ReclaimTransfer {
+    payout_id: String,
+}
+
+#[async_trait::async_trait]
+impl Job for ReclaimTransfer {
+    const KIND: &'static str = "payout_reclaim";
+    type Context = App;
+
+    async fn run(self, app: &App, _attempt: i32) -> Outcome {
+        let payout = match payout::Entity::find_by_id(self.payout_id.clone())
+            .one(&app.db)
+            .await
+        {
+            Ok(Some(payout)) => payout,
+            Ok(None) => return Outcome::Done,
+            Err(err) => return Outcome::Retry(err.to_string()),
+        };
+        let Some(transfer_id) = payout.provider_transfer_id.clone() else {
+            return Outcome::Done;
+        };
+        let org = match organization::Entity::find_by_id(payout.organization_id.clone())
+            .one(&app.db)
+            .await
+        {
+            Ok(Some(org)) => org,
+            Ok(None) => return Outcome::Done,
+            Err(err) => return Outcome::Retry(err.to_string()),
+        };
+        let provider = match payout_provider(app, &payout, &org) {
+            Ok(provider) => provider,
+            Err(err) => return Outcome::Retry(err.to_string()),
+        };
+        match provider.reclaim(&transfer_id, &payout.id).await {
+            Ok(()) => Outcome::Done,
+            Err(ProviderError::Unavailable(reason)) => Outcome::Retry(reason),
+            Err(refused) => {
+                // Already reversed, or the money is not there: an operator's call.
+                tracing::warn!(payout = %payout.id, error = %refused, "the provider refused to reverse the transfer");
+                Outcome::Done
+            }
+        }
+    }
+}
+
 /// A payout the provider refused: failed with the provider's failure code
 /// when it gave one (Stripe's `code`), else `provider_error`; money back.
 async fn fail_refused(

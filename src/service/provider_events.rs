@@ -134,7 +134,13 @@ pub async fn apply(app: &App, provider: &str, event: &ProviderEvent) -> Result<A
                 )),
                 _ => None,
             };
-            payouts::apply_status(&txn, &payout.id, *status, failure, event.created).await?
+            let moved =
+                payouts::apply_status(&txn, &payout.id, *status, failure, event.created).await?;
+            if moved {
+                payouts::after_provider_failure(&txn, &payout.id, *status, failure_code.as_deref())
+                    .await?;
+            }
+            moved
         }
         EventObject::BankAccount {
             external_account_id,

@@ -131,6 +131,9 @@ async fn reconcile_one(app: &App, mut row: payout::Model, changes: &mut Vec<Chan
         )
     });
     let moved = payouts::apply_status(&txn, &row.id, status, failure, Utc::now()).await?;
+    if moved {
+        payouts::after_provider_failure(&txn, &row.id, status, failure_code.as_deref()).await?;
+    }
     txn.commit().await?;
     if moved {
         changes.push(Change {
