@@ -947,3 +947,45 @@ async fn payouts_reconcile_prints_what_it_changed() {
     assert_eq!(out["changed"], 0, "applied once: {out}");
     app.stop().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_verification_stripe_failed_is_retried_under_a_fresh_key_and_makes_one_account() {
+    let fake = FakeStripe::start().await;
+    let app = TestApp::spawn_stripe(&fake, |_| {}).await;
+    let org = app.org_with(true).await;
+    fake.fail_next("POST", "/v1/accounts", Fault::Status(500));
+    let body = app.verification_body("1990-01-01", GOOD_ACCOUNT);
+    let reply = app
+        .post("/payouts/verification", &org.key, body.clone())
+        .await;
+    assert_eq!(
+        (reply.status.as_u16(), reply.error_code()),
+        (502, "provider_error"),
+        "{}",
+        reply.body
+    );
+    assert_eq!(app.get("/payouts/account", &org.key).await.status, 404);
+    assert_eq!(fake.accounts(), 0);
+
+    // The retry: Stripe replays the saved 500 under the first key; the
+    // account is looked up (absent), then created under the next key.
+    let reply = app.post("/payouts/verification", &org.key, body).await;
+    assert_eq!(reply.status, 201, "{}", reply.body);
+    assert_eq!(fake.accounts(), 1);
+    let pa = reply.data()["id"].as_str().unwrap().to_string();
+    let keys: Vec<String> = fake
+        .calls("POST", "/v1/accounts")
+        .iter()
+        .map(|c| c.header("idempotency-key").unwrap().to_string())
+        .collect();
+    assert_eq!(
+        keys,
+        [
+            format!("{pa}-account"),
+            format!("{pa}-account"),
+            format!("{pa}-account-r1")
+        ]
+    );
+    assert_eq!(fake.calls("GET", "/v1/accounts").len(), 1);
+    app.stop().await;
+}

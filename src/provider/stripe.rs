@@ -33,6 +33,21 @@ pub struct StripeProvider {
     http: reqwest::Client,
 }
 
+/// Keys tried for one object, in order, when Stripe replays a saved
+/// failure under the previous one: `{base}`, `{base}-r1`, …
+const KEY_TRIES: usize = 5;
+
+fn tried_key(base: &str, try_number: usize) -> String {
+    match try_number {
+        0 => base.to_string(),
+        n => format!("{base}-r{n}"),
+    }
+}
+
+fn keys_exhausted() -> Failure {
+    Failure::Retryable("stripe: every idempotency key of this object has a saved failure".into())
+}
+
 /// A form: Stripe's flattened `a[b][c]=v` pairs.
 type Form = Vec<(String, String)>;
 
@@ -52,6 +67,9 @@ enum Failure {
     /// Timeout, connection failure, 429, 5xx, `Stripe-Should-Retry: true`:
     /// the outcome is unknown, the call may be retried.
     Retryable(String),
+    /// Stripe replayed a failure saved under this idempotency key (a 5xx
+    /// of an earlier try): the same key will never succeed.
+    Replayed(String),
     /// A definitive 4xx (or a 5xx with `Stripe-Should-Retry: false`).
     Refused {
         kind: String,
@@ -65,7 +83,9 @@ impl Failure {
     /// As a provider error, `field` mapping Stripe's `param` to our name.
     fn into_error(self, field: impl Fn(&str) -> Option<String>) -> ProviderError {
         match self {
-            Failure::Retryable(message) => ProviderError::Unavailable(message),
+            Failure::Retryable(message) | Failure::Replayed(message) => {
+                ProviderError::Unavailable(message)
+            }
             Failure::Refused {
                 kind,
                 code,
@@ -330,6 +350,10 @@ impl StripeProvider {
             Err(_) => return Err(Failure::Retryable("stripe: request failed".into())),
         };
         let status = response.status();
+        let replayed = response
+            .headers()
+            .get("idempotent-replayed")
+            .is_some_and(|v| v.as_bytes() == b"true");
         let should_retry = response
             .headers()
             .get("stripe-should-retry")
@@ -353,6 +377,11 @@ impl StripeProvider {
                 || status.is_server_error()
                 || status == StatusCode::CONFLICT,
         );
+        if retry && replayed {
+            return Err(Failure::Replayed(format!(
+                "stripe: {status} (replayed): {message}"
+            )));
+        }
         if retry {
             return Err(Failure::Retryable(format!("stripe: {status}: {message}")));
         }
@@ -383,11 +412,50 @@ impl StripeProvider {
         self.send(request).await
     }
 
+    /// POSTs under `base_key`, moving to the next key while Stripe replays a
+    /// saved failure (a retry after a 5xx would otherwise get the same 5xx
+    /// for 24 hours). For objects whose duplicate does no harm, or that the
+    /// caller looked up first.
+    async fn post_fresh(
+        &self,
+        path: &str,
+        form: &Form,
+        base_key: &str,
+        account: Option<&str>,
+    ) -> Result<Value, Failure> {
+        for n in 0..KEY_TRIES {
+            match self
+                .post(path, form, &tried_key(base_key, n), account)
+                .await
+            {
+                Err(Failure::Replayed(_)) => continue,
+                other => return other,
+            }
+        }
+        Err(keys_exhausted())
+    }
+
     async fn get(&self, path: &str, query: &Form, account: Option<&str>) -> Result<Value, Failure> {
         let request = self
             .request(Method::GET, &self.config.api_base, path, None, account)
             .query(query);
         self.send(request).await
+    }
+
+    /// The connected account made for our payout account, if one was (the
+    /// newest 100 accounts are searched: a retry follows its failure soon).
+    async fn find_account(&self, payout_account_id: &str) -> Result<Option<Value>, ProviderError> {
+        let query = vec![("limit".to_string(), "100".to_string())];
+        let list = self
+            .get("/v1/accounts", &query, None)
+            .await
+            .map_err(|f| f.into_error(|_| None))?;
+        Ok(list["data"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .find(|a| a["metadata"]["payout_account_id"] == payout_account_id)
+            .cloned())
     }
 
     /// The platform's transfer for our payout, if one was made.
@@ -468,23 +536,31 @@ impl PayoutProvider for StripeProvider {
             "image/png" => "png",
             _ => "jpg",
         };
-        let part = reqwest::multipart::Part::bytes(document.bytes.clone())
-            .file_name(format!("identity.{extension}"))
-            .mime_str(&document.content_type)
-            .map_err(|_| ProviderError::Refused("unsupported document type".into()))?;
-        let form = reqwest::multipart::Form::new()
-            .text("purpose", "identity_document")
-            .part("file", part);
-        let request = self
-            .request(
-                Method::POST,
-                &self.config.files_base,
-                "/v1/files",
-                Some(&format!("{idempotency_key}-document")),
-                None,
-            )
-            .multipart(form);
-        let file = self.send(request).await.map_err(|f| {
+        let base_key = format!("{idempotency_key}-document");
+        let mut answer = Err(keys_exhausted());
+        for n in 0..KEY_TRIES {
+            let part = reqwest::multipart::Part::bytes(document.bytes.clone())
+                .file_name(format!("identity.{extension}"))
+                .mime_str(&document.content_type)
+                .map_err(|_| ProviderError::Refused("unsupported document type".into()))?;
+            let form = reqwest::multipart::Form::new()
+                .text("purpose", "identity_document")
+                .part("file", part);
+            let request = self
+                .request(
+                    Method::POST,
+                    &self.config.files_base,
+                    "/v1/files",
+                    Some(&tried_key(&base_key, n)),
+                    None,
+                )
+                .multipart(form);
+            answer = self.send(request).await;
+            if !matches!(answer, Err(Failure::Replayed(_))) {
+                break;
+            }
+        }
+        let file = answer.map_err(|f| {
             f.into_error(|param| (param == "file").then(|| "documentUrl".to_string()))
         })?;
         text(&file["id"])
@@ -496,15 +572,23 @@ impl PayoutProvider for StripeProvider {
         request: &AccountRequest<'_>,
     ) -> Result<CreatedAccount, ProviderError> {
         let form = account_form(request);
-        let account = self
-            .post(
-                "/v1/accounts",
-                &form,
-                &format!("{}-account", request.idempotency_key),
-                None,
-            )
-            .await
-            .map_err(|f| f.into_error(verification_field))?;
+        let base_key = format!("{}-account", request.idempotency_key);
+        let mut answer = Err(keys_exhausted());
+        for n in 0..KEY_TRIES {
+            answer = self
+                .post("/v1/accounts", &form, &tried_key(&base_key, n), None)
+                .await;
+            if !matches!(answer, Err(Failure::Replayed(_))) {
+                break;
+            }
+            // An earlier try failed under this key: did it make the account
+            // anyway? Only if not, a new key.
+            if let Some(found) = self.find_account(request.idempotency_key).await? {
+                answer = Ok(found);
+                break;
+            }
+        }
+        let account = answer.map_err(|f| f.into_error(verification_field))?;
         let id = text(&account["id"])
             .ok_or_else(|| ProviderError::Unavailable("stripe: account without id".into()))?;
         let external = account["external_accounts"]["data"]
@@ -530,7 +614,7 @@ impl PayoutProvider for StripeProvider {
             push(&mut form, "default_for_currency", "true");
         }
         let answer = self
-            .post(
+            .post_fresh(
                 &format!("/v1/accounts/{account_id}/external_accounts"),
                 &form,
                 idempotency_key,

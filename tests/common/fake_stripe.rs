@@ -251,10 +251,17 @@ impl State {
                     "requirements": {"currently_due": [], "eventually_due": [], "past_due": [], "disabled_reason": "requirements.pending_verification"},
                     "settings": {"payouts": {"schedule": {"interval": form_value(form, "settings[payouts][schedule][interval]")}}},
                     "external_accounts": Self::list(vec![bank], &format!("/v1/accounts/{id}/external_accounts")),
-                    "metadata": {},
+                    "metadata": metadata(form),
                 });
                 self.accounts.insert(id, account.clone());
                 (200, account)
+            }
+            ("GET", ["v1", "accounts"]) => {
+                let mut data: Vec<Value> = self.accounts.values().cloned().collect();
+                data.sort_by_key(|a| {
+                    std::cmp::Reverse(a["id"].as_str().unwrap_or_default().to_string())
+                });
+                (200, Self::list(data, "/v1/accounts"))
             }
             ("POST", ["v1", "accounts", acct, "external_accounts"]) => {
                 if !self.accounts.contains_key(*acct) {
@@ -467,6 +474,11 @@ impl FakeStripe {
             .into_iter()
             .filter(|r| r.method == method && r.path == path)
             .collect()
+    }
+
+    /// The connected accounts at the fake Stripe.
+    pub fn accounts(&self) -> usize {
+        self.state.lock().unwrap().accounts.len()
     }
 
     /// How many transfers exist at the fake Stripe.
@@ -704,6 +716,20 @@ async fn handle(state: Arc<Mutex<State>>, mut req: Request) -> Response {
         tokio::time::sleep(Duration::from_secs(30)).await;
     }
     json_response(status, answer, replayed)
+}
+
+/// `metadata[k]=v` fields as Stripe's metadata object.
+fn metadata(form: &[(String, String)]) -> Value {
+    let map: serde_json::Map<String, Value> = form
+        .iter()
+        .filter_map(|(k, v)| {
+            Some((
+                k.strip_prefix("metadata[")?.strip_suffix(']')?.to_string(),
+                json!(v),
+            ))
+        })
+        .collect();
+    Value::Object(map)
 }
 
 fn serde_urlencoded_pairs(raw: &[u8]) -> Vec<(String, String)> {
