@@ -130,9 +130,7 @@ pub struct PayoutRequest<'a> {
     /// never creates a second transfer.
     pub payout_id: &'a str,
     /// Which try this is (0: the request's own call; then the submit job's
-    /// attempt). A provider that saves failed answers under a key (Stripe
-    /// replays a 500) needs a fresh key per try, after looking up whether
-    /// an earlier try made the object.
+    /// attempt): a retry first looks up what an earlier try may have made.
     pub attempt: i32,
     pub account_id: &'a str,
     pub external_account_id: &'a str,

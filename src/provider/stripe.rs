@@ -495,13 +495,42 @@ impl StripeProvider {
             .and_then(|p| text(&p["id"])))
     }
 
-    /// A key for this try: the first try's key is plain, a retry's names
-    /// its attempt (an earlier try's 5xx is saved under its key).
-    fn key(request: &PayoutRequest<'_>, what: &str) -> String {
-        match request.attempt {
-            0 => format!("{}-{what}", request.payout_id),
-            n => format!("{}-{what}-retry{n}", request.payout_id),
+    /// POSTs a payout's object under `{payoutId}-{what}`: every try (the
+    /// request's own, the job's, concurrent ones) uses the same key, so
+    /// Stripe makes it once. Only when Stripe replays a saved failure under
+    /// it is the object looked up (`find`) and, if absent, created under
+    /// the next key (`-r1`, …).
+    async fn post_payout_object<F, Fut>(
+        &self,
+        path: &str,
+        form: &Form,
+        base_key: &str,
+        account: Option<&str>,
+        find: F,
+    ) -> Result<String, ProviderError>
+    where
+        F: Fn() -> Fut,
+        Fut: std::future::Future<Output = Result<Option<String>, ProviderError>>,
+    {
+        for n in 0..KEY_TRIES {
+            match self
+                .post(path, form, &tried_key(base_key, n), account)
+                .await
+            {
+                Ok(object) => {
+                    return text(&object["id"]).ok_or_else(|| {
+                        ProviderError::Unavailable(format!("stripe: {path} answered without id"))
+                    })
+                }
+                Err(Failure::Replayed(_)) => {
+                    if let Some(id) = find().await? {
+                        return Ok(id);
+                    }
+                }
+                Err(failure) => return Err(failure.into_error(|_| None)),
+            }
         }
+        Err(keys_exhausted().into_error(|_| None))
     }
 
     /// Gives the platform its money back (the whole transfer).
@@ -627,7 +656,6 @@ impl PayoutProvider for StripeProvider {
     }
 
     async fn create_payout(&self, request: &PayoutRequest<'_>) -> Result<Submitted, ProviderError> {
-        let no_field = |_: &str| None;
         // A retry first looks for what an earlier try may have made.
         let existing = if request.attempt > 0 {
             self.find_transfer(request.payout_id).await?
@@ -644,18 +672,14 @@ impl PayoutProvider for StripeProvider {
                 push(&mut form, "transfer_group", request.payout_id);
                 push(&mut form, "metadata[payout_id]", request.payout_id);
                 push(&mut form, "metadata[fee]", request.fee.to_string());
-                let transfer = self
-                    .post(
-                        "/v1/transfers",
-                        &form,
-                        &Self::key(request, "transfer"),
-                        None,
-                    )
-                    .await
-                    .map_err(|f| f.into_error(no_field))?;
-                text(&transfer["id"]).ok_or_else(|| {
-                    ProviderError::Unavailable("stripe: transfer without id".into())
-                })?
+                self.post_payout_object(
+                    "/v1/transfers",
+                    &form,
+                    &format!("{}-transfer", request.payout_id),
+                    None,
+                    || self.find_transfer(request.payout_id),
+                )
+                .await?
             }
         };
         let existing = if request.attempt > 0 {
@@ -674,18 +698,16 @@ impl PayoutProvider for StripeProvider {
                 push(&mut form, "metadata[payout_id]", request.payout_id);
                 push(&mut form, "metadata[transfer_id]", &transfer_id);
                 let created = self
-                    .post(
+                    .post_payout_object(
                         "/v1/payouts",
                         &form,
-                        &Self::key(request, "payout"),
+                        &format!("{}-payout", request.payout_id),
                         Some(request.account_id),
+                        || self.find_bank_payout(request.account_id, request.payout_id),
                     )
-                    .await
-                    .map_err(|f| f.into_error(no_field));
+                    .await;
                 match created {
-                    Ok(payout) => text(&payout["id"]).ok_or_else(|| {
-                        ProviderError::Unavailable("stripe: payout without id".into())
-                    })?,
+                    Ok(id) => id,
                     // The bank payout was refused: the transfer goes back
                     // to the platform before the payout fails here.
                     Err(refused @ (ProviderError::Declined { .. } | ProviderError::Refused(_))) => {
