@@ -68,6 +68,86 @@ pub struct Config {
     /// Runs the background job worker. Tests that run due jobs themselves
     /// (`App::run_due_jobs`) turn it off.
     pub job_worker: bool,
+    /// `PAYOUTS_PROVIDER`: the sandbox (default) or Stripe Connect.
+    pub provider: ProviderChoice,
+    /// A payout `pending` or `in_transit` at the provider for longer than
+    /// this, or whose submission is uncertain, is looked up by the
+    /// reconciliation sweep (`PAYOUTS_RECONCILE_AFTER_MS`).
+    pub reconcile_after: Duration,
+}
+
+/// Which real provider serves organizations besides the sandbox.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum ProviderChoice {
+    Sandbox,
+    Stripe(StripeConfig),
+}
+
+pub const STRIPE_API_BASE: &str = "https://api.stripe.com";
+pub const STRIPE_FILES_BASE: &str = "https://files.stripe.com";
+
+/// Stripe Connect settings. Its `Debug` never shows the secrets.
+#[derive(Clone, PartialEq, Eq)]
+pub struct StripeConfig {
+    /// `sk_live_…` (serves live organizations) or `sk_test_…` (may serve
+    /// sandbox organizations, in Stripe's test mode); `rk_` restricted keys too.
+    pub secret_key: String,
+    /// Every endpoint secret (`whsec_…`) an event may be signed with: more
+    /// than one while a secret is rotated.
+    pub webhook_secrets: Vec<String>,
+    pub api_base: String,
+    pub files_base: String,
+    /// Per-request deadline; a call that passes it is "uncertain".
+    pub timeout: Duration,
+}
+
+impl StripeConfig {
+    pub fn new(secret_key: &str, webhook_secrets: Vec<String>) -> Self {
+        Self {
+            secret_key: secret_key.to_string(),
+            webhook_secrets,
+            api_base: STRIPE_API_BASE.into(),
+            files_base: STRIPE_FILES_BASE.into(),
+            timeout: Duration::from_secs(30),
+        }
+    }
+
+    /// A live-mode key: it moves real money, for live organizations only.
+    pub fn is_live(&self) -> bool {
+        self.secret_key.starts_with("sk_live_") || self.secret_key.starts_with("rk_live_")
+    }
+
+    fn validate(&self) -> anyhow::Result<()> {
+        let test =
+            self.secret_key.starts_with("sk_test_") || self.secret_key.starts_with("rk_test_");
+        if !self.is_live() && !test {
+            anyhow::bail!(
+                "STRIPE_SECRET_KEY must be a Stripe secret key (sk_live_… or sk_test_…, or an rk_ restricted key)"
+            );
+        }
+        if self.webhook_secrets.is_empty() {
+            anyhow::bail!("STRIPE_WEBHOOK_SECRET must be set (comma-separated whsec_… secrets) with PAYOUTS_PROVIDER=stripe");
+        }
+        for (name, base) in [
+            ("STRIPE_API_BASE", &self.api_base),
+            ("STRIPE_FILES_BASE", &self.files_base),
+        ] {
+            url::Url::parse(base).map_err(|e| anyhow::anyhow!("{name} is not a URL: {e}"))?;
+        }
+        Ok(())
+    }
+}
+
+impl std::fmt::Debug for StripeConfig {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("StripeConfig")
+            .field("live", &self.is_live())
+            .field("webhook_secrets", &self.webhook_secrets.len())
+            .field("api_base", &self.api_base)
+            .field("files_base", &self.files_base)
+            .field("timeout", &self.timeout)
+            .finish_non_exhaustive()
+    }
 }
 
 fn env(name: &str) -> Option<String> {
@@ -126,6 +206,8 @@ impl Config {
             clock: Clock::system(),
             webhook_timeout: Duration::from_secs(10),
             job_worker: true,
+            provider: ProviderChoice::Sandbox,
+            reconcile_after: Duration::from_secs(3 * 24 * 3600),
         }
     }
 
@@ -193,6 +275,32 @@ impl Config {
         if let Some(prefix) = env("PAYOUTS_REDIS_PREFIX") {
             c.redis_prefix = prefix;
         }
+        c.reconcile_after = env_millis("PAYOUTS_RECONCILE_AFTER_MS", c.reconcile_after)?;
+        c.provider = match env("PAYOUTS_PROVIDER").as_deref().map(str::trim) {
+            None | Some("sandbox") => ProviderChoice::Sandbox,
+            Some("stripe") => {
+                let secret_key = env("STRIPE_SECRET_KEY").ok_or_else(|| {
+                    anyhow::anyhow!("PAYOUTS_PROVIDER=stripe needs STRIPE_SECRET_KEY")
+                })?;
+                let secrets = env("STRIPE_WEBHOOK_SECRET")
+                    .unwrap_or_default()
+                    .split(',')
+                    .map(|s| s.trim().to_string())
+                    .filter(|s| !s.is_empty())
+                    .collect();
+                let mut stripe = StripeConfig::new(secret_key.trim(), secrets);
+                if let Some(base) = env("STRIPE_API_BASE") {
+                    stripe.api_base = base.trim().trim_end_matches('/').to_string();
+                }
+                if let Some(base) = env("STRIPE_FILES_BASE") {
+                    stripe.files_base = base.trim().trim_end_matches('/').to_string();
+                }
+                ProviderChoice::Stripe(stripe)
+            }
+            Some(other) => {
+                anyhow::bail!("PAYOUTS_PROVIDER={other:?} is not a valid value (sandbox or stripe)")
+            }
+        };
         c.validate()?;
         Ok(c)
     }
@@ -242,6 +350,12 @@ impl Config {
                 self.provider_retry_delay,
                 0,
                 DAY,
+            ),
+            (
+                "PAYOUTS_RECONCILE_AFTER_MS",
+                self.reconcile_after,
+                1,
+                30 * DAY,
             ),
             // Keys are kept 24 h; a longer hold would outlive the key.
             ("PAYOUTS_IDEMPOTENCY_LOCK_MS", self.idempotency_lock, 1, DAY),
@@ -297,6 +411,9 @@ impl Config {
         }
         url::Url::parse(&self.public_url)
             .map_err(|e| anyhow::anyhow!("PAYOUTS_PUBLIC_URL is not a URL: {e}"))?;
+        if let ProviderChoice::Stripe(stripe) = &self.provider {
+            stripe.validate()?;
+        }
         Ok(())
     }
 }
@@ -366,6 +483,26 @@ pub fn sqlite_file(database_url: &str) -> Option<String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn stripe_settings_are_checked_and_never_shown() {
+        let secrets = vec!["whsec_a".to_string(), "whsec_b".to_string()];
+        let live = StripeConfig::new("sk_live_secretvalue", secrets.clone());
+        assert!(live.is_live() && live.validate().is_ok());
+        let test = StripeConfig::new("sk_test_secretvalue", secrets.clone());
+        assert!(!test.is_live() && test.validate().is_ok());
+        assert!(StripeConfig::new("pk_live_x", secrets.clone())
+            .validate()
+            .is_err());
+        assert!(StripeConfig::new("sk_live_x", Vec::new())
+            .validate()
+            .is_err());
+        let shown = format!("{live:?}");
+        assert!(
+            !shown.contains("secretvalue") && !shown.contains("whsec_"),
+            "{shown}"
+        );
+    }
 
     #[test]
     fn sqlite_file_paths() {

@@ -66,6 +66,10 @@ pub enum Error {
     Busy(String),
     #[error("the payout provider refused the request: {0}")]
     Provider(String),
+    /// No provider may serve this organization (a live organization with
+    /// no live provider configured): nothing was done.
+    #[error("{0}")]
+    ProviderNotConfigured(String),
     /// The inner text is logged, never sent to the client.
     #[error("internal error")]
     Internal(String),

@@ -11,10 +11,18 @@ use sea_orm::DbErr;
 use crate::{
     provider::sandbox::{DeliverEvent, SandboxProvider},
     queue::{self, Ran, Registry},
-    service::{funds::ReleaseFunds, payouts::SubmitPayout, webhooks::DeliverWebhook, App},
+    service::{
+        funds::ReleaseFunds,
+        payouts::{ReclaimTransfer, SubmitPayout},
+        webhooks::DeliverWebhook,
+        App,
+    },
 };
 
 const PURGE_EVERY: Duration = Duration::from_secs(600);
+/// How often each worker asks the provider about payouts that are
+/// uncertain or overdue (`service::reconcile`).
+const RECONCILE_EVERY: Duration = Duration::from_secs(300);
 /// How long done jobs are kept (for operators) before they are purged.
 const KEEP_DONE_JOBS: Duration = Duration::from_secs(30 * 24 * 3600);
 
@@ -29,6 +37,7 @@ fn sandbox(app: &App) -> &SandboxProvider {
 static REGISTRY: LazyLock<Registry<App>> = LazyLock::new(|| {
     Registry::default()
         .register::<SubmitPayout>(app)
+        .register::<ReclaimTransfer>(app)
         .register::<ReleaseFunds>(app)
         .register::<DeliverWebhook>(app)
         .register::<DeliverEvent>(sandbox)
@@ -70,9 +79,23 @@ impl App {
 /// Runs due jobs until `shutdown` turns true; finishes the job in hand first.
 pub async fn worker(app: App, mut shutdown: tokio::sync::watch::Receiver<bool>) {
     let mut next_purge = std::time::Instant::now();
+    let mut next_reconcile = std::time::Instant::now() + RECONCILE_EVERY;
     loop {
         if *shutdown.borrow() {
             return;
+        }
+        if std::time::Instant::now() >= next_reconcile {
+            // Safe on every instance at once: results go through the payout
+            // state machine, which applies each move once.
+            match crate::service::reconcile::run(&app, None).await {
+                Ok(changes) if changes.is_empty() => {}
+                Ok(changes) => tracing::info!(
+                    changed = changes.len(),
+                    "payouts reconciled with the provider"
+                ),
+                Err(err) => tracing::warn!(error = %err, "reconciliation failed"),
+            }
+            next_reconcile = std::time::Instant::now() + RECONCILE_EVERY;
         }
         if std::time::Instant::now() >= next_purge {
             // Safe on every instance at once: deleting expired rows twice is harmless.

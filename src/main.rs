@@ -53,6 +53,13 @@ enum Command {
         #[arg(long, value_parser = parse_api_version)]
         api_version: Option<ApiVersion>,
     },
+    /// Ask the provider about payouts whose submission is uncertain or that
+    /// are pending/in transit too long; apply and print what changed.
+    Reconcile {
+        /// Only this organization's payouts.
+        #[arg(long)]
+        org: Option<String>,
+    },
 }
 
 #[derive(Subcommand)]
@@ -240,6 +247,15 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
                 }
             };
             println!("{out}");
+        }
+        Command::Reconcile { org } => {
+            let config = Config::from_env(None)?;
+            let conn = db::connect(&config.database_url).await?;
+            db::migrate(&conn).await?;
+            let app = payouts::service::App::new(conn, config);
+            app.check_provider_keys().await?;
+            let changes = payouts::service::reconcile::run(&app, org.as_deref()).await?;
+            println!("{}", json!({"changed": changes.len(), "changes": changes}));
         }
         Command::Ledger {
             command: LedgerCommand::Verify,

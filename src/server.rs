@@ -80,6 +80,7 @@ pub async fn start_with_provider_layer(
         db::connect_pools(&config.database_url, config.sqlite_synchronous).await?;
     db::migrate(&writes).await?;
     let app = App::with_provider_layer(writes, reads, config, layer);
+    app.check_provider_keys().await?;
     let (shutdown, shutdown_rx) = watch::channel(false);
     let worker = app
         .config

@@ -13,6 +13,9 @@ pub struct Model {
     pub country: String,
     /// ISO 4217, lower case
     pub currency: String,
+    /// The provider holding the organization's account (`sandbox`,
+    /// `stripe`), set by its first verification; unset before.
+    pub provider: Option<String>,
     pub created_at: DateTimeUtc,
     /// The `Commet-Version` its requests get when they send none.
     pub api_version: ApiVersion,

@@ -17,6 +17,9 @@ pub struct Model {
     pub description: Option<String>,
     pub provider: String,
     pub provider_transfer_id: Option<String>,
+    /// The provider's payout to the bank (Stripe: `po_…` on the connected
+    /// account), when it is a separate object from the transfer.
+    pub provider_payout_id: Option<String>,
     pub failure_code: Option<String>,
     pub failure_message: Option<String>,
     /// The request's `Idempotency-Key`, if it had one.

@@ -7,6 +7,7 @@ mod m20261126_000003_verification_claims;
 mod m20261127_000001_job_dead;
 mod m20261128_100001_webhooks;
 mod m20261128_200001_payout_cancel_bank_delete;
+mod m20261128_300001_stripe;
 mod m20261128_400001_org_api_version;
 
 pub struct Migrator;
@@ -22,6 +23,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261127_000001_job_dead::Migration),
             Box::new(m20261128_100001_webhooks::Migration),
             Box::new(m20261128_200001_payout_cancel_bank_delete::Migration),
+            Box::new(m20261128_300001_stripe::Migration),
             Box::new(m20261128_400001_org_api_version::Migration),
         ]
     }

@@ -97,6 +97,7 @@ impl ApiError {
                 Error::MalformedEvent(_) => &c::INVALID_JSON,
                 Error::Busy(_) => &c::SERVICE_UNAVAILABLE,
                 Error::Provider(_) => &c::PROVIDER_ERROR,
+                Error::ProviderNotConfigured(_) => &c::PROVIDER_NOT_CONFIGURED,
                 Error::Internal(_) => &c::INTERNAL_ERROR,
             },
         }

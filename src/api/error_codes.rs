@@ -259,6 +259,19 @@ error_codes! {
                  changed; an outage passes.",
         retry: "Yes, with backoff, using the same Idempotency-Key so it is applied once.",
     };
+    PROVIDER_NOT_CONFIGURED = ErrorCode {
+        code: "provider_not_configured",
+        status: StatusCode::SERVICE_UNAVAILABLE,
+        kind: "api_error",
+        example: "no payout provider is configured for live organizations on this service",
+        meaning: "No payout provider may serve this organization: a live organization is never \
+                  served by the sandbox, and this service has no live provider (Stripe with an \
+                  sk_live_ key) configured, or the provider holding the organization's account \
+                  is not configured any more. Nothing was changed.",
+        action: "Ask the operator to configure the provider (PAYOUTS_PROVIDER=stripe with \
+                 STRIPE_SECRET_KEY and STRIPE_WEBHOOK_SECRET).",
+        retry: "Only once the operator has configured the provider.",
+    };
     SERVICE_UNAVAILABLE = ErrorCode {
         code: "service_unavailable",
         status: StatusCode::SERVICE_UNAVAILABLE,

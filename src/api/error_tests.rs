@@ -23,6 +23,7 @@ fn samples() -> Vec<ApiError> {
         Error::MalformedEvent(String::new()),
         Error::Busy(String::new()),
         Error::Provider(String::new()),
+        Error::ProviderNotConfigured(String::new()),
         Error::Internal(String::new()),
     ];
     let mut all = vec![
@@ -70,6 +71,7 @@ fn samples() -> Vec<ApiError> {
                 | Error::MalformedEvent(_)
                 | Error::Busy(_)
                 | Error::Provider(_)
+                | Error::ProviderNotConfigured(_)
                 | Error::Internal(_) => {}
             },
         }
@@ -124,6 +126,7 @@ fn statuses_and_types_of_the_contract() {
         (400, "invalid_request_error", "invalid_signature"),
         (400, "validation_error", "invalid_json"),
         (503, "api_error", "service_unavailable"),
+        (503, "api_error", "provider_not_configured"),
         (502, "provider_error", "provider_error"),
         (500, "api_error", "internal_error"),
     ] {

@@ -25,7 +25,11 @@ impl Instrumented {
         let elapsed = started.elapsed();
         let error = match &result {
             Ok(_) => None,
-            Err(ProviderError::Refused(_)) => Some("refused"),
+            Err(
+                ProviderError::Refused(_)
+                | ProviderError::Invalid { .. }
+                | ProviderError::Declined { .. },
+            ) => Some("refused"),
             Err(ProviderError::Unavailable(_)) => Some("unavailable"),
         };
         self.metrics
@@ -48,12 +52,22 @@ impl PayoutProvider for Instrumented {
         self.inner.name()
     }
 
-    async fn upload_document(&self, document: &Document) -> Result<String, ProviderError> {
-        self.timed("upload_document", self.inner.upload_document(document))
-            .await
+    async fn upload_document(
+        &self,
+        document: &Document,
+        idempotency_key: &str,
+    ) -> Result<String, ProviderError> {
+        self.timed(
+            "upload_document",
+            self.inner.upload_document(document, idempotency_key),
+        )
+        .await
     }
 
-    async fn create_account(&self, request: &AccountRequest<'_>) -> Result<String, ProviderError> {
+    async fn create_account(
+        &self,
+        request: &AccountRequest<'_>,
+    ) -> Result<CreatedAccount, ProviderError> {
         self.timed("create_account", self.inner.create_account(request))
             .await
     }
@@ -62,17 +76,45 @@ impl PayoutProvider for Instrumented {
         &self,
         account_id: &str,
         bank: &BankDetails<'_>,
+        idempotency_key: &str,
+        set_default: bool,
     ) -> Result<ExternalAccount, ProviderError> {
         self.timed(
             "add_external_account",
-            self.inner.add_external_account(account_id, bank),
+            self.inner
+                .add_external_account(account_id, bank, idempotency_key, set_default),
         )
         .await
     }
 
-    async fn create_payout(&self, request: &PayoutRequest<'_>) -> Result<String, ProviderError> {
+    async fn create_payout(&self, request: &PayoutRequest<'_>) -> Result<Submitted, ProviderError> {
         self.timed("create_payout", self.inner.create_payout(request))
             .await
+    }
+
+    async fn find_payout(
+        &self,
+        request: &PayoutRequest<'_>,
+    ) -> Result<Option<Submitted>, ProviderError> {
+        self.timed("find_payout", self.inner.find_payout(request))
+            .await
+    }
+
+    async fn reclaim(&self, transfer_id: &str, payout_id: &str) -> Result<(), ProviderError> {
+        self.timed("reclaim", self.inner.reclaim(transfer_id, payout_id))
+            .await
+    }
+
+    async fn payout_state(
+        &self,
+        account_id: &str,
+        submitted: &Submitted,
+    ) -> Result<Option<PayoutState>, ProviderError> {
+        self.timed(
+            "payout_state",
+            self.inner.payout_state(account_id, submitted),
+        )
+        .await
     }
 
     fn parse_webhook(

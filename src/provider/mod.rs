@@ -2,9 +2,10 @@
 //! transfers really live. One trait; the sandbox is the default.
 pub mod instrumented;
 pub mod sandbox;
+pub mod stripe;
 
 use chrono::{DateTime, NaiveDate, Utc};
-use entity::states::{BankAccountType, BusinessType};
+use entity::states::{BankAccountStatus, BankAccountType, BusinessType};
 
 use crate::{
     document::Document,
@@ -16,6 +17,14 @@ pub enum ProviderError {
     /// The provider said no; retrying the same call will not help.
     #[error("{0}")]
     Refused(String),
+    /// The provider refused one of our fields (`field` is our wire name,
+    /// e.g. `bank.routingNumber`): the caller's input is wrong.
+    #[error("{field} {message}")]
+    Invalid { field: String, message: String },
+    /// The provider refused the payout with its own failure code (e.g.
+    /// `account_closed`): the payout fails with that code.
+    #[error("{message}")]
+    Declined { code: String, message: String },
     /// Timeout, 5xx, connection failure: the call may be retried (with the
     /// same idempotency key).
     #[error("{0}")]
@@ -27,9 +36,72 @@ pub struct AccountRequest<'a> {
     pub idempotency_key: &'a str,
     pub email: &'a str,
     pub business_type: BusinessType,
+    pub business_url: &'a str,
     pub country: &'a str,
     pub date_of_birth: Option<NaiveDate>,
     pub document_file_id: &'a str,
+    pub individual: Option<&'a Person>,
+    pub company: Option<&'a Company>,
+    /// The first bank account, registered with the account where the
+    /// provider allows it (see `CreatedAccount::external_account`).
+    pub bank: &'a BankDetails<'a>,
+}
+
+#[derive(Debug, Clone, Default)]
+pub struct Address {
+    pub line1: String,
+    pub line2: Option<String>,
+    pub city: String,
+    pub state: Option<String>,
+    pub postal_code: String,
+    pub country: String,
+}
+
+#[derive(Debug, Clone, Default)]
+pub struct Person {
+    pub first_name: String,
+    pub last_name: String,
+    pub phone: Option<String>,
+    pub email: Option<String>,
+    pub date_of_birth: Option<NaiveDate>,
+    pub ssn_last4: Option<String>,
+    pub id_number: Option<String>,
+    pub address: Option<Address>,
+}
+
+#[derive(Debug, Clone, Default)]
+pub struct Company {
+    pub name: String,
+    pub tax_id: String,
+    pub address: Address,
+    pub representative: Person,
+}
+
+/// A created connected account.
+#[derive(Debug, Clone)]
+pub struct CreatedAccount {
+    pub id: String,
+    /// The bank account registered with it, if the provider did so in the
+    /// same call; otherwise the caller registers it.
+    pub external_account: Option<ExternalAccount>,
+}
+
+/// A payout the provider accepted.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Submitted {
+    /// The money's move to the connected account (Stripe `tr_…`); the
+    /// sandbox's single id.
+    pub transfer_id: String,
+    /// The connected account's payout to the bank (Stripe `po_…`).
+    pub payout_id: Option<String>,
+}
+
+/// Where a submitted payout stands at the provider (reconciliation).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PayoutState {
+    pub status: PayoutStatus,
+    pub failure_code: Option<String>,
+    pub failure_message: Option<String>,
 }
 
 pub struct BankDetails<'a> {
@@ -45,6 +117,8 @@ pub struct BankDetails<'a> {
 pub struct ExternalAccount {
     pub id: String,
     pub bank_name: Option<String>,
+    /// The provider's last four digits, when it says.
+    pub last4: Option<String>,
 }
 
 /// The smallest transfer, in cents, a provider is asked to make: a payout
@@ -55,6 +129,9 @@ pub struct PayoutRequest<'a> {
     /// Our payout id: the provider's idempotency key, so a retried call
     /// never creates a second transfer.
     pub payout_id: &'a str,
+    /// Which try this is (0: the request's own call; then the submit job's
+    /// attempt): a retry first looks up what an earlier try may have made.
+    pub attempt: i32,
     pub account_id: &'a str,
     pub external_account_id: &'a str,
     /// What the bank receives: the payout's `netAmount`. The fee stays with
@@ -78,6 +155,11 @@ pub enum EventObject {
         status: PayoutStatus,
         failure_code: Option<String>,
         failure_message: Option<String>,
+    },
+    /// A bank account's status changed at the provider.
+    BankAccount {
+        external_account_id: String,
+        status: BankAccountStatus,
     },
     /// An event type this service does not act on.
     Other,
@@ -107,14 +189,49 @@ pub struct ProviderEvent {
 pub trait PayoutProvider: Send + Sync {
     /// The `{provider}` of `POST /api/v1/provider-webhooks/{provider}`.
     fn name(&self) -> &'static str;
-    async fn upload_document(&self, document: &Document) -> Result<String, ProviderError>;
-    async fn create_account(&self, request: &AccountRequest<'_>) -> Result<String, ProviderError>;
+    /// `idempotency_key` is derived from our own ids.
+    async fn upload_document(
+        &self,
+        document: &Document,
+        idempotency_key: &str,
+    ) -> Result<String, ProviderError>;
+    async fn create_account(
+        &self,
+        request: &AccountRequest<'_>,
+    ) -> Result<CreatedAccount, ProviderError>;
+    /// `idempotency_key`: our bank account's id. `set_default` makes it the
+    /// default for its currency at the provider.
     async fn add_external_account(
         &self,
         account_id: &str,
         bank: &BankDetails<'_>,
+        idempotency_key: &str,
+        set_default: bool,
     ) -> Result<ExternalAccount, ProviderError>;
-    async fn create_payout(&self, request: &PayoutRequest<'_>) -> Result<String, ProviderError>;
+    async fn create_payout(&self, request: &PayoutRequest<'_>) -> Result<Submitted, ProviderError>;
+    /// Whether the provider already made this payout (after a timeout or a
+    /// 5xx, whose outcome is unknown). `Ok(None)`: certainly not made.
+    async fn find_payout(
+        &self,
+        _request: &PayoutRequest<'_>,
+    ) -> Result<Option<Submitted>, ProviderError> {
+        Ok(None)
+    }
+    /// Takes back, to the platform, the money of a payout the bank failed or
+    /// that was canceled after it reached the connected account (Stripe:
+    /// reverses the transfer). Idempotent per payout.
+    async fn reclaim(&self, _transfer_id: &str, _payout_id: &str) -> Result<(), ProviderError> {
+        Ok(())
+    }
+    /// Where a submitted payout stands (`None`: the provider cannot say;
+    /// its events are the only source).
+    async fn payout_state(
+        &self,
+        _account_id: &str,
+        _submitted: &Submitted,
+    ) -> Result<Option<PayoutState>, ProviderError> {
+        Ok(None)
+    }
     /// Checks the signature and parses a webhook body.
     fn parse_webhook(
         &self,

@@ -221,7 +221,11 @@ impl PayoutProvider for SandboxProvider {
         NAME
     }
 
-    async fn upload_document(&self, document: &Document) -> Result<String, ProviderError> {
+    async fn upload_document(
+        &self,
+        document: &Document,
+        _idempotency_key: &str,
+    ) -> Result<String, ProviderError> {
         if document.bytes.is_empty() {
             return Err(ProviderError::Refused(
                 "the identity document is empty".into(),
@@ -230,7 +234,10 @@ impl PayoutProvider for SandboxProvider {
         Ok(ids::new_id("file"))
     }
 
-    async fn create_account(&self, request: &AccountRequest<'_>) -> Result<String, ProviderError> {
+    async fn create_account(
+        &self,
+        request: &AccountRequest<'_>,
+    ) -> Result<CreatedAccount, ProviderError> {
         let account_id = derived_id("acct", request.idempotency_key);
         let (y, m, d) = WATCH_LIST_BIRTH_DATE;
         let on_watch_list = request.date_of_birth == NaiveDate::from_ymd_opt(y, m, d);
@@ -241,13 +248,18 @@ impl PayoutProvider for SandboxProvider {
         };
         let verdict = json!({"id": account_id, "status": status.as_str()});
         self.schedule(vec![("account.updated", verdict, 1)]).await?;
-        Ok(account_id)
+        Ok(CreatedAccount {
+            id: account_id,
+            external_account: None,
+        })
     }
 
     async fn add_external_account(
         &self,
         _account_id: &str,
         bank: &BankDetails<'_>,
+        _idempotency_key: &str,
+        _set_default: bool,
     ) -> Result<ExternalAccount, ProviderError> {
         // The sandbox remembers a bank account's fate in its own opaque id.
         let outcome = FAILING_ACCOUNTS
@@ -258,10 +270,11 @@ impl PayoutProvider for SandboxProvider {
             id: format!("ba_{}_{outcome}", &ids::new_id("x")[2..]),
             bank_name: (bank.routing_number == Some(TEST_ROUTING_NUMBER))
                 .then(|| "STRIPE TEST BANK".to_string()),
+            last4: None,
         })
     }
 
-    async fn create_payout(&self, request: &PayoutRequest<'_>) -> Result<String, ProviderError> {
+    async fn create_payout(&self, request: &PayoutRequest<'_>) -> Result<Submitted, ProviderError> {
         match self.next_fault() {
             Some(Fault::Unavailable) => {
                 return Err(ProviderError::Unavailable(
@@ -297,7 +310,10 @@ impl PayoutProvider for SandboxProvider {
             (settled.0, settled.1, 2),
         ])
         .await?;
-        Ok(transfer_id)
+        Ok(Submitted {
+            transfer_id,
+            payout_id: None,
+        })
     }
 
     fn parse_webhook(

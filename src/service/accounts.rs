@@ -22,7 +22,10 @@ use crate::{
     },
     error::{Error, Result},
     ids,
-    provider::{AccountRequest, BankDetails, ExternalAccount, PayoutProvider, ProviderError},
+    provider::{
+        AccountRequest, BankDetails, Company, ExternalAccount, PayoutProvider, Person,
+        ProviderError,
+    },
 };
 
 pub struct BankInput {
@@ -41,6 +44,9 @@ pub struct VerificationInput {
     pub country: String,
     pub date_of_birth: Option<NaiveDate>,
     pub bank: BankInput,
+    /// The individual's or the company's details, for the provider.
+    pub individual: Option<Person>,
+    pub company: Option<Company>,
 }
 
 pub struct Verification {
@@ -51,9 +57,10 @@ pub struct Verification {
 impl From<ProviderError> for Error {
     fn from(err: ProviderError) -> Self {
         match err {
-            ProviderError::Refused(reason) | ProviderError::Unavailable(reason) => {
-                Error::Provider(reason)
-            }
+            ProviderError::Invalid { field, message } => Error::field(field, message),
+            ProviderError::Declined { message, .. }
+            | ProviderError::Refused(message)
+            | ProviderError::Unavailable(message) => Error::Provider(message),
         }
     }
 }
@@ -87,6 +94,8 @@ pub async fn verify(
     org: &organization::Model,
     input: VerificationInput,
 ) -> Result<Verification> {
+    // Before anything: an organization no provider may serve changes nothing.
+    let provider = app.provider_for(org)?;
     let lease = app.config.document_timeout + PROVIDER_CALLS_ALLOWANCE;
     let give_up = tokio::time::Instant::now() + lease + claims::POLL_INTERVAL * 10;
     let claim = loop {
@@ -116,7 +125,7 @@ pub async fn verify(
             return Err(err.into());
         }
     };
-    let provisioned = provision(app, org, input, &claim, document).await;
+    let provisioned = provision(app, provider, org, input, &claim, document).await;
     if provisioned.is_err() {
         if let Err(err) = claims::release(&app.db, &claim).await {
             // It expires on its own after the lease.
@@ -139,25 +148,51 @@ fn existing(account: payout_account::Model) -> Verification {
 
 async fn provision(
     app: &App,
+    provider: std::sync::Arc<dyn PayoutProvider>,
     org: &organization::Model,
     input: VerificationInput,
     claim: &claims::Claim,
     document: Document,
 ) -> Result<Verification> {
-    let provider = app.provider_for(org);
-    let file_id = provider.upload_document(&document).await?;
+    let file_id = provider
+        .upload_document(&document, &claim.account_id)
+        .await?;
     drop(document);
-    let provider_account_id = provider
+    let bank_details = bank_details(org, &input.bank);
+    let created = provider
         .create_account(&AccountRequest {
             idempotency_key: &claim.account_id,
             email: &input.email,
             business_type: input.business_type,
+            business_url: &input.business_url,
             country: &input.country,
             date_of_birth: input.date_of_birth,
             document_file_id: &file_id,
+            individual: input.individual.as_ref(),
+            company: input.company.as_ref(),
+            bank: &bank_details,
         })
         .await?;
-    let external = register_bank(provider.as_ref(), &provider_account_id, org, &input.bank).await?;
+    let provider_account_id = created.id;
+    // Derived from the claim, so a retried verification registers the same bank.
+    let bank_id = format!(
+        "pba_{}",
+        &crate::crypto::sha256_hex(claim.account_id.as_bytes())[..24]
+    );
+    let external = match created.external_account {
+        Some(external) => external,
+        None => {
+            register_bank(
+                provider.as_ref(),
+                &provider_account_id,
+                org,
+                &input.bank,
+                &bank_id,
+                true,
+            )
+            .await?
+        }
+    };
 
     let now = Utc::now();
     let account = payout_account::Model {
@@ -175,7 +210,7 @@ async fn provision(
         created_at: now,
         updated_at: now,
     };
-    let bank = new_bank_row(app, org, &account.id, &input.bank, external, true);
+    let bank = new_bank_row(app, org, &account.id, &bank_id, &input.bank, external, true);
     let txn = db::begin_write(&app.db).await?;
     let inserted =
         payout_account::Entity::insert(payout_account::ActiveModel::from(account.clone()))
@@ -196,6 +231,13 @@ async fn provision(
     bank_account::Entity::insert(bank_account::ActiveModel::from(bank))
         .exec_without_returning(&txn)
         .await?;
+    // The organization is this provider's from now on: its payouts go here.
+    organization::Entity::update_many()
+        .col_expr(organization::Column::Provider, Expr::value(provider.name()))
+        .filter(organization::Column::Id.eq(org.id.clone()))
+        .filter(organization::Column::Provider.is_null())
+        .exec(&txn)
+        .await?;
     claims::finish(&txn, claim).await?;
     txn.commit().await?;
     Ok(Verification {
@@ -204,23 +246,31 @@ async fn provision(
     })
 }
 
+fn bank_details<'a>(org: &'a organization::Model, bank: &'a BankInput) -> BankDetails<'a> {
+    BankDetails {
+        account_number: &bank.account_number,
+        routing_number: bank.routing_number.as_deref(),
+        holder_name: &bank.holder_name,
+        account_type: bank.account_type,
+        country: &org.country,
+        currency: &org.currency,
+    }
+}
+
 async fn register_bank(
     provider: &dyn PayoutProvider,
     provider_account_id: &str,
     org: &organization::Model,
     bank: &BankInput,
+    bank_id: &str,
+    set_default: bool,
 ) -> Result<ExternalAccount> {
     Ok(provider
         .add_external_account(
             provider_account_id,
-            &BankDetails {
-                account_number: &bank.account_number,
-                routing_number: bank.routing_number.as_deref(),
-                holder_name: &bank.holder_name,
-                account_type: bank.account_type,
-                country: &org.country,
-                currency: &org.currency,
-            },
+            &bank_details(org, bank),
+            bank_id,
+            set_default,
         )
         .await?)
 }
@@ -234,17 +284,20 @@ fn new_bank_row(
     app: &App,
     org: &organization::Model,
     payout_account_id: &str,
+    id: &str,
     bank: &BankInput,
     external: ExternalAccount,
     is_default: bool,
 ) -> bank_account::Model {
     bank_account::Model {
-        id: ids::new_id("pba"),
+        id: id.to_string(),
         organization_id: org.id.clone(),
         payout_account_id: payout_account_id.to_string(),
         provider_external_account_id: Some(external.id),
         holder_name: bank.holder_name.clone(),
-        last4: last4(&bank.account_number),
+        last4: external
+            .last4
+            .unwrap_or_else(|| last4(&bank.account_number)),
         account_number_encrypted: app.config.cipher.encrypt(&bank.account_number),
         routing_number: bank.routing_number.clone(),
         bank_name: external.bank_name,
@@ -266,13 +319,21 @@ pub async fn add_bank_account(
     bank: BankInput,
     set_default: bool,
 ) -> Result<bank_account::Model> {
+    let provider = app.provider_for(org)?;
     let account = find_account(&app.db, &org.id)
         .await?
         .ok_or(Error::PayoutAccountRequired)?;
-    let provider = app.provider_for(org);
-    let external =
-        register_bank(provider.as_ref(), &account.provider_account_id, org, &bank).await?;
-    let mut row = new_bank_row(app, org, &account.id, &bank, external, false);
+    let id = ids::new_id("pba");
+    let external = register_bank(
+        provider.as_ref(),
+        &account.provider_account_id,
+        org,
+        &bank,
+        &id,
+        set_default,
+    )
+    .await?;
+    let mut row = new_bank_row(app, org, &account.id, &id, &bank, external, false);
 
     let txn = db::begin_write(&app.db).await?;
     // One bank-account change per organization at a time.

@@ -164,6 +164,7 @@ mod tests {
             description: None,
             provider: "sandbox".into(),
             provider_transfer_id: None,
+            provider_payout_id: None,
             failure_code: None,
             failure_message: None,
             idempotency_key: None,

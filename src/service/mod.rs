@@ -10,6 +10,7 @@ pub mod orgs;
 pub mod page;
 pub mod payouts;
 pub mod provider_events;
+pub mod reconcile;
 pub mod verification_claims;
 pub mod webhooks;
 
@@ -17,13 +18,19 @@ use std::{ops::Deref, sync::Arc};
 
 use sea_orm::DatabaseConnection;
 
+use entity::{organization, states::OrgMode};
+
 use crate::{
     clock::Clock,
-    config::Config,
+    config::{Config, ProviderChoice},
     document::DocumentFetcher,
+    error::{Error, Result},
     group_commit::Writer,
     metrics::Metrics,
-    provider::{instrumented::Instrumented, sandbox::SandboxProvider, PayoutProvider},
+    provider::{
+        instrumented::Instrumented, sandbox::SandboxProvider, stripe::StripeProvider,
+        PayoutProvider,
+    },
 };
 
 pub struct AppInner {
@@ -39,6 +46,9 @@ pub struct AppInner {
     pub sandbox: Arc<SandboxProvider>,
     /// The sandbox provider behind metrics and logging; what operations use.
     provider: Arc<dyn PayoutProvider>,
+    /// Stripe Connect behind metrics and logging, when configured, and
+    /// whether its key is a live one.
+    stripe: Option<(Arc<dyn PayoutProvider>, bool)>,
     pub metrics: Arc<Metrics>,
     /// Client for outgoing calls (webhook deliveries).
     pub http: reqwest::Client,
@@ -103,6 +113,17 @@ impl App {
             metrics.clone(),
         ));
         let provider = Arc::new(Instrumented::new(layer(sandbox.clone()), metrics.clone()));
+        let stripe = match &config.provider {
+            ProviderChoice::Sandbox => None,
+            ProviderChoice::Stripe(stripe) => {
+                let live = stripe.is_live();
+                let client: Arc<dyn PayoutProvider> = Arc::new(Instrumented::new(
+                    Arc::new(StripeProvider::new(stripe.clone())),
+                    metrics.clone(),
+                ));
+                Some((client, live))
+            }
+        };
         Self(Arc::new(AppInner {
             db,
             read_db,
@@ -110,6 +131,7 @@ impl App {
             documents,
             sandbox,
             provider,
+            stripe,
             metrics,
             http,
             instance_id: crate::ids::new_id("inst"),
@@ -118,14 +140,93 @@ impl App {
         }))
     }
 
-    /// The provider that serves an organization. Only the sandbox provider
-    /// exists so far, so live organizations use it too.
-    pub fn provider_for(&self, _org: &entity::organization::Model) -> Arc<dyn PayoutProvider> {
-        self.provider.clone()
+    /// The provider that serves an organization: the one holding its
+    /// account once it has one, else the one its mode gets. A live
+    /// organization never gets the sandbox; with no live provider
+    /// configured it gets `ProviderNotConfigured` (nothing is done).
+    pub fn provider_for(&self, org: &organization::Model) -> Result<Arc<dyn PayoutProvider>> {
+        let name = match &org.provider {
+            Some(name) => name.as_str(),
+            None => self.default_provider(org.mode),
+        };
+        self.provider_in_mode(name, org.mode)
+    }
+
+    /// Which provider a new account of this mode goes to: Stripe for live
+    /// organizations; for sandbox ones, Stripe when its key is a test key
+    /// (Stripe's test mode), else the sandbox.
+    fn default_provider(&self, mode: OrgMode) -> &'static str {
+        match (mode, &self.stripe) {
+            (OrgMode::Live, _) => crate::provider::stripe::NAME,
+            (OrgMode::Sandbox, Some((_, false))) => crate::provider::stripe::NAME,
+            (OrgMode::Sandbox, _) => crate::provider::sandbox::NAME,
+        }
+    }
+
+    /// The provider `name` for an organization of `mode`, if it may serve it.
+    pub fn provider_in_mode(&self, name: &str, mode: OrgMode) -> Result<Arc<dyn PayoutProvider>> {
+        let found = match (name, mode, &self.stripe) {
+            (crate::provider::sandbox::NAME, OrgMode::Sandbox, _) => Some(self.provider.clone()),
+            (crate::provider::stripe::NAME, OrgMode::Live, Some((stripe, true)))
+            | (crate::provider::stripe::NAME, OrgMode::Sandbox, Some((stripe, false))) => {
+                Some(stripe.clone())
+            }
+            _ => None,
+        };
+        found.ok_or_else(|| {
+            Error::ProviderNotConfigured(match mode {
+                OrgMode::Live => format!(
+                    "no payout provider is configured for live organizations on this service \
+                     (needs PAYOUTS_PROVIDER=stripe with an sk_live_ key; the account's provider is {name})"
+                ),
+                OrgMode::Sandbox => format!(
+                    "the payout provider holding this organization's account ({name}) is not configured on this service"
+                ),
+            })
+        })
     }
 
     /// The provider named in a webhook path.
     pub fn provider_named(&self, name: &str) -> Option<Arc<dyn PayoutProvider>> {
-        (name == self.provider.name()).then(|| self.provider.clone())
+        if name == self.provider.name() {
+            return Some(self.provider.clone());
+        }
+        self.stripe
+            .as_ref()
+            .filter(|(stripe, _)| stripe.name() == name)
+            .map(|(stripe, _)| stripe.clone())
+    }
+
+    /// The service refuses to start when the Stripe key's mode does not
+    /// match the organizations whose accounts Stripe holds: a test key with
+    /// live accounts (their payouts would go to test mode), or a live key
+    /// with sandbox accounts (sandbox organizations would move real money).
+    pub async fn check_provider_keys(&self) -> anyhow::Result<()> {
+        use sea_orm::{ColumnTrait, EntityTrait, PaginatorTrait, QueryFilter};
+        let Some((_, live)) = &self.stripe else {
+            return Ok(());
+        };
+        let wrong_mode = if *live {
+            OrgMode::Sandbox
+        } else {
+            OrgMode::Live
+        };
+        let mismatched = organization::Entity::find()
+            .filter(organization::Column::Provider.eq(crate::provider::stripe::NAME))
+            .filter(organization::Column::Mode.eq(wrong_mode))
+            .count(&self.db)
+            .await?;
+        if mismatched > 0 {
+            let (key, mode) = if *live {
+                ("a live key (sk_live_)", "sandbox")
+            } else {
+                ("a test key (sk_test_)", "live")
+            };
+            anyhow::bail!(
+                "STRIPE_SECRET_KEY is {key} but {mismatched} {mode} organization(s) hold their account at Stripe in the other mode; \
+                 a live key serves live organizations only and a test key sandbox organizations only: use the matching key"
+            );
+        }
+        Ok(())
     }
 }

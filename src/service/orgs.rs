@@ -54,6 +54,7 @@ pub async fn create_pinned(
         },
         country: country.to_uppercase(),
         currency: currency.to_lowercase(),
+        provider: None,
         created_at: now,
         api_version,
     };

@@ -25,7 +25,7 @@ use crate::{
     },
     error::{Error, Result},
     ids,
-    provider::{PayoutRequest, ProviderError, MIN_TRANSFER_CENTS},
+    provider::{PayoutProvider, PayoutRequest, ProviderError, Submitted, MIN_TRANSFER_CENTS},
     queue::{self, Job, Outcome},
 };
 
@@ -79,6 +79,8 @@ async fn create_reserved(
     description: Option<String>,
     idempotency_key: Option<&str>,
 ) -> Result<Reserved> {
+    // Before anything: an organization no provider may serve changes nothing.
+    let provider = app.provider_for(org)?;
     if let Some(key) = idempotency_key {
         if let Some(existing) = find_by_key(&app.read_db, &org.id, key).await? {
             return same_request(existing, amount, &description).map(Reserved::Existing);
@@ -96,8 +98,9 @@ async fn create_reserved(
         net_amount: fee.net_amount,
         currency: org.currency.clone(),
         description,
-        provider: app.provider_for(org).name().to_string(),
+        provider: provider.name().to_string(),
         provider_transfer_id: None,
+        provider_payout_id: None,
         failure_code: None,
         failure_message: None,
         idempotency_key: idempotency_key.map(str::to_string),
@@ -224,21 +227,24 @@ async fn submit_now(
     mut row: payout::Model,
     destination: &Destination,
 ) -> Result<payout::Model> {
-    match submit(app, &row, destination).await {
-        Ok(Submitted::Transfer(transfer_id)) => {
-            row.provider_transfer_id = Some(transfer_id);
+    match submit(app, &row, destination, 0).await {
+        Ok(SubmitOutcome::Sent(submitted)) => {
+            row.provider_transfer_id = Some(submitted.transfer_id);
+            row.provider_payout_id = submitted.payout_id;
         }
         // Canceled before we could claim it: never sent; answer as it is now.
-        Ok(Submitted::NotOpen) => {
+        Ok(SubmitOutcome::NotOpen) => {
             return payout::Entity::find_by_id(row.id.clone())
                 .one(&app.db)
                 .await?
                 .ok_or_else(|| Error::internal("the payout vanished"));
         }
-        // Still pending: the job will submit it.
+        // Still pending (or its fate unknown): the job will submit it, after
+        // looking up whether this call made it.
         Err(ProviderError::Unavailable(_)) => {}
-        Err(ProviderError::Refused(reason)) => {
-            fail_unsubmitted(&app.db, &row.id, &reason).await?;
+        Err(refused) => {
+            let reason = refused.to_string();
+            fail_refused(&app.db, &row.id, refused).await?;
             return Err(Error::Provider(reason));
         }
     }
@@ -288,64 +294,130 @@ async fn load_destination(
     Ok(Destination { org, account, bank })
 }
 
-/// What a submission did.
-enum Submitted {
-    /// The provider accepted it: its transfer id (recorded).
-    Transfer(String),
-    /// The payout no longer holds its reservation (canceled, failed):
-    /// the provider was not called.
-    NotOpen,
-}
-
-/// Sends a payout to the provider (idempotent: keyed by the payout id) and
-/// records the transfer id, which it returns. It first claims the payout
-/// (`claim_submission`), so a payout canceled first is never sent, and one
-/// sent is never canceled.
-async fn submit(
+/// The provider a payout was made with (never another: a payout always
+/// goes through the provider holding its organization's account). One that
+/// is not configured now is "unavailable": the payout waits, it is never
+/// failed for it (its money may be at the provider).
+pub(crate) fn payout_provider(
     app: &App,
     payout: &payout::Model,
-    to: &Destination,
-) -> std::result::Result<Submitted, ProviderError> {
-    let unavailable = |e: sea_orm::DbErr| ProviderError::Unavailable(e.to_string());
-    let (org, account, bank) = (&to.org, &to.account, &to.bank);
-    let external_account_id = bank
+    org: &organization::Model,
+) -> std::result::Result<std::sync::Arc<dyn PayoutProvider>, ProviderError> {
+    app.provider_in_mode(&payout.provider, org.mode)
+        .map_err(|err| ProviderError::Unavailable(err.to_string()))
+}
+
+/// What a provider is asked for a payout.
+fn payout_request<'a>(
+    payout: &'a payout::Model,
+    to: &'a Destination,
+    attempt: i32,
+) -> std::result::Result<PayoutRequest<'a>, ProviderError> {
+    let external_account_id = to
+        .bank
         .provider_external_account_id
         .as_deref()
         .ok_or_else(|| {
             ProviderError::Refused("bank account is not registered with the provider".into())
         })?;
+    Ok(PayoutRequest {
+        payout_id: &payout.id,
+        attempt,
+        account_id: &to.account.provider_account_id,
+        external_account_id,
+        net_amount: payout.net_amount,
+        fee: payout.fee,
+        currency: &payout.currency,
+    })
+}
+
+/// What a submission did.
+enum SubmitOutcome {
+    /// The provider accepted it: its ids (recorded).
+    Sent(Submitted),
+    /// The payout no longer holds its reservation (canceled, failed):
+    /// the provider was not called.
+    NotOpen,
+}
+
+/// Sends a payout to the provider (idempotent: keyed by the payout id and
+/// `attempt`) and records the provider's ids, which it returns. It first
+/// claims the payout (`claim_submission`), so a payout canceled first is
+/// never sent, and one sent is never canceled.
+async fn submit(
+    app: &App,
+    payout: &payout::Model,
+    to: &Destination,
+    attempt: i32,
+) -> std::result::Result<SubmitOutcome, ProviderError> {
+    let request = payout_request(payout, to, attempt)?;
+    let provider = payout_provider(app, payout, &to.org)?;
     if !claim_submission(app, &payout.id)
         .await
-        .map_err(unavailable)?
+        .map_err(|e| ProviderError::Unavailable(e.to_string()))?
     {
-        return Ok(Submitted::NotOpen);
+        return Ok(SubmitOutcome::NotOpen);
     }
-    let transfer_id = app
-        .provider_for(org)
-        .create_payout(&PayoutRequest {
-            payout_id: &payout.id,
-            account_id: &account.provider_account_id,
-            external_account_id,
-            net_amount: payout.net_amount,
-            fee: payout.fee,
-            currency: &payout.currency,
-        })
-        .await?;
-    let (payout_id, recorded) = (payout.id.clone(), transfer_id.clone());
+    let submitted = provider.create_payout(&request).await?;
+    record_submitted(app, &payout.id, &submitted).await?;
+    Ok(SubmitOutcome::Sent(submitted))
+}
+
+/// Records the provider's ids of a payout that has none yet.
+pub(crate) async fn record_submitted(
+    app: &App,
+    payout_id: &str,
+    submitted: &Submitted,
+) -> std::result::Result<(), ProviderError> {
+    let unavailable = |e: sea_orm::DbErr| ProviderError::Unavailable(e.to_string());
+    let (payout_id, recorded) = (payout_id.to_string(), submitted.clone());
     app.writer
         .write(move |txn| {
             Box::pin(async move {
                 payout::Entity::update_many()
-                    .col_expr(payout::Column::ProviderTransferId, Expr::value(recorded))
+                    .col_expr(
+                        payout::Column::ProviderTransferId,
+                        Expr::value(recorded.transfer_id),
+                    )
+                    .col_expr(
+                        payout::Column::ProviderPayoutId,
+                        Expr::value(recorded.payout_id),
+                    )
                     .filter(payout::Column::Id.eq(payout_id))
-                    .filter(payout::Column::ProviderTransferId.is_null())
+                    .filter(
+                        sea_orm::Condition::any()
+                            .add(payout::Column::ProviderTransferId.is_null())
+                            .add(payout::Column::ProviderPayoutId.is_null()),
+                    )
                     .exec(txn)
                     .await
             })
         })
         .await
         .map_err(unavailable)?;
-    Ok(Submitted::Transfer(transfer_id))
+    Ok(())
+}
+
+/// Whether the provider has every object of this payout: its transfer, and
+/// for Stripe the connected account's payout to the bank too.
+pub fn is_submitted(payout: &payout::Model) -> bool {
+    payout.provider_transfer_id.is_some()
+        && (payout.provider_payout_id.is_some() || payout.provider != crate::provider::stripe::NAME)
+}
+
+/// Looks up at the provider whether it made a payout whose submission is
+/// uncertain; records it if so. `Ok(true)`: made (and complete), `Ok(false)`:
+/// certainly not made.
+pub(crate) async fn settle_uncertain(
+    app: &App,
+    payout: &payout::Model,
+) -> std::result::Result<Option<Submitted>, ProviderError> {
+    let to = load_destination(app, payout).await?;
+    let request = payout_request(payout, &to, 0)?;
+    let found = payout_provider(app, payout, &to.org)?
+        .find_payout(&request)
+        .await?;
+    Ok(found)
 }
 
 /// Claims a payout for a provider call: a conditional update that succeeds
@@ -417,27 +489,155 @@ impl Job for SubmitPayout {
         // provider answered, then this instance died): still submit it, again
         // and idempotently, so the provider finishes the job — unless it is over.
         let open = payout.status.holds_reservation();
-        if payout.provider_transfer_id.is_some() || !open {
+        if is_submitted(&payout) || !open {
             return Outcome::Done;
         }
         let submitted = match load_destination(app, &payout).await {
-            Ok(destination) => submit(app, &payout, &destination).await,
+            Ok(destination) => submit(app, &payout, &destination, attempt).await,
             Err(err) => Err(err),
         };
-        let refused = match submitted {
-            Ok(Submitted::Transfer(_) | Submitted::NotOpen) => return Outcome::Done,
-            Err(ProviderError::Refused(reason)) => reason,
+        let reason = match submitted {
+            Ok(_) => return Outcome::Done,
             Err(ProviderError::Unavailable(reason))
                 if attempt < app.config.provider_max_attempts =>
             {
                 return Outcome::Retry(reason)
             }
-            Err(ProviderError::Unavailable(reason)) => format!("provider unavailable: {reason}"),
+            Err(ProviderError::Unavailable(reason)) => reason,
+            Err(refused) => {
+                return match fail_refused(&app.db, &payout.id, refused).await {
+                    Ok(()) => Outcome::Done,
+                    Err(err) => Outcome::Retry(err.to_string()),
+                }
+            }
         };
-        match fail_unsubmitted(&app.db, &payout.id, &refused).await {
+        // Before giving up: did an earlier try reach the provider after all?
+        // A payout the provider made is never failed and refunded here; while
+        // that cannot be known, the job keeps trying.
+        match settle_uncertain(app, &payout).await {
+            Ok(None) => {}
+            Ok(Some(found)) => {
+                // Made: recorded, and never failed here. A transfer without
+                // its bank payout yet is finished by the next try.
+                return match record_submitted(app, &payout.id, &found).await {
+                    Ok(()) if found.payout_id.is_some() || payout.provider != crate::provider::stripe::NAME => Outcome::Done,
+                    Ok(()) => Outcome::Retry(format!("{reason}; the transfer was made, the bank payout not yet")),
+                    Err(err) => Outcome::Retry(err.to_string()),
+                };
+            }
+            Err(err) => return Outcome::Retry(format!("{reason}; whether the provider made the payout is unknown ({err}), so it is not failed")),
+        }
+        match fail_unsubmitted(
+            &app.db,
+            &payout.id,
+            &format!("provider unavailable: {reason}"),
+        )
+        .await
+        {
             Ok(()) => Outcome::Done,
             Err(err) => Outcome::Retry(err.to_string()),
         }
+    }
+}
+
+/// After a provider moved a payout to `failed` or `canceled` (its event, or
+/// reconciliation), inside the same transaction: the money it had sent to
+/// the connected account is taken back by a job (`ReclaimTransfer`), so the
+/// refund here matches money back at the platform. Not for a reversal the
+/// provider made itself.
+pub async fn after_provider_failure<C: ConnectionTrait>(
+    conn: &C,
+    payout_id: &str,
+    to: PayoutStatus,
+    failure_code: Option<&str>,
+) -> Result<()> {
+    let reversed = failure_code == Some("transfer_reversed");
+    if !matches!(to, PayoutStatus::Failed | PayoutStatus::Canceled) || reversed {
+        return Ok(());
+    }
+    let Some(row) = payout::Entity::find_by_id(payout_id).one(conn).await? else {
+        return Ok(());
+    };
+    if row.provider != crate::provider::stripe::NAME || row.provider_transfer_id.is_none() {
+        return Ok(());
+    }
+    let job = ReclaimTransfer {
+        payout_id: payout_id.to_string(),
+    };
+    queue::enqueue(conn, &format!("reclaim_{payout_id}"), &job, Utc::now()).await?;
+    Ok(())
+}
+
+/// Takes a failed or canceled payout's money back from the connected
+/// account to the platform (Stripe: reverses the transfer, once per payout).
+#[derive(Debug, Serialize, Deserialize)]
+pub struct ReclaimTransfer {
+    payout_id: String,
+}
+
+#[async_trait::async_trait]
+impl Job for ReclaimTransfer {
+    const KIND: &'static str = "payout_reclaim";
+    type Context = App;
+
+    async fn run(self, app: &App, _attempt: i32) -> Outcome {
+        let payout = match payout::Entity::find_by_id(self.payout_id.clone())
+            .one(&app.db)
+            .await
+        {
+            Ok(Some(payout)) => payout,
+            Ok(None) => return Outcome::Done,
+            Err(err) => return Outcome::Retry(err.to_string()),
+        };
+        let Some(transfer_id) = payout.provider_transfer_id.clone() else {
+            return Outcome::Done;
+        };
+        let org = match organization::Entity::find_by_id(payout.organization_id.clone())
+            .one(&app.db)
+            .await
+        {
+            Ok(Some(org)) => org,
+            Ok(None) => return Outcome::Done,
+            Err(err) => return Outcome::Retry(err.to_string()),
+        };
+        let provider = match payout_provider(app, &payout, &org) {
+            Ok(provider) => provider,
+            Err(err) => return Outcome::Retry(err.to_string()),
+        };
+        match provider.reclaim(&transfer_id, &payout.id).await {
+            Ok(()) => Outcome::Done,
+            Err(ProviderError::Unavailable(reason)) => Outcome::Retry(reason),
+            Err(refused) => {
+                // Already reversed, or the money is not there: an operator's call.
+                tracing::warn!(payout = %payout.id, error = %refused, "the provider refused to reverse the transfer");
+                Outcome::Done
+            }
+        }
+    }
+}
+
+/// A payout the provider refused: failed with the provider's failure code
+/// when it gave one (Stripe's `code`), else `provider_error`; money back.
+async fn fail_refused(
+    conn: &DatabaseConnection,
+    payout_id: &str,
+    refused: ProviderError,
+) -> Result<()> {
+    match refused {
+        ProviderError::Declined { code, message } => {
+            let txn = db::begin_write(conn).await?;
+            apply_status(
+                &txn,
+                payout_id,
+                PayoutStatus::Failed,
+                Some((&code, &message)),
+                Utc::now(),
+            )
+            .await?;
+            txn.commit().await?;
+            Ok(())
+        }
+        other => fail_unsubmitted(conn, payout_id, &other.to_string()).await,
     }
 }
 

@@ -1,7 +1,7 @@
 //! Applies provider events: each event id once, stale or out-of-order
 //! events ignored, in one transaction with the state change it causes.
 use chrono::Utc;
-use entity::{payout, payout_account, provider_event};
+use entity::{bank_account, payout, payout_account, provider_event};
 use sea_orm::{
     sea_query::Expr, ActiveValue::Set, ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter,
 };
@@ -67,6 +67,10 @@ fn check_storable(event: &ProviderEvent) -> Result<()> {
             texts.push(("data.object.failure_code", failure_code.as_deref()));
             texts.push(("data.object.failure_message", failure_message.as_deref()));
         }
+        EventObject::BankAccount {
+            external_account_id,
+            ..
+        } => ids.push(("data.object.id", Some(external_account_id.as_str()))),
         EventObject::Other => {}
     }
     for (field, value) in ids {
@@ -130,7 +134,33 @@ pub async fn apply(app: &App, provider: &str, event: &ProviderEvent) -> Result<A
                 )),
                 _ => None,
             };
-            payouts::apply_status(&txn, &payout.id, *status, failure, event.created).await?
+            let moved =
+                payouts::apply_status(&txn, &payout.id, *status, failure, event.created).await?;
+            if moved {
+                payouts::after_provider_failure(&txn, &payout.id, *status, failure_code.as_deref())
+                    .await?;
+            }
+            moved
+        }
+        EventObject::BankAccount {
+            external_account_id,
+            status,
+        } => {
+            let Some(bank) = bank_account::Entity::find()
+                .filter(bank_account::Column::ProviderExternalAccountId.eq(external_account_id))
+                .one(&txn)
+                .await?
+            else {
+                return Err(not_yet_known());
+            };
+            bank.status != *status
+                && bank_account::Entity::update_many()
+                    .col_expr(bank_account::Column::Status, Expr::value(*status))
+                    .filter(bank_account::Column::Id.eq(bank.id))
+                    .exec(&txn)
+                    .await?
+                    .rows_affected
+                    == 1
         }
         EventObject::Other => false,
     };
@@ -164,10 +194,11 @@ async fn find_payout<C: ConnectionTrait>(
             .one(conn)
             .await?
         {
-            if found
-                .provider_transfer_id
-                .as_deref()
-                .is_none_or(|id| id == transfer_id)
+            // The object is the transfer or (Stripe) the bank payout.
+            let ours = |id: &Option<String>| id.as_deref().is_none_or(|id| id == transfer_id);
+            if ours(&found.provider_transfer_id)
+                || found.provider_payout_id.as_deref() == Some(transfer_id)
+                || (ours(&found.provider_payout_id) && found.provider_transfer_id.is_none())
             {
                 return Ok(Some(found));
             }
@@ -175,7 +206,11 @@ async fn find_payout<C: ConnectionTrait>(
     }
     Ok(payout::Entity::find()
         .filter(payout::Column::Provider.eq(provider))
-        .filter(payout::Column::ProviderTransferId.eq(transfer_id))
+        .filter(
+            sea_orm::Condition::any()
+                .add(payout::Column::ProviderTransferId.eq(transfer_id))
+                .add(payout::Column::ProviderPayoutId.eq(transfer_id)),
+        )
         .one(conn)
         .await?)
 }

@@ -6,6 +6,7 @@
 #![allow(dead_code)]
 
 pub mod binary;
+pub mod fake_stripe;
 pub mod logs;
 pub mod recording;
 
@@ -154,6 +155,28 @@ impl TestApp {
             sqlite_dir,
             postgres,
         }
+    }
+
+    /// A service whose Stripe Connect provider is `fake` (live key, the
+    /// fake's webhook secrets, a short request timeout), with the job
+    /// worker off and a manual clock (as `spawn_manual_jobs`).
+    pub async fn spawn_stripe(
+        fake: &fake_stripe::FakeStripe,
+        adjust: impl FnOnce(&mut Config),
+    ) -> TestApp {
+        let base = fake.base.clone();
+        Self::spawn_manual_jobs(|c| {
+            let mut stripe = payouts::config::StripeConfig::new(
+                fake_stripe::SECRET_KEY,
+                vec![fake_stripe::WEBHOOK_SECRET.to_string()],
+            );
+            stripe.api_base = base.clone();
+            stripe.files_base = base;
+            stripe.timeout = Duration::from_millis(1500);
+            c.provider = payouts::config::ProviderChoice::Stripe(stripe);
+            adjust(c)
+        })
+        .await
     }
 
     /// A service whose background job worker is off and whose job queue

@@ -6,8 +6,8 @@ use chrono::{DateTime, Utc};
 use payouts::{
     document::Document,
     provider::{
-        AccountRequest, BankDetails, ExternalAccount, PayoutProvider, PayoutRequest, ProviderError,
-        ProviderEvent,
+        AccountRequest, BankDetails, CreatedAccount, ExternalAccount, PayoutProvider,
+        PayoutRequest, ProviderError, ProviderEvent, Submitted,
     },
 };
 
@@ -56,12 +56,19 @@ impl PayoutProvider for Recording {
         self.inner.name()
     }
 
-    async fn upload_document(&self, document: &Document) -> Result<String, ProviderError> {
+    async fn upload_document(
+        &self,
+        document: &Document,
+        idempotency_key: &str,
+    ) -> Result<String, ProviderError> {
         *self.calls.uploads.lock().unwrap() += 1;
-        self.inner.upload_document(document).await
+        self.inner.upload_document(document, idempotency_key).await
     }
 
-    async fn create_account(&self, request: &AccountRequest<'_>) -> Result<String, ProviderError> {
+    async fn create_account(
+        &self,
+        request: &AccountRequest<'_>,
+    ) -> Result<CreatedAccount, ProviderError> {
         let key = request.idempotency_key.to_string();
         self.calls.accounts.lock().unwrap().push(key);
         let fail = {
@@ -82,12 +89,16 @@ impl PayoutProvider for Recording {
         &self,
         account_id: &str,
         bank: &BankDetails<'_>,
+        idempotency_key: &str,
+        set_default: bool,
     ) -> Result<ExternalAccount, ProviderError> {
         *self.calls.external_accounts.lock().unwrap() += 1;
-        self.inner.add_external_account(account_id, bank).await
+        self.inner
+            .add_external_account(account_id, bank, idempotency_key, set_default)
+            .await
     }
 
-    async fn create_payout(&self, request: &PayoutRequest<'_>) -> Result<String, ProviderError> {
+    async fn create_payout(&self, request: &PayoutRequest<'_>) -> Result<Submitted, ProviderError> {
         self.calls.payouts.lock().unwrap().push(AskedPayout {
             payout_id: request.payout_id.to_string(),
             net_amount: request.net_amount,

@@ -15,6 +15,7 @@ use crate::{
         wire::{IdempotencyKey, Success},
     },
     error::{Error, FieldError},
+    provider::{self, Person},
     service::accounts::{self, BankInput, VerificationInput},
 };
 
@@ -91,6 +92,17 @@ impl Api {
     }
 }
 
+fn address(a: Address) -> provider::Address {
+    provider::Address {
+        line1: a.line1.into_inner(),
+        line2: a.line2.map(|l| l.into_inner()),
+        city: a.city.into_inner(),
+        state: a.state.map(|s| s.into_inner()),
+        postal_code: a.postal_code.into_inner(),
+        country: a.country,
+    }
+}
+
 /// Cross-field rules the schema cannot say.
 fn verification_input(body: VerificationRequest) -> std::result::Result<VerificationInput, Error> {
     let mut errors = Vec::new();
@@ -127,7 +139,31 @@ fn verification_input(body: VerificationRequest) -> std::result::Result<Verifica
     if !errors.is_empty() {
         return Err(Error::Validation(errors));
     }
+    let individual = body.individual.map(|p| Person {
+        first_name: p.first_name.into_inner(),
+        last_name: p.last_name.into_inner(),
+        phone: Some(p.phone.into_inner()),
+        email: None,
+        date_of_birth: Some(p.date_of_birth.0),
+        ssn_last4: p.ssn_last4,
+        id_number: p.id_number.map(|n| n.into_inner()),
+        address: Some(address(p.address)),
+    });
+    let company = body.company.map(|c| provider::Company {
+        name: c.name.into_inner(),
+        tax_id: c.tax_id.into_inner(),
+        address: address(c.address),
+        representative: Person {
+            first_name: c.representative.first_name.into_inner(),
+            last_name: c.representative.last_name.into_inner(),
+            phone: c.representative.phone.map(|p| p.into_inner()),
+            email: c.representative.email.map(|e| e.0),
+            ..Person::default()
+        },
+    });
     Ok(VerificationInput {
+        individual,
+        company,
         email: body.email.0,
         business_type: body.business_type,
         business_url: body.business_url.into_inner(),
