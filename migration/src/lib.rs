@@ -5,6 +5,7 @@ mod m20261125_000002_immutable_ledger;
 mod m20261126_000001_ledger_no_truncate;
 mod m20261126_000003_verification_claims;
 mod m20261127_000001_job_dead;
+mod m20261128_500001_operator_funds;
 
 pub struct Migrator;
 
@@ -17,6 +18,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261126_000001_ledger_no_truncate::Migration),
             Box::new(m20261126_000003_verification_claims::Migration),
             Box::new(m20261127_000001_job_dead::Migration),
+            Box::new(m20261128_500001_operator_funds::Migration),
         ]
     }
 }

@@ -16,6 +16,8 @@ fn samples() -> Vec<ApiError> {
         },
         Error::IdempotencyKeyMismatch,
         Error::IdempotencyInProgress,
+        Error::ExternalIdConflict(String::new()),
+        Error::HoldResolved(String::new()),
         Error::InvalidSignature(String::new()),
         Error::MalformedEvent(String::new()),
         Error::Busy(String::new()),
@@ -25,6 +27,7 @@ fn samples() -> Vec<ApiError> {
     let mut all = vec![
         ApiError::InvalidJson(String::new()),
         ApiError::Unauthorized,
+        ApiError::OperatorUnauthorized,
         ApiError::MethodNotAllowed,
         ApiError::PayloadTooLarge(0),
         ApiError::HeadersTooLarge {
@@ -40,6 +43,7 @@ fn samples() -> Vec<ApiError> {
         match err {
             ApiError::InvalidJson(_)
             | ApiError::Unauthorized
+            | ApiError::OperatorUnauthorized
             | ApiError::MethodNotAllowed
             | ApiError::PayloadTooLarge(_)
             | ApiError::HeadersTooLarge { .. }
@@ -55,6 +59,8 @@ fn samples() -> Vec<ApiError> {
                 | Error::InsufficientBalance { .. }
                 | Error::IdempotencyKeyMismatch
                 | Error::IdempotencyInProgress
+                | Error::ExternalIdConflict(_)
+                | Error::HoldResolved(_)
                 | Error::InvalidSignature(_)
                 | Error::MalformedEvent(_)
                 | Error::Busy(_)

@@ -63,6 +63,15 @@ impl ParseFromJSON for Timestamp {
     }
 }
 
+/// As a query parameter (the operator's ledger export bounds).
+impl poem_openapi::types::ParseFromParameter for Timestamp {
+    fn parse_from_parameter(value: &str) -> ParseResult<Self> {
+        Ok(Self(
+            DateTime::parse_from_rfc3339(value)?.with_timezone(&Utc),
+        ))
+    }
+}
+
 impl From<DateTime<Utc>> for Timestamp {
     fn from(value: DateTime<Utc>) -> Self {
         Self(value)
