@@ -2,7 +2,9 @@
 # `make contract`: serves the API on a free port with a fresh SQLite database,
 # the rate limiter lifted, a ready sandbox organization and a second one (for
 # object_level_authorization), then runs schemathesis against its spec with a
-# fresh seed (printed; CONTRACT_SEED=N replays it).
+# fresh seed (printed; CONTRACT_SEED=N replays it); then against the operator
+# API's spec (/operator/openapi.json) with an operator token, configured by
+# schemathesis-operator.toml.
 # Usage: scripts/contract.sh PAYOUTS_BINARY SCHEMATHESIS_BINARY JUNIT_PATH [st run options...]
 # Ends with a `test result: ... N passed; M failed; K skipped` line (from the
 # JUnit report) that `make test` counts with the cargo test runs, and exits
@@ -42,6 +44,9 @@ export PAYOUTS_ENCRYPTION_KEY=$(python3 -c "import secrets; print(secrets.token_
 # accepted answer in schemathesis.toml).
 export PAYOUTS_RATE_LIMIT_PER_SECOND=1000000
 export PAYOUTS_RATE_LIMIT_BURST=1000000
+# The operator API's token (its hash in the service's configuration).
+op_token=$("$bin" operator-token create | json_field token)
+export PAYOUTS_OPERATOR_TOKENS=$(python3 -c "import hashlib,sys; print('sha256:' + hashlib.sha256(sys.argv[1].encode()).hexdigest())" "$op_token")
 # Known to the hooks, which sign webhook bodies with it.
 export PAYOUTS_SANDBOX_WEBHOOK_SECRET=$(python3 -c "import secrets; print('whsec_' + secrets.token_hex(16))")
 
@@ -89,15 +94,21 @@ seed=${CONTRACT_SEED:-$(python3 -c 'import secrets; print(secrets.randbits(64))'
 echo "contract: seed $seed (replay with CONTRACT_SEED=$seed make contract)"
 export SCHEMATHESIS_HOOKS=contract_hooks
 export PYTHONPATH="$PWD/scripts${PYTHONPATH:+:$PYTHONPATH}"
-rm -f "$junit"
-status=0
-"$st" run "$base/openapi.json" --seed "$seed" --report junit --report-junit-path "$junit" "$@" \
-  | tee "$work/st.out" || status=$?
-# A warning is a finding too (e.g. "operations mostly rejected generated data").
-warnings=$(grep -c -E '^(⚠️|WARNING)|Warnings?:' "$work/st.out" || true)
-python3 - "$junit" "$status" "$warnings" <<'PY'
+# run_st NAME JUNIT [st options...]: one schemathesis run and its verdict.
+overall=0
+run_st() {
+  local name=$1 report=$2
+  shift 2
+  rm -f "$report"
+  local status=0
+  "$st" "$@" --seed "$seed" --report junit --report-junit-path "$report" "${st_opts[@]}" \
+    | tee "$work/st-$name.out" || status=$?
+  # A warning is a finding too (e.g. "operations mostly rejected generated data").
+  local warnings
+  warnings=$(grep -c -E '^(⚠️|WARNING)|Warnings?:' "$work/st-$name.out" || true)
+  python3 - "$report" "$status" "$warnings" "$name" <<'PY' || overall=1
 import sys, xml.etree.ElementTree as ET
-path, status, warnings = sys.argv[1], int(sys.argv[2]), int(sys.argv[3])
+path, status, warnings, name = sys.argv[1], int(sys.argv[2]), int(sys.argv[3]), sys.argv[4]
 problems = []
 tests = failed = skipped = 0
 try:
@@ -120,10 +131,17 @@ if status and not failed:
 if warnings:
     problems.append(f"schemathesis printed {warnings} warning line(s)")
 for problem in problems:
-    print(f"contract: {problem}", file=sys.stderr)
+    print(f"contract ({name}): {problem}", file=sys.stderr)
 passed = tests - skipped - failed
 failed += len(problems)
 verdict = "FAILED" if failed else "ok"
-print(f"test result: {verdict}. {passed} passed; {failed} failed; {skipped} skipped; (schemathesis, one per operation and the stateful phase)")
+print(f"test result: {verdict}. {passed} passed; {failed} failed; {skipped} skipped; (schemathesis, {name} API: one per operation and the stateful phase)")
 sys.exit(1 if failed else 0)
 PY
+}
+st_opts=("$@")
+run_st public "$junit" run "$base/openapi.json"
+# The operator API: its own document, the operator token, one identity.
+run_st operator "${junit%.xml}-operator.xml" --config-file schemathesis-operator.toml \
+  run "$base/operator/openapi.json" -H "Authorization: Bearer $op_token"
+exit $overall

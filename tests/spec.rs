@@ -236,7 +236,6 @@ fn the_verification_example_is_the_quickstarts_body() {
 /// `api::error_codes`), and each example is a valid envelope.
 #[test]
 fn every_error_response_shows_each_code_of_its_status() {
-    use serde_json::{json, Value};
     for (spec, operator) in [
         (payouts::api::spec::document().json, false),
         (payouts::api::spec::operator_document().json, true),

@@ -64,17 +64,19 @@ impl MigrationTrait for Migration {
                 .await?;
             }
             _ => {
-                m.create_table(balances_table("balances_new")).await?;
-                db.execute_unprepared(
-                    "INSERT INTO balances_new (organization_id, currency, available, pending, \
+                // One call, so one connection runs every step (a pool may
+                // hand separate statements to separate connections).
+                let create = balances_table("balances_new").to_string(SqliteQueryBuilder);
+                db.execute_unprepared(&format!(
+                    "{create}; \
+                     INSERT INTO balances_new (organization_id, currency, available, pending, \
                      in_payout, held, paid_out, fees, external, updated_at) \
                      SELECT organization_id, currency, available, pending, in_payout, 0, \
-                     paid_out, fees, external, updated_at FROM balances",
-                )
+                     paid_out, fees, external, updated_at FROM balances; \
+                     DROP TABLE balances; \
+                     ALTER TABLE balances_new RENAME TO balances;"
+                ))
                 .await?;
-                db.execute_unprepared("DROP TABLE balances").await?;
-                db.execute_unprepared("ALTER TABLE balances_new RENAME TO balances")
-                    .await?;
             }
         }
 

@@ -342,7 +342,7 @@ impl Api {
     /// Gives the held money back to available. A released hold is returned
     /// as it is; a captured one is 409 `hold_already_resolved`.
     #[oai(
-        path = "/organizations/:id/holds/:hold_id/release",
+        path = "/organizations/:id/holds/:holdId/release",
         method = "post",
         tag = "Tag::Funds",
         operation_id = "releaseHold"
@@ -366,7 +366,7 @@ impl Api {
     /// Takes the held money out for good (a lost dispute). A captured hold
     /// is returned as it is; a released one is 409 `hold_already_resolved`.
     #[oai(
-        path = "/organizations/:id/holds/:hold_id/capture",
+        path = "/organizations/:id/holds/:holdId/capture",
         method = "post",
         tag = "Tag::Funds",
         operation_id = "captureHold"

@@ -309,7 +309,7 @@ impl Api {
     /// The very next request with it gets 401. Revoking a revoked key
     /// returns it unchanged.
     #[oai(
-        path = "/organizations/:id/keys/:key_id/revoke",
+        path = "/organizations/:id/keys/:keyId/revoke",
         method = "post",
         tag = "Tag::Organizations",
         operation_id = "revokeApiKey"

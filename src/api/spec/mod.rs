@@ -200,9 +200,21 @@ pub fn operator_document() -> Document {
     add_links(&mut doc, OPERATOR_LINKS);
     add_error_examples(&mut doc, true);
     redocly::inline_nullable_enums(&mut doc);
+    drop_unreferenced_schemas(&mut doc);
     Document {
         json: serde_json::to_string_pretty(&doc).expect("the document is JSON-compatible"),
         yaml: serde_norway::to_string(&doc).expect("the document is YAML"),
+    }
+}
+
+/// Schemas nothing refers to any more (an enum inlined where it was nullable).
+fn drop_unreferenced_schemas(doc: &mut Value) {
+    let text = serde_json::to_string(&*doc).expect("the document is JSON-compatible");
+    if let Some(schemas) = doc["components"]["schemas"].as_mapping_mut() {
+        schemas.retain(|name, _| {
+            let reference = format!("\"#/components/schemas/{}\"", name.as_str().unwrap_or(""));
+            text.contains(&reference)
+        });
     }
 }
 
