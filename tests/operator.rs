@@ -484,3 +484,102 @@ async fn operator_and_organization_credentials_never_cross() {
     assert_eq!(app.get("/balance", &org.key).await.status, 200);
     app.stop().await;
 }
+
+/// The real binary: `operator-token create` prints a token and the
+/// `sha256:` entry a served instance accepts it by; `balance credit
+/// --external-id` is the operator API's credit (once per id, another amount
+/// refused); and `ledger verify` is clean after it all.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_cli_token_opens_the_served_operator_api_and_cli_credits_are_once_per_external_id() {
+    use common::{binary::Binary, free_port, fresh_database};
+    let (database_url, sqlite_dir, postgres) = fresh_database().await;
+    let port = free_port();
+    let base = format!("http://127.0.0.1:{port}");
+    let service = Binary::new()
+        .env("DATABASE_URL", database_url.clone())
+        .env(
+            "PAYOUTS_ENCRYPTION_KEY",
+            payouts::crypto::Cipher::generate_key_hex(),
+        )
+        .env("PAYOUTS_BIND", format!("127.0.0.1:{port}"))
+        .env("PAYOUTS_LOG", "warn");
+    let created = service.cli(&["operator-token", "create"]).await;
+    let token = created["token"].as_str().unwrap().to_string();
+    let hash = created["hash"].as_str().unwrap().to_string();
+    assert_eq!(hash, payouts::crypto::operator_token::hash_entry(&token));
+    assert!(!hash.contains(&token));
+
+    let org = service.cli(&["org", "create", "--name", "Cli"]).await;
+    let org_id = org["organizationId"].as_str().unwrap().to_string();
+    let credit = |amount: &'static str| {
+        let org_id = org_id.clone();
+        let service = service.clone();
+        async move {
+            service
+                .run(&[
+                    "balance",
+                    "credit",
+                    "--org",
+                    &org_id,
+                    "--amount",
+                    amount,
+                    "--external-id",
+                    "pay_cli",
+                ])
+                .await
+        }
+    };
+    for _ in 0..2 {
+        let out = credit("5000").await;
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        let balance: Value = serde_json::from_slice(&out.stdout).unwrap();
+        assert_eq!(balance["available"], 5000, "the same credit twice is one");
+    }
+    let conflict = credit("6000").await;
+    assert!(!conflict.status.success());
+    assert!(String::from_utf8_lossy(&conflict.stderr).contains("pay_cli"));
+
+    let mut server = service
+        .clone()
+        .env("PAYOUTS_OPERATOR_TOKENS", hash)
+        .serve(&base)
+        .await;
+    let client = reqwest::Client::new();
+    let get = |token: String| {
+        client
+            .get(format!("{base}/operator/v1/organizations/{org_id}"))
+            .header("authorization", format!("Bearer {token}"))
+            .send()
+    };
+    let reply = get(token.clone()).await.unwrap();
+    assert_eq!(reply.status(), 200);
+    let body: Value = reply.json().await.unwrap();
+    assert_eq!(body["data"]["balance"]["available"], 5000);
+    assert_eq!(
+        get(payouts::crypto::operator_token::generate())
+            .await
+            .unwrap()
+            .status(),
+        401
+    );
+    server.kill().ok();
+    server.wait().ok();
+    let verified = service.cli(&["ledger", "verify"]).await;
+    assert_eq!(verified["ok"], true, "{verified}");
+
+    if let Some((admin_url, name)) = postgres {
+        use sea_orm::ConnectionTrait;
+        let admin = sea_orm::Database::connect(&admin_url).await.unwrap();
+        admin
+            .execute_unprepared(&format!("DROP DATABASE IF EXISTS \"{name}\" WITH (FORCE)"))
+            .await
+            .ok();
+    }
+    if let Some(dir) = sqlite_dir {
+        std::fs::remove_dir_all(dir).ok();
+    }
+}
