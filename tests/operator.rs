@@ -339,7 +339,14 @@ async fn organizations_and_keys_over_the_operator_api() {
     let org_id = created.data()["id"].as_str().unwrap().to_string();
     let first_key = created.data()["apiKey"].as_str().unwrap().to_string();
     assert!(first_key.starts_with("ck_test_"));
-    assert_eq!(created.data()["accountStatus"], Value::Null);
+    assert!(
+        created
+            .data()
+            .get("accountStatus")
+            .is_some_and(Value::is_null),
+        "null before verification: {}",
+        created.body
+    );
     // The key works on the organizations' API.
     assert_eq!(app.get("/balance", &first_key).await.status, 200);
     let got = op_get(&app, &format!("/organizations/{org_id}")).await;
@@ -376,6 +383,8 @@ async fn organizations_and_keys_over_the_operator_api() {
     .await;
     assert_eq!(revoked.status, 200, "{}", revoked.body);
     assert!(revoked.data()["revokedAt"].is_string());
+    assert!(revoked.data().get("key").is_none(), "the key is shown once");
+    assert!(key.data().get("revokedAt").is_some_and(Value::is_null));
     assert_eq!(app.get("/balance", &secret).await.status, 401);
 
     let list = op_get(&app, "/organizations?limit=1").await;

@@ -51,7 +51,7 @@ pub struct OrganizationBalance {
 }
 
 #[derive(Object, Debug)]
-#[oai(example, rename_all = "camelCase", skip_serializing_if_is_none)]
+#[oai(example, rename_all = "camelCase")]
 pub struct Organization {
     /// Always `organization`.
     pub object: String,
@@ -67,6 +67,7 @@ pub struct Organization {
     pub account_status: Option<AccountStatus>,
     pub created_at: Timestamp,
     /// The organization's first API key: only in the answer to its creation.
+    #[oai(skip_serializing_if_is_none)]
     pub api_key: Option<String>,
 }
 
@@ -96,7 +97,7 @@ impl Organization {
 }
 
 #[derive(Object, Debug)]
-#[oai(example, rename_all = "camelCase", skip_serializing_if_is_none)]
+#[oai(example, rename_all = "camelCase")]
 pub struct ApiKey {
     /// Always `api_key`.
     pub object: String,
@@ -108,6 +109,7 @@ pub struct ApiKey {
     #[oai(nullable)]
     pub revoked_at: Option<Timestamp>,
     /// The key itself: only in the answer to its creation.
+    #[oai(skip_serializing_if_is_none)]
     pub key: Option<String>,
 }
 
