@@ -71,16 +71,18 @@ test-sdk:
 	CARGO="$(CARGO)" TEST_LOG="$(TEST_LOGS)/sdk.log" tests/sdk/run.sh
 
 # Rewrites the committed OpenAPI documents from the handlers: openapi.yaml
-# (the default API version's) and one openapi-<version>.yaml per other version.
+# (the default API version's), one openapi-<version>.yaml per other version,
+# and operator-openapi.yaml (the operator API's).
 DEFAULT_API_VERSION := 2026-07-11
 API_VERSIONS := 2026-07-24
-SPEC_FILES := openapi.yaml $(foreach v,$(API_VERSIONS),openapi-$(v).yaml)
+SPEC_FILES := openapi.yaml $(foreach v,$(API_VERSIONS),openapi-$(v).yaml) operator-openapi.yaml
 spec:
 	$(CARGO) run --quiet -- spec > openapi.yaml
 	@for v in $(API_VERSIONS); do \
 	  echo "$(CARGO) run --quiet -- spec --api-version $$v > openapi-$$v.yaml"; \
 	  $(CARGO) run --quiet -- spec --api-version $$v > openapi-$$v.yaml || exit 1; \
 	done
+	$(CARGO) run --quiet -- spec --operator > operator-openapi.yaml
 
 # Figures under load beside their ceilings, measured in one run; writes
 # bench/RESULTS.md. PostgreSQL from BENCH_DATABASE_URL or TEST_DATABASE_URL

@@ -4,7 +4,9 @@
 # object_level_authorization), then runs schemathesis against each API
 # version's document (`/openapi.json?version=V`, every request sent with
 # `Commet-Version: V`; versions from CONTRACT_API_VERSIONS) with a fresh seed
-# (printed; CONTRACT_SEED=N replays it).
+# (printed; CONTRACT_SEED=N replays it); then against the operator API's
+# document (/operator/openapi.json) with an operator token, configured by
+# schemathesis-operator.toml.
 # Usage: scripts/contract.sh PAYOUTS_BINARY SCHEMATHESIS_BINARY JUNIT_PATH [st run options...]
 # JUNIT_PATH gets one report per version (`junit.xml` → `junit-V.xml`).
 # Ends with a `test result: ... N passed; M failed; K skipped` line (from the
@@ -51,6 +53,9 @@ export PAYOUTS_RATE_LIMIT_PER_SECOND=1000000
 export PAYOUTS_RATE_LIMIT_BURST=1000000
 # Known to the hooks, which sign webhook bodies with it.
 export PAYOUTS_SANDBOX_WEBHOOK_SECRET=$(python3 -c "import secrets; print('whsec_' + secrets.token_hex(16))")
+# The operator API's token (its hash in the service's configuration).
+op_token=$("$bin" operator-token create | json_field token)
+export PAYOUTS_OPERATOR_TOKENS=$(python3 -c "import hashlib,sys; print('sha256:' + hashlib.sha256(sys.argv[1].encode()).hexdigest())" "$op_token")
 
 org=$("$bin" org create --name "Contract Sandbox")
 org_id=$(json_field organizationId <<<"$org")
@@ -115,6 +120,17 @@ for version in $versions; do
   warnings=$(grep -c -E '^(⚠️|WARNING)|Warnings?:' "$work/st-$version.out" || true)
   runs+=("$version" "$report" "$status" "$warnings")
 done
+# The operator API: its own document and configuration, the operator token.
+report="${junit%.xml}-operator.xml"
+rm -f "$report"
+echo "contract: operator API ($base/operator/openapi.json)"
+status=0
+"$st" --config-file schemathesis-operator.toml run "$base/operator/openapi.json" \
+  -H "Authorization: Bearer $op_token" --seed "$seed" \
+  --report junit --report-junit-path "$report" "$@" \
+  | tee "$work/st-operator.out" || status=$?
+warnings=$(grep -c -E '^(⚠️|WARNING)|Warnings?:' "$work/st-operator.out" || true)
+runs+=("operator" "$report" "$status" "$warnings")
 python3 - "${runs[@]}" <<'PY'
 import sys, xml.etree.ElementTree as ET
 args = sys.argv[1:]
@@ -149,6 +165,6 @@ for problem in problems:
 passed = tests - skipped - failed
 failed += len(problems)
 verdict = "FAILED" if failed else "ok"
-print(f"test result: {verdict}. {passed} passed; {failed} failed; {skipped} skipped; (schemathesis, one per operation and the stateful phase, per API version)")
+print(f"test result: {verdict}. {passed} passed; {failed} failed; {skipped} skipped; (schemathesis, one per operation and the stateful phase, per API version and for the operator API)")
 sys.exit(1 if failed else 0)
 PY

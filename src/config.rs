@@ -65,6 +65,9 @@ pub struct Config {
     /// How long a webhook receiver has to answer 2xx (10 s, as Commet;
     /// tests shorten it rather than wait).
     pub webhook_timeout: Duration,
+    /// SHA-256 (hex) of each operator token (`PAYOUTS_OPERATOR_TOKENS`);
+    /// empty, the operator API answers 401 to everything.
+    pub operator_token_hashes: Vec<String>,
     /// Runs the background job worker. Tests that run due jobs themselves
     /// (`App::run_due_jobs`) turn it off.
     pub job_worker: bool,
@@ -205,6 +208,7 @@ impl Config {
             metrics_bind: None,
             clock: Clock::system(),
             webhook_timeout: Duration::from_secs(10),
+            operator_token_hashes: Vec::new(),
             job_worker: true,
             provider: ProviderChoice::Sandbox,
             reconcile_after: Duration::from_secs(3 * 24 * 3600),
@@ -270,6 +274,10 @@ impl Config {
         c.rate_limit_per_second =
             env_parse("PAYOUTS_RATE_LIMIT_PER_SECOND", c.rate_limit_per_second)?;
         c.rate_limit_burst = env_parse("PAYOUTS_RATE_LIMIT_BURST", c.rate_limit_burst)?;
+        if let Some(raw) = env("PAYOUTS_OPERATOR_TOKENS") {
+            c.operator_token_hashes = crate::crypto::operator_token::parse(&raw)
+                .map_err(|e| anyhow::anyhow!("PAYOUTS_OPERATOR_TOKENS: {e}"))?;
+        }
         c.redis_url = env("PAYOUTS_REDIS_URL");
         c.metrics_bind = env("PAYOUTS_METRICS_BIND");
         if let Some(prefix) = env("PAYOUTS_REDIS_PREFIX") {

@@ -22,6 +22,85 @@ pub fn constant_time_eq(a: &str, b: &str) -> bool {
     a.as_bytes().ct_eq(b.as_bytes()).into()
 }
 
+/// Operator tokens (`PAYOUTS_OPERATOR_TOKENS`): random secrets kept by the
+/// service only as SHA-256 hashes, compared in constant time.
+pub mod operator_token {
+    use rand::{distributions::Alphanumeric, Rng};
+
+    /// How a hash is written in `PAYOUTS_OPERATOR_TOKENS`.
+    pub const HASH_PREFIX: &str = "sha256:";
+    /// Shortest token accepted in clear in the variable (a new one has 51).
+    pub const MIN_LENGTH: usize = 32;
+
+    /// A new token: `op_` and 48 random alphanumerics (~285 bits).
+    pub fn generate() -> String {
+        let body: String = rand::thread_rng()
+            .sample_iter(&Alphanumeric)
+            .take(48)
+            .map(char::from)
+            .collect();
+        format!("op_{body}")
+    }
+
+    /// The form to put in `PAYOUTS_OPERATOR_TOKENS` so that the service's
+    /// configuration never holds the token itself.
+    pub fn hash_entry(token: &str) -> String {
+        format!("{HASH_PREFIX}{}", super::sha256_hex(token.as_bytes()))
+    }
+
+    /// The hashes of a comma-separated list of tokens or `sha256:<hex>`
+    /// entries.
+    pub fn parse(raw: &str) -> Result<Vec<String>, String> {
+        let mut hashes = Vec::new();
+        for entry in raw.split(',').map(str::trim).filter(|e| !e.is_empty()) {
+            if let Some(hex) = entry.strip_prefix(HASH_PREFIX) {
+                let hex = hex.to_ascii_lowercase();
+                if hex.len() != 64 || !hex.bytes().all(|b| b.is_ascii_hexdigit()) {
+                    return Err(format!("{HASH_PREFIX}… entries must be 64 hex characters"));
+                }
+                hashes.push(hex);
+            } else if entry.len() < MIN_LENGTH || !entry.bytes().all(|b| b.is_ascii_graphic()) {
+                return Err(format!(
+                    "tokens must be at least {MIN_LENGTH} printable characters \
+                     (`payouts operator-token create` makes one)"
+                ));
+            } else {
+                hashes.push(super::sha256_hex(entry.as_bytes()));
+            }
+        }
+        Ok(hashes)
+    }
+
+    /// Whether `presented` is one of the tokens: every hash is compared, in
+    /// constant time, whichever matches.
+    pub fn matches(hashes: &[String], presented: &str) -> bool {
+        let hash = super::sha256_hex(presented.as_bytes());
+        hashes.iter().fold(false, |found, known| {
+            super::constant_time_eq(known, &hash) | found
+        })
+    }
+
+    #[cfg(test)]
+    mod tests {
+        use super::*;
+
+        #[test]
+        fn tokens_match_in_clear_or_as_hashes_and_nothing_else_does() {
+            let (a, b) = (generate(), generate());
+            assert!(a.starts_with("op_") && a.len() == 51 && a != b);
+            let hashes = parse(&format!(" {a} , {}", hash_entry(&b))).unwrap();
+            assert_eq!(hashes.len(), 2);
+            assert!(matches(&hashes, &a) && matches(&hashes, &b));
+            assert!(!matches(&hashes, &generate()));
+            assert!(!matches(&hashes, &hash_entry(&a)));
+            assert!(!matches(&[], &a));
+            assert!(parse("short").is_err());
+            assert!(parse("sha256:abc").is_err());
+            assert_eq!(parse(" , ").unwrap(), Vec::<String>::new());
+        }
+    }
+}
+
 /// AES-256-GCM with a random 96-bit nonce per value; stored as
 /// base64(nonce || ciphertext+tag).
 #[derive(Clone)]

@@ -56,6 +56,13 @@ pub enum Error {
     IdempotencyKeyMismatch,
     #[error("a request with this Idempotency-Key is still being processed")]
     IdempotencyInProgress,
+    /// An operator's `externalId` already names another request (a
+    /// different amount or reason).
+    #[error("{0}")]
+    ExternalIdConflict(String),
+    /// A hold released or captured already cannot go the other way.
+    #[error("{0}")]
+    HoldResolved(String),
     #[error("webhook signature verification failed: {0}")]
     InvalidSignature(String),
     /// A provider event that is signed but cannot be read.

@@ -47,11 +47,19 @@ enum Command {
         #[command(subcommand)]
         command: LedgerCommand,
     },
+    /// Operator tokens for the operator API (`/operator/v1`).
+    OperatorToken {
+        #[command(subcommand)]
+        command: OperatorTokenCommand,
+    },
     /// Print the OpenAPI document (YAML), as committed in openapi.yaml
-    /// (with --api-version, that version's, as in openapi-<version>.yaml).
+    /// (with --api-version, that version's, as in openapi-<version>.yaml;
+    /// with --operator, the operator API's, as in operator-openapi.yaml).
     Spec {
         #[arg(long, value_parser = parse_api_version)]
         api_version: Option<ApiVersion>,
+        #[arg(long)]
+        operator: bool,
     },
     /// Ask the provider about payouts whose submission is uncertain or that
     /// are pending/in transit too long; apply and print what changed.
@@ -60,6 +68,13 @@ enum Command {
         #[arg(long)]
         org: Option<String>,
     },
+}
+
+#[derive(Subcommand)]
+enum OperatorTokenCommand {
+    /// Print a new random operator token (shown only here) and the
+    /// `sha256:` entry to put in PAYOUTS_OPERATOR_TOKENS instead of it.
+    Create,
 }
 
 #[derive(Subcommand)]
@@ -134,6 +149,10 @@ enum BalanceCommand {
         /// Credit to pending, released to available on this date (YYYY-MM-DD, UTC).
         #[arg(long)]
         available_on: Option<chrono::NaiveDate>,
+        /// Your id of the payment (as the operator API's `externalId`): the
+        /// same id again is the same credit, another amount under it an error.
+        #[arg(long)]
+        external_id: Option<String>,
     },
     /// Release pending funds to available.
     Release {
@@ -147,7 +166,7 @@ enum BalanceCommand {
 
 fn balance_json(balance: &entity::balance::Model) -> serde_json::Value {
     json!({"organizationId": balance.organization_id, "available": balance.available, "pending": balance.pending,
-           "inPayout": balance.in_payout, "paidOut": balance.paid_out, "currency": balance.currency})
+           "inPayout": balance.in_payout, "held": balance.held, "paidOut": balance.paid_out, "currency": balance.currency})
 }
 
 #[tokio::main]
@@ -168,10 +187,24 @@ async fn main() {
 
 async fn run(cli: Cli) -> anyhow::Result<()> {
     match cli.command {
-        Command::Spec { api_version } => print!(
+        Command::Spec { operator: true, .. } => print!("{}", payouts::api::operator_spec_yaml()),
+        Command::Spec { api_version, .. } => print!(
             "{}",
             payouts::api::spec_yaml_for(api_version.unwrap_or(api_version::DEFAULT))
         ),
+        Command::OperatorToken {
+            command: OperatorTokenCommand::Create,
+        } => {
+            use payouts::crypto::operator_token;
+            let token = operator_token::generate();
+            let entry = operator_token::hash_entry(&token);
+            println!(
+                "{}",
+                json!({"token": token, "hash": entry,
+                       "configure": format!("PAYOUTS_OPERATOR_TOKENS={entry} (comma-separate several; the token itself also works, the hash keeps it out of the configuration)"),
+                       "use": "Authorization: Bearer <token> on /operator/v1/..."})
+            );
+        }
         Command::Serve { bind } => {
             let config = Config::from_env(bind)?;
             let listener = std::net::TcpListener::bind(&config.bind)
@@ -277,6 +310,7 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
                     amount,
                     pending,
                     available_on,
+                    external_id,
                 },
         } => {
             let conn = connect_migrated().await?;
@@ -284,7 +318,8 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
                 .await?
                 .ok_or_else(|| anyhow::anyhow!("no organization {org}"))?;
             let available_on = available_on.map(|d| d.and_time(chrono::NaiveTime::MIN).and_utc());
-            let balance = funds::credit(&conn, &org, amount, pending, available_on).await?;
+            let balance =
+                funds::credit_with(&conn, &org, amount, pending, available_on, external_id).await?;
             println!("{}", balance_json(&balance));
         }
         Command::Balance {

@@ -172,6 +172,63 @@ fn every_operation_documents_the_version_header() {
     }
 }
 
+/// The operator API's document too: `operator-openapi.yaml` is exactly
+/// what its handlers generate (`make spec` writes both).
+#[test]
+fn committed_operator_openapi_yaml_matches_the_handlers() {
+    let generated = payouts::api::operator_spec_yaml();
+    let committed = std::fs::read_to_string(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/operator-openapi.yaml"
+    ))
+    .expect("operator-openapi.yaml is committed at the top level");
+    assert!(
+        committed == generated,
+        "operator-openapi.yaml differs from the spec the handlers generate: run `make spec` and review the diff"
+    );
+}
+
+/// The operator document's operations, each behind the operator token
+/// (bearer) and none behind an organization's key; the public document's
+/// none behind the operator token.
+#[test]
+fn operator_operations_snapshot() {
+    let spec: serde_json::Value =
+        serde_json::from_str(&payouts::api::spec::operator_document().json).unwrap();
+    let mut lines = Vec::new();
+    for (path, item) in spec["paths"].as_object().unwrap() {
+        for (method, op) in item.as_object().unwrap() {
+            let mut statuses: Vec<&String> = op["responses"].as_object().unwrap().keys().collect();
+            statuses.sort();
+            assert_eq!(
+                op["security"],
+                serde_json::json!([{"OperatorAuth": []}]),
+                "{method} {path}"
+            );
+            lines.push(format!(
+                "{} {path} ({}) -> {}",
+                method.to_uppercase(),
+                op["operationId"].as_str().unwrap_or("-"),
+                statuses
+                    .iter()
+                    .map(|s| s.as_str())
+                    .collect::<Vec<_>>()
+                    .join(",")
+            ));
+        }
+    }
+    assert_eq!(
+        spec["components"]["securitySchemes"]["OperatorAuth"]["scheme"],
+        "bearer"
+    );
+    let public: serde_json::Value =
+        serde_json::from_str(&payouts::api::spec::document().json).unwrap();
+    assert!(public["components"]["securitySchemes"]
+        .get("OperatorAuth")
+        .is_none());
+    insta::assert_snapshot!(lines.join("\n"));
+}
+
 /// The shape of the API at a glance: each operation, its security and the
 /// statuses it documents. A change here is a change of the contract.
 #[test]
@@ -251,8 +308,13 @@ fn json_schema(schema: &serde_json::Value) -> serde_json::Value {
 /// too) is valid against its own schema, formats included.
 #[test]
 fn every_body_has_an_example_that_validates_against_its_schema() {
+    bodies_have_valid_examples(&payouts::api::api_service().spec());
+    bodies_have_valid_examples(&payouts::api::operator_service().spec());
+}
+
+fn bodies_have_valid_examples(spec: &str) {
     use serde_json::{json, Value};
-    let spec: Value = serde_json::from_str(&payouts::api::api_service().spec()).unwrap();
+    let spec: Value = serde_json::from_str(spec).unwrap();
     let components = json_schema(&spec["components"]);
     let resolve = |schema: &Value| -> Value {
         match schema["$ref"].as_str() {
@@ -274,7 +336,7 @@ fn every_body_has_an_example_that_validates_against_its_schema() {
             }
         }
     }
-    assert!(examples.len() > 20, "{examples:?}");
+    assert!(examples.len() > 10, "{examples:?}");
     // Every object, so that nested ones show realistic values too.
     for (name, schema) in spec["components"]["schemas"].as_object().unwrap() {
         if schema["type"] == "object" {
@@ -334,8 +396,17 @@ fn the_verification_example_is_the_quickstarts_body() {
 /// `api::error_codes`), and each example is a valid envelope.
 #[test]
 fn every_error_response_shows_each_code_of_its_status() {
+    for (spec, operator) in [
+        (payouts::api::spec::document().json, false),
+        (payouts::api::spec::operator_document().json, true),
+    ] {
+        error_examples_of(&spec, operator);
+    }
+}
+
+fn error_examples_of(spec: &str, operator: bool) {
     use serde_json::{json, Value};
-    let spec: Value = serde_json::from_str(&payouts::api::spec::document().json).unwrap();
+    let spec: Value = serde_json::from_str(spec).unwrap();
     let mut root = json_schema(&json!({"$ref": "#/components/schemas/ErrorEnvelope"}));
     root["components"] = json_schema(&spec["components"]);
     let envelope = jsonschema::options()
@@ -348,6 +419,9 @@ fn every_error_response_shows_each_code_of_its_status() {
             for (status, response) in op["responses"].as_object().unwrap() {
                 let mut expected: Vec<&str> = payouts::api::error_codes::ALL
                     .iter()
+                    .filter(|entry| {
+                        operator || !payouts::api::error_codes::OPERATOR_ONLY.contains(&entry.code)
+                    })
                     .filter(|entry| entry.status.as_str() == status)
                     .map(|entry| entry.code)
                     .collect();
@@ -372,5 +446,5 @@ fn every_error_response_shows_each_code_of_its_status() {
             }
         }
     }
-    assert!(checked > 100, "{checked}");
+    assert!(checked > 50, "{checked}");
 }

@@ -9,9 +9,13 @@ pub struct Model {
     #[sea_orm(primary_key, auto_increment = false)]
     pub organization_id: String,
     pub currency: String,
+    /// Negative when debits or holds took more than there was (a debt that
+    /// later credits repay first).
     pub available: i64,
     pub pending: i64,
     pub in_payout: i64,
+    /// Held back by open holds (disputes, reviews).
+    pub held: i64,
     pub paid_out: i64,
     pub fees: i64,
     /// Money that came from or went to the outside world (negative of all credits).

@@ -11,6 +11,9 @@ pub struct Model {
     pub kind: LedgerKind,
     pub payout_id: Option<String>,
     pub amount: i64,
+    /// The operator's id of what caused it (a credit's, debit's or hold's
+    /// `externalId`), if any.
+    pub external_id: Option<String>,
     pub currency: String,
     pub created_at: DateTimeUtc,
 }

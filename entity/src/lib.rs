@@ -3,6 +3,9 @@
 pub mod api_key;
 pub mod balance;
 pub mod bank_account;
+pub mod credit;
+pub mod debit;
+pub mod hold;
 pub mod idempotency_key;
 pub mod job;
 pub mod ledger_entry;

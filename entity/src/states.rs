@@ -92,7 +92,12 @@ states! {
         Company = "company",
     }
 
-    /// Live organizations use the configured provider and `ck_live_` keys.
+    // Live organizations use the configured provider and `ck_live_` keys.
+    #[cfg_attr(
+        feature = "openapi",
+        derive(poem_openapi::Enum),
+        oai(rename = "OrganizationMode", rename_all = "snake_case")
+    )]
     pub enum OrgMode {
         Live = "live",
         Sandbox = "sandbox",
@@ -113,6 +118,10 @@ states! {
         PayoutFailed = "payout_failed",
         PayoutCanceled = "payout_canceled",
         PayoutReturned = "payout_returned",
+        Debit = "debit",
+        Hold = "hold",
+        HoldRelease = "hold_release",
+        HoldCapture = "hold_capture",
     }
 
     /// A Commet API version (a date, as Commet and Stripe name them): the
@@ -158,6 +167,31 @@ states! {
         PaidOut = "paid_out",
         Fees = "fees",
         External = "external",
+        Held = "held",
+    }
+
+    // Why money is held back from available (operator API).
+    #[cfg_attr(feature = "openapi", derive(poem_openapi::Enum), oai(rename_all = "snake_case"))]
+    pub enum HoldReason {
+        Dispute = "dispute",
+        Review = "review",
+        Other = "other",
+    }
+
+    // A hold's lifecycle: `open` until released (money back to available)
+    // or captured (money gone for good).
+    #[cfg_attr(feature = "openapi", derive(poem_openapi::Enum), oai(rename_all = "snake_case"))]
+    pub enum HoldStatus {
+        Open = "open",
+        Released = "released",
+        Captured = "captured",
+    }
+
+    // Why money is taken from available (operator API).
+    #[cfg_attr(feature = "openapi", derive(poem_openapi::Enum), oai(rename_all = "snake_case"))]
+    pub enum DebitReason {
+        Refund = "refund",
+        Adjustment = "adjustment",
     }
 }
 
@@ -206,6 +240,9 @@ mod tests {
         check(&ApiVersion::ALL, |v| v.as_str());
         check(&EventKind::ALL, |v| v.as_str());
         check(&DeliveryStatus::ALL, |v| v.as_str());
+        check(&HoldReason::ALL, |v| v.as_str());
+        check(&HoldStatus::ALL, |v| v.as_str());
+        check(&DebitReason::ALL, |v| v.as_str());
         assert_eq!("in_transit".parse(), Ok(PayoutStatus::InTransit));
         assert!("PAID".parse::<PayoutStatus>().is_err());
     }

@@ -9,6 +9,7 @@ mod m20261128_100001_webhooks;
 mod m20261128_200001_payout_cancel_bank_delete;
 mod m20261128_300001_stripe;
 mod m20261128_400001_org_api_version;
+mod m20261128_500001_operator_funds;
 
 pub struct Migrator;
 
@@ -25,6 +26,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261128_200001_payout_cancel_bank_delete::Migration),
             Box::new(m20261128_300001_stripe::Migration),
             Box::new(m20261128_400001_org_api_version::Migration),
+            Box::new(m20261128_500001_operator_funds::Migration),
         ]
     }
 }

@@ -2,10 +2,16 @@
 //! idempotency and the operation, which all read the result from the
 //! request's extensions. Nothing is cached across requests, so a revoked key
 //! stops at once.
+//!
+//! The operator API (`/operator/v1`) is authenticated apart: only an
+//! operator token (`Authorization: Bearer …`) opens it, and there the
+//! `x-api-key` is not even read; elsewhere only the `x-api-key` counts. So an
+//! organization's key never opens an operator route, nor an operator token
+//! an organization's.
 use entity::organization;
 use poem::{Endpoint, Request, Response};
 
-use super::error::error_response;
+use super::{error::error_response, spec::OPERATOR_BASE};
 use crate::service::{orgs, App};
 
 /// The authenticated caller of this request.
@@ -15,7 +21,26 @@ pub struct Caller {
     pub org: organization::Model,
 }
 
+/// A request made with a valid operator token.
+#[derive(Clone, Debug)]
+pub struct Operator;
+
+/// What operator requests are scoped by where organizations' are by their
+/// id (the idempotency keys' table).
+pub const OPERATOR_SCOPE: &str = "operator";
+
+pub fn is_operator_path(path: &str) -> bool {
+    path == OPERATOR_BASE || path.starts_with(&format!("{OPERATOR_BASE}/"))
+}
+
 pub async fn handle<E: Endpoint>(next: E, mut req: Request, app: &App) -> Response {
+    if is_operator_path(req.uri().path()) {
+        if !operator_token_valid(&req, &app.config.operator_token_hashes) {
+            return error_response(super::error::ApiError::OperatorUnauthorized);
+        }
+        req.extensions_mut().insert(Operator);
+        return next.get_response(req).await;
+    }
     let mut values = req.headers().get_all("x-api-key").iter();
     let presented = match (values.next(), values.next()) {
         (Some(value), None) => value.to_str().ok().map(str::to_string),
@@ -38,6 +63,25 @@ pub async fn handle<E: Endpoint>(next: E, mut req: Request, app: &App) -> Respon
         }
     }
     next.get_response(req).await
+}
+
+/// Exactly one `Authorization: Bearer <token>` naming a configured token.
+fn operator_token_valid(req: &Request, hashes: &[String]) -> bool {
+    let mut values = req.headers().get_all("authorization").iter();
+    let (Some(value), None) = (values.next(), values.next()) else {
+        return false;
+    };
+    let Some(token) = value.to_str().ok().and_then(|v| {
+        v.strip_prefix("Bearer ")
+            .or_else(|| v.strip_prefix("bearer "))
+    }) else {
+        return false;
+    };
+    crate::crypto::operator_token::matches(hashes, token.trim())
+}
+
+pub fn operator(req: &Request) -> Option<&Operator> {
+    req.extensions().get::<Operator>()
 }
 
 pub fn caller(req: &Request) -> Option<&Caller> {

@@ -35,6 +35,9 @@ pub enum ApiError {
     InvalidJson(String),
     #[error("invalid or missing API key (send it in the x-api-key header)")]
     Unauthorized,
+    /// An operator route without a valid operator token.
+    #[error("invalid or missing operator token (send it as Authorization: Bearer <token>)")]
+    OperatorUnauthorized,
     #[error("method not allowed on this path")]
     MethodNotAllowed,
     #[error("request body is larger than {0} bytes")]
@@ -73,7 +76,7 @@ impl ApiError {
         use error_codes as c;
         match self {
             ApiError::InvalidJson(_) => &c::INVALID_JSON,
-            ApiError::Unauthorized => &c::UNAUTHORIZED,
+            ApiError::Unauthorized | ApiError::OperatorUnauthorized => &c::UNAUTHORIZED,
             ApiError::MethodNotAllowed => &c::METHOD_NOT_ALLOWED,
             ApiError::PayloadTooLarge(_) => &c::PAYLOAD_TOO_LARGE,
             ApiError::HeadersTooLarge { .. } => &c::REQUEST_HEADER_FIELDS_TOO_LARGE,
@@ -93,6 +96,8 @@ impl ApiError {
                 Error::BankAccountInUse => &c::BANK_ACCOUNT_IN_USE,
                 Error::IdempotencyKeyMismatch => &c::IDEMPOTENCY_KEY_MISMATCH,
                 Error::IdempotencyInProgress => &c::IDEMPOTENCY_IN_PROGRESS,
+                Error::ExternalIdConflict(_) => &c::EXTERNAL_ID_CONFLICT,
+                Error::HoldResolved(_) => &c::HOLD_ALREADY_RESOLVED,
                 Error::InvalidSignature(_) => &c::INVALID_SIGNATURE,
                 Error::MalformedEvent(_) => &c::INVALID_JSON,
                 Error::Busy(_) => &c::SERVICE_UNAVAILABLE,

@@ -197,6 +197,29 @@ error_codes! {
                  request's answer.",
         retry: "Yes, after a short wait, with the same key and body.",
     };
+    EXTERNAL_ID_CONFLICT = ErrorCode {
+        code: "external_id_conflict",
+        status: StatusCode::CONFLICT,
+        kind: "conflict_error",
+        example: "externalId pay_123 was already used for a credit of 5000",
+        meaning: "Operator API: this externalId was already used for a credit, debit or hold \
+                  of this organization with a different amount (or reason). An externalId \
+                  names one movement of money for ever; the same request again returns it.",
+        action: "Send the original amount to get the existing one back, or use the externalId \
+                 of the payment you mean.",
+        retry: "No: not with this externalId and these values.",
+    };
+    HOLD_ALREADY_RESOLVED = ErrorCode {
+        code: "hold_already_resolved",
+        status: StatusCode::CONFLICT,
+        kind: "invalid_request_error",
+        example: "hold hold_8PzR3nW6Kq1Xv5Tm9Ls2Hc7J was already captured",
+        meaning: "Operator API: the hold was already captured (it cannot be released) or \
+                  released (it cannot be captured). Releasing a released hold, or capturing \
+                  a captured one, returns it unchanged.",
+        action: "Read the hold's status; nothing more can be done with it.",
+        retry: NO,
+    };
     RATE_LIMITED = ErrorCode {
         code: "rate_limited",
         status: StatusCode::TOO_MANY_REQUESTS,
@@ -293,6 +316,10 @@ error_codes! {
         retry: "Yes, with backoff, using the same Idempotency-Key so it is applied once.",
     };
 }
+
+/// Codes only the operator API answers with: the public document does not
+/// show them.
+pub const OPERATOR_ONLY: &[&str] = &[EXTERNAL_ID_CONFLICT.code, HOLD_ALREADY_RESOLVED.code];
 
 pub fn by_code(code: &str) -> Option<&'static ErrorCode> {
     ALL.iter().find(|c| c.code == code)

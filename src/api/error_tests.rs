@@ -19,6 +19,8 @@ fn samples() -> Vec<ApiError> {
         },
         Error::IdempotencyKeyMismatch,
         Error::IdempotencyInProgress,
+        Error::ExternalIdConflict(String::new()),
+        Error::HoldResolved(String::new()),
         Error::InvalidSignature(String::new()),
         Error::MalformedEvent(String::new()),
         Error::Busy(String::new()),
@@ -29,6 +31,7 @@ fn samples() -> Vec<ApiError> {
     let mut all = vec![
         ApiError::InvalidJson(String::new()),
         ApiError::Unauthorized,
+        ApiError::OperatorUnauthorized,
         ApiError::MethodNotAllowed,
         ApiError::PayloadTooLarge(0),
         ApiError::HeadersTooLarge {
@@ -48,6 +51,7 @@ fn samples() -> Vec<ApiError> {
         match err {
             ApiError::InvalidJson(_)
             | ApiError::Unauthorized
+            | ApiError::OperatorUnauthorized
             | ApiError::MethodNotAllowed
             | ApiError::PayloadTooLarge(_)
             | ApiError::HeadersTooLarge { .. }
@@ -67,6 +71,8 @@ fn samples() -> Vec<ApiError> {
                 | Error::InsufficientBalance { .. }
                 | Error::IdempotencyKeyMismatch
                 | Error::IdempotencyInProgress
+                | Error::ExternalIdConflict(_)
+                | Error::HoldResolved(_)
                 | Error::InvalidSignature(_)
                 | Error::MalformedEvent(_)
                 | Error::Busy(_)

@@ -12,6 +12,8 @@ use crate::{
 };
 
 pub const HEADER: &str = "idempotency-key";
+/// Marks a stored answer encrypted with the service's key.
+const SEALED: &str = "sealed:";
 
 /// Same JSON, same hash, whatever the key order or spacing.
 fn request_hash(body: &[u8]) -> String {
@@ -24,7 +26,7 @@ fn request_hash(body: &[u8]) -> String {
 fn applies_to(req: &Request) -> bool {
     let path = req.uri().path();
     req.method() == Method::POST
-        && path.starts_with(API_BASE)
+        && (path.starts_with(API_BASE) || super::auth::is_operator_path(path))
         && !path.starts_with(&format!("{API_BASE}/provider-webhooks/"))
         && req.headers().contains_key(HEADER)
 }
@@ -53,7 +55,14 @@ pub async fn handle<E: Endpoint>(next: E, mut req: Request, app: &App) -> Respon
         Some(Err(err)) => return error_response(err),
         None => return next.get_response(req).await,
     };
-    let Some(org) = super::auth::caller(&req).map(|c| c.org.clone()) else {
+    // Operator requests share one scope; their answers (which may carry a
+    // new API key) are stored encrypted.
+    let operator = super::auth::operator(&req).is_some();
+    let scope = if operator {
+        super::auth::OPERATOR_SCOPE.to_string()
+    } else if let Some(caller) = super::auth::caller(&req) {
+        caller.org.id.clone()
+    } else {
         // Unauthenticated: the operation itself answers 401.
         return next.get_response(req).await;
     };
@@ -64,7 +73,7 @@ pub async fn handle<E: Endpoint>(next: E, mut req: Request, app: &App) -> Respon
     let route = format!("POST {}", req.uri().path());
     match idempotency::claim(
         &app.db,
-        &org.id,
+        &scope,
         &key,
         &route,
         &request_hash(&body),
@@ -74,10 +83,20 @@ pub async fn handle<E: Endpoint>(next: E, mut req: Request, app: &App) -> Respon
     {
         Err(err) => error_response(err),
         Ok(idempotency::Claim::Replay { status, body }) => {
-            // Stored encrypted (an answer can carry a secret shown once, e.g.
-            // a webhook endpoint's signing secret); rows stored in clear by
-            // an older version are replayed as they are.
-            let body = app.config.cipher.decrypt(&body).unwrap_or(body);
+            // Stored encrypted (an answer can carry a secret shown once: a
+            // webhook endpoint's signing secret, an operator's new API key);
+            // rows stored in clear by an older version are replayed as they are.
+            let body = match body.strip_prefix(SEALED) {
+                Some(sealed) => match app.config.cipher.decrypt(sealed) {
+                    Ok(body) => body,
+                    Err(err) => {
+                        return error_response(crate::error::Error::internal(format!(
+                            "stored idempotent answer: {err}"
+                        )))
+                    }
+                },
+                None => body,
+            };
             let mut response = Response::builder()
                 .status(
                     poem::http::StatusCode::from_u16(status).unwrap_or(poem::http::StatusCode::OK),
@@ -94,16 +113,17 @@ pub async fn handle<E: Endpoint>(next: E, mut req: Request, app: &App) -> Respon
             let status = response.status();
             if should_store(status) {
                 let bytes = response.take_body().into_bytes().await.unwrap_or_default();
-                let text = app.config.cipher.encrypt(&String::from_utf8_lossy(&bytes));
+                let text = String::from_utf8_lossy(&bytes);
+                let text = format!("{SEALED}{}", app.config.cipher.encrypt(&text));
                 if let Err(err) =
-                    idempotency::complete(&app.db, &org.id, &key, status.as_u16(), &text).await
+                    idempotency::complete(&app.db, &scope, &key, status.as_u16(), &text).await
                 {
                     // The answer still goes out; a repeat after the lock
                     // expires runs again, and the payout itself is keyed too.
                     tracing::warn!(error = %err, "could not store an idempotent response");
                 }
                 response.set_body(bytes);
-            } else if let Err(err) = idempotency::release(&app.db, &org.id, &key).await {
+            } else if let Err(err) = idempotency::release(&app.db, &scope, &key).await {
                 tracing::warn!(error = %err, "could not release an idempotency key");
             }
             response

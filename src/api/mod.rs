@@ -5,6 +5,7 @@ pub mod error_codes;
 pub mod error_docs;
 pub mod idempotency;
 pub mod limits;
+pub mod operator;
 pub mod rate_limit;
 pub mod resources;
 pub mod route_table;
@@ -16,13 +17,13 @@ pub mod wire;
 
 use poem::{
     endpoint::make_sync, get, middleware::CatchPanic, web::Redirect, Endpoint, EndpointExt,
-    PathPattern, Request, Response, Route,
+    IntoResponse, PathPattern, Request, Response, Route,
 };
 use tracing::Instrument;
 
 use crate::service::App;
 
-pub use spec::{api_service, API_BASE};
+pub use spec::{api_service, operator_service, API_BASE, OPERATOR_BASE};
 
 /// The OpenAPI document as committed in `openapi.yaml`.
 pub fn spec_yaml() -> String {
@@ -32,6 +33,11 @@ pub fn spec_yaml() -> String {
 /// The OpenAPI document of a version, as committed in `spec::file_name`.
 pub fn spec_yaml_for(version: entity::states::ApiVersion) -> String {
     spec::document_for(version).yaml
+}
+
+/// The operator API's document as committed in `operator-openapi.yaml`.
+pub fn operator_spec_yaml() -> String {
+    spec::operator_document().yaml
 }
 
 fn sane_request_id(value: &str) -> bool {
@@ -47,10 +53,33 @@ pub fn routes(app: App) -> impl Endpoint {
     let api = api_service();
     let documents = std::sync::Arc::new(spec::Documents::new());
     let swagger = api.swagger_ui();
-    let table = route_table::RouteTable::from_spec(&spec::document().json);
     let yaml_documents = documents.clone();
+    let operator = operator_service();
+    let operator_swagger = operator.swagger_ui();
+    let spec::Document {
+        json: operator_json,
+        yaml: operator_yaml,
+    } = spec::operator_document();
+    let table = route_table::RouteTable::from_specs(&[
+        (API_BASE, &spec::document().json),
+        (OPERATOR_BASE, &operator_json),
+    ]);
     let routes = Route::new()
         .nest(API_BASE, api)
+        .nest(OPERATOR_BASE, operator)
+        .at(
+            "/operator/openapi.json",
+            get(make_sync(move |_| {
+                operator_json.clone().with_content_type("application/json")
+            })),
+        )
+        .at(
+            "/operator/openapi.yaml",
+            get(make_sync(move |_| {
+                operator_yaml.clone().with_content_type("application/yaml")
+            })),
+        )
+        .nest("/operator/docs", operator_swagger)
         .at(
             "/openapi.json",
             get(make_sync(move |req| {

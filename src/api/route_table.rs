@@ -17,23 +17,29 @@ struct Row {
 
 impl RouteTable {
     pub fn from_spec(spec_json: &str) -> Self {
-        let spec: serde_json::Value =
-            serde_json::from_str(spec_json).expect("the generated spec is JSON");
+        Self::from_specs(&[(API_BASE, spec_json)])
+    }
+
+    /// The paths of several documents, each mounted at its base.
+    pub fn from_specs(specs: &[(&str, &str)]) -> Self {
         let mut rows = Vec::new();
-        if let Some(paths) = spec["paths"].as_object() {
-            for (path, item) in paths {
-                let methods: Vec<String> = item
-                    .as_object()
-                    .map(|ops| ops.keys().map(|m| m.to_uppercase()).collect())
-                    .unwrap_or_default();
-                rows.push(Row::new(
-                    &format!("{API_BASE}{path}"),
-                    methods.join(", "),
-                    true,
-                ));
+        for (base, spec_json) in specs {
+            let spec: serde_json::Value =
+                serde_json::from_str(spec_json).expect("the generated spec is JSON");
+            if let Some(paths) = spec["paths"].as_object() {
+                for (path, item) in paths {
+                    let methods: Vec<String> = item
+                        .as_object()
+                        .map(|ops| ops.keys().map(|m| m.to_uppercase()).collect())
+                        .unwrap_or_default();
+                    rows.push(Row::new(&format!("{base}{path}"), methods.join(", "), true));
+                }
             }
         }
         for path in [
+            "/operator/openapi.json",
+            "/operator/openapi.yaml",
+            "/operator/docs",
             "/openapi.json",
             "/openapi.yaml",
             "/docs",

@@ -23,6 +23,14 @@ impl Posting {
             .any(|(account, amount)| *account == Account::Available && *amount > 0)
     }
 
+    /// Whether this posting may drive `available` below zero: debits and
+    /// holds record money the organization owes (a refund, a dispute), so
+    /// they apply in full and leave a debt that later credits repay first.
+    /// Everything else (a payout above all) needs the money to be there.
+    pub fn may_overdraw(&self) -> bool {
+        matches!(self.kind, LedgerKind::Debit | LedgerKind::Hold)
+    }
+
     pub fn is_balanced(&self) -> bool {
         self.legs
             .iter()
@@ -50,6 +58,38 @@ pub fn release(amount: i64) -> Posting {
     Posting {
         kind: LedgerKind::Release,
         legs: vec![(Account::Pending, -amount), (Account::Available, amount)],
+    }
+}
+
+/// Money taken from available (a refund, an adjustment); may overdraw.
+pub fn debit(amount: i64) -> Posting {
+    Posting {
+        kind: LedgerKind::Debit,
+        legs: vec![(Account::Available, -amount), (Account::External, amount)],
+    }
+}
+
+/// Money moved from available to held (a dispute, a review); may overdraw.
+pub fn hold(amount: i64) -> Posting {
+    Posting {
+        kind: LedgerKind::Hold,
+        legs: vec![(Account::Available, -amount), (Account::Held, amount)],
+    }
+}
+
+/// A hold given back to available.
+pub fn hold_release(amount: i64) -> Posting {
+    Posting {
+        kind: LedgerKind::HoldRelease,
+        legs: vec![(Account::Held, -amount), (Account::Available, amount)],
+    }
+}
+
+/// A hold taken for good (a lost dispute): the money leaves the service.
+pub fn hold_capture(amount: i64) -> Posting {
+    Posting {
+        kind: LedgerKind::HoldCapture,
+        legs: vec![(Account::Held, -amount), (Account::External, amount)],
     }
 }
 
@@ -114,6 +154,11 @@ mod tests {
         assert!(credit(500, false).is_balanced());
         assert!(release(500).is_balanced());
         assert!(payout_reserve(1000).is_balanced());
+        for posting in [debit(700), hold(700), hold_release(700), hold_capture(700)] {
+            assert!(posting.is_balanced(), "{posting:?}");
+        }
+        assert!(debit(1).may_overdraw() && hold(1).may_overdraw());
+        assert!(!payout_reserve(1).may_overdraw() && !hold_release(1).may_overdraw());
         for from in PayoutStatus::ALL {
             for to in PayoutStatus::ALL {
                 if let Some(posting) = payout_transition(from, to, 1000, 28) {

@@ -68,3 +68,59 @@ pub async fn revoke(conn: &DatabaseConnection, selector: Selector<'_>) -> Result
     active.revoked_at = Set(Some(Utc::now()));
     Ok(api_key::Entity::update(active).exec(conn).await?)
 }
+
+/// One organization's keys, newest first (`cursor`: the last id of the
+/// previous page); never the keys themselves.
+pub async fn page(
+    conn: &DatabaseConnection,
+    org_id: &str,
+    limit: u64,
+    cursor: Option<&str>,
+) -> Result<crate::service::page::Page<api_key::Model>> {
+    use sea_orm::{sea_query::Expr, Condition, ExprTrait, QuerySelect};
+    let mut query = api_key::Entity::find()
+        .filter(api_key::Column::OrganizationId.eq(org_id))
+        .order_by_desc(api_key::Column::CreatedAt)
+        .order_by_desc(api_key::Column::Id)
+        .limit(limit + 1);
+    if let Some(cursor) = cursor {
+        let after = find_in(conn, org_id, cursor)
+            .await
+            .map_err(|_| Error::NotFound("no such API key (cursor)".into()))?;
+        query = query.filter(
+            Condition::any()
+                .add(api_key::Column::CreatedAt.lt(after.created_at))
+                .add(
+                    Expr::col(api_key::Column::CreatedAt)
+                        .eq(after.created_at)
+                        .and(Expr::col(api_key::Column::Id).lt(after.id)),
+                ),
+        );
+    }
+    Ok(crate::service::page::Page::from_overfetch(
+        query.all(conn).await?,
+        limit,
+    ))
+}
+
+/// The key `key_id` of `org_id` (another organization's is not found).
+async fn find_in(conn: &DatabaseConnection, org_id: &str, key_id: &str) -> Result<api_key::Model> {
+    if !crate::ids::is_own_id("key", key_id) {
+        return Err(Error::NotFound("no such API key".into()));
+    }
+    api_key::Entity::find_by_id(key_id)
+        .filter(api_key::Column::OrganizationId.eq(org_id))
+        .one(conn)
+        .await?
+        .ok_or_else(|| Error::NotFound("no such API key".into()))
+}
+
+/// Revokes `org_id`'s key `key_id` (another organization's is not found).
+pub async fn revoke_in(
+    conn: &DatabaseConnection,
+    org_id: &str,
+    key_id: &str,
+) -> Result<api_key::Model> {
+    let row = find_in(conn, org_id, key_id).await?;
+    revoke(conn, Selector::Id(&row.id)).await
+}

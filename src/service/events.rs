@@ -48,9 +48,17 @@ pub async fn record<C: ConnectionTrait>(
 /// `payout.available` with the organization's whole available balance, read
 /// inside the caller's transaction. Call it from every path that makes money
 /// available (a credit to available, a release, a failed or canceled payout
-/// giving its amount back), after the ledger posting.
-pub async fn record_funds_available<C: ConnectionTrait>(conn: &C, org_id: &str) -> Result<String> {
+/// giving its amount back, a hold released), after the ledger posting.
+/// Money that only repays a debt (available still zero or below, after an
+/// operator's debit or hold) makes nothing available: no event.
+pub async fn record_funds_available<C: ConnectionTrait>(
+    conn: &C,
+    org_id: &str,
+) -> Result<Option<String>> {
     let balance = get_balance(conn, org_id).await?;
+    if balance.available <= 0 {
+        return Ok(None);
+    }
     record(
         conn,
         org_id,
@@ -58,6 +66,7 @@ pub async fn record_funds_available<C: ConnectionTrait>(conn: &C, org_id: &str) 
         json!({"availableAmount": balance.available, "currency": balance.currency}),
     )
     .await
+    .map(Some)
 }
 
 /// The payout event its move to `to` fires (`payout.created` for a new

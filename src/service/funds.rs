@@ -2,28 +2,20 @@
 //! the list of ledger transactions an organization can read.
 use chrono::{DateTime, Utc};
 use entity::{balance, ledger_transaction, organization};
-use sea_orm::{
-    ColumnTrait, ConnectionTrait, DatabaseConnection, EntityTrait, QueryFilter, QueryOrder,
-    QuerySelect,
-};
-use serde::{Deserialize, Serialize};
+use sea_orm::{ColumnTrait, DatabaseConnection, EntityTrait, QueryFilter, QueryOrder, QuerySelect};
 
 use super::{
-    events,
-    ledger::{get_balance, lock_balance, post},
+    credits,
+    ledger::get_balance,
     page::{self, Page},
-    App,
 };
-use crate::{
-    db,
-    domain::ledger,
-    error::{Error, Result},
-    queue::{self, Job, Outcome},
-};
+use crate::error::{Error, Result};
 
-/// Credits funds that arrived from outside (customer payments). They land
-/// in `available`, or in `pending` when `pending` is set; with
-/// `available_on`, a job releases them on that date.
+/// Credits funds that arrived from outside (customer payments), as
+/// `credits::create` does with an external id of its own (so not
+/// idempotent: the CLI's `--external-id` makes it so). They land in
+/// `available`, or in `pending` when `pending` is set; with `available_on`,
+/// a job releases them then. Returns the new balance.
 pub async fn credit(
     conn: &DatabaseConnection,
     org: &organization::Model,
@@ -31,83 +23,33 @@ pub async fn credit(
     pending: bool,
     available_on: Option<DateTime<Utc>>,
 ) -> Result<balance::Model> {
-    if amount <= 0 {
-        return Err(Error::field("amount", "must be a positive number of cents"));
-    }
-    let pending = pending || available_on.is_some();
-    let txn = db::begin_write(conn).await?;
-    let transaction_id = post(
-        &txn,
-        &org.id,
-        &org.currency,
-        &ledger::credit(amount, pending),
-        None,
-    )
-    .await?;
-    if let Some(at) = available_on {
-        let job = ReleaseFunds {
-            organization_id: org.id.clone(),
-            amount,
-        };
-        queue::enqueue(&txn, &format!("release_{transaction_id}"), &job, at).await?;
-    }
-    if !pending {
-        events::record_funds_available(&txn, &org.id).await?;
-    }
-    let balance = get_balance(&txn, &org.id).await?;
-    txn.commit().await?;
-    Ok(balance)
+    credit_with(conn, org, amount, pending, available_on, None).await
 }
 
-/// Moves pending funds to available: `amount`, or all of them. Releasing
-/// more than is pending releases what there is.
-pub async fn release<C: ConnectionTrait>(
-    conn: &C,
-    org_id: &str,
-    amount: Option<i64>,
-) -> Result<balance::Model> {
-    let current = lock_balance(conn, org_id).await?;
-    let amount = std::cmp::min(amount.unwrap_or(current.pending), current.pending);
-    if amount > 0 {
-        post(
-            conn,
-            org_id,
-            &current.currency,
-            &ledger::release(amount),
-            None,
-        )
-        .await?;
-        events::record_funds_available(conn, org_id).await?;
-    }
-    get_balance(conn, org_id).await
-}
-
-/// Releases funds credited with an `available_on` date, when it comes.
-#[derive(Debug, Serialize, Deserialize)]
-pub struct ReleaseFunds {
-    organization_id: String,
+/// As `credit`, under the operator's `external_id` when given.
+pub async fn credit_with(
+    conn: &DatabaseConnection,
+    org: &organization::Model,
     amount: i64,
+    pending: bool,
+    available_on: Option<DateTime<Utc>>,
+    external_id: Option<String>,
+) -> Result<balance::Model> {
+    let writer = crate::group_commit::Writer::new(conn.clone(), false);
+    let new = credits::NewCredit {
+        external_id: external_id.unwrap_or_else(|| crate::ids::new_id("manual")),
+        amount,
+        description: None,
+        release_at: available_on,
+        pending,
+    };
+    credits::create(&writer, org, new).await?;
+    get_balance(conn, &org.id).await
 }
 
-#[async_trait::async_trait]
-impl Job for ReleaseFunds {
-    const KIND: &'static str = "release_funds";
-    type Context = App;
-
-    async fn run(self, app: &App, _attempt: i32) -> Outcome {
-        let result = async {
-            let txn = db::begin_write(&app.db).await?;
-            release(&txn, &self.organization_id, Some(self.amount)).await?;
-            txn.commit().await?;
-            Ok::<_, Error>(())
-        }
-        .await;
-        match result {
-            Ok(()) => Outcome::Done,
-            Err(err) => Outcome::Retry(err.to_string()),
-        }
-    }
-}
+// Releasing pending funds (and its job) lives beside the credits that
+// schedule it; named here too, where callers have always found it.
+pub use super::credits::{release, ReleaseFunds};
 
 /// Keyset pagination: `cursor` is the id of the last transaction of the
 /// previous page (scoped to the organization: another's id is not found).

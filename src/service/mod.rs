@@ -2,10 +2,15 @@
 //! provider. No HTTP types here; the API layer calls these.
 pub mod accounts;
 pub mod api_keys;
+pub mod credits;
+pub mod debits;
 pub mod events;
 pub mod funds;
+pub mod holds;
 pub mod idempotency;
 pub mod ledger;
+pub mod ledger_export;
+pub mod movements;
 pub mod orgs;
 pub mod page;
 pub mod payouts;

@@ -68,6 +68,7 @@ pub async fn create_pinned(
         available: Set(0),
         pending: Set(0),
         in_payout: Set(0),
+        held: Set(0),
         paid_out: Set(0),
         fees: Set(0),
         external: Set(0),
@@ -130,4 +131,89 @@ pub async fn authenticate_key(
         }
         _ => None,
     })
+}
+
+/// An organization with its balance and its payout account's status (none
+/// before verification): what the operator reads.
+#[derive(Debug, Clone)]
+pub struct Overview {
+    pub organization: organization::Model,
+    pub balance: balance::Model,
+    pub account_status: Option<entity::states::AccountStatus>,
+}
+
+async fn overview_of(
+    conn: &DatabaseConnection,
+    organization: organization::Model,
+) -> Result<Overview> {
+    let balance = super::ledger::get_balance(conn, &organization.id).await?;
+    let account_status = entity::payout_account::Entity::find()
+        .filter(entity::payout_account::Column::OrganizationId.eq(organization.id.clone()))
+        .one(conn)
+        .await?
+        .map(|account| account.status);
+    Ok(Overview {
+        organization,
+        balance,
+        account_status,
+    })
+}
+
+/// The organization `id` with its balance and account status.
+pub async fn overview(conn: &DatabaseConnection, id: &str) -> Result<Overview> {
+    if !ids::is_own_id("org", id) {
+        return Err(crate::error::Error::NotFound("no such organization".into()));
+    }
+    let org = find(conn, id)
+        .await?
+        .ok_or_else(|| crate::error::Error::NotFound("no such organization".into()))?;
+    overview_of(conn, org).await
+}
+
+/// Organizations, newest first; `cursor` is the last id of the previous page.
+pub async fn list(
+    conn: &DatabaseConnection,
+    limit: u64,
+    cursor: Option<&str>,
+) -> Result<super::page::Page<Overview>> {
+    use sea_orm::{sea_query::Expr, Condition, ExprTrait, QueryOrder, QuerySelect};
+    let mut query = organization::Entity::find()
+        .order_by_desc(organization::Column::CreatedAt)
+        .order_by_desc(organization::Column::Id)
+        .limit(limit + 1);
+    if let Some(cursor) = cursor {
+        let after = overview(conn, cursor)
+            .await
+            .map_err(|_| crate::error::Error::NotFound("no such organization (cursor)".into()))?
+            .organization;
+        query = query.filter(
+            Condition::any()
+                .add(organization::Column::CreatedAt.lt(after.created_at))
+                .add(
+                    Expr::col(organization::Column::CreatedAt)
+                        .eq(after.created_at)
+                        .and(Expr::col(organization::Column::Id).lt(after.id)),
+                ),
+        );
+    }
+    let page = super::page::Page::from_overfetch(query.all(conn).await?, limit);
+    let mut items = Vec::with_capacity(page.items.len());
+    for org in page.items {
+        items.push(overview_of(conn, org).await?);
+    }
+    Ok(super::page::Page {
+        items,
+        has_more: page.has_more,
+    })
+}
+
+/// The organization `id`, or not found (an id of a form never issued is not
+/// looked up).
+pub async fn get(conn: &DatabaseConnection, id: &str) -> Result<organization::Model> {
+    if !ids::is_own_id("org", id) {
+        return Err(crate::error::Error::NotFound("no such organization".into()));
+    }
+    find(conn, id)
+        .await?
+        .ok_or_else(|| crate::error::Error::NotFound("no such organization".into()))
 }

@@ -16,7 +16,8 @@ pub struct Balance {
     /// Always `balance`.
     pub object: String,
     pub livemode: bool,
-    /// Can be paid out now.
+    /// Can be paid out now. Negative when refunds or disputes took more
+    /// than there was: later credits repay that first.
     pub available: i64,
     /// Credited but not yet released.
     pub pending: i64,
@@ -24,6 +25,8 @@ pub struct Balance {
     pub in_payout: i64,
     /// Paid out, net of fees.
     pub paid_out: i64,
+    /// Held back while disputes or reviews are open.
+    pub held: i64,
     pub currency: String,
 }
 
@@ -92,6 +95,7 @@ impl Api {
             pending: balance.pending,
             in_payout: balance.in_payout,
             paid_out: balance.paid_out,
+            held: balance.held,
             currency: balance.currency,
         }))))
     }
@@ -137,6 +141,7 @@ impl Example for Balance {
             pending: 0,
             in_payout: 2500,
             paid_out: 0,
+            held: 0,
             currency: "usd".into(),
         }
     }

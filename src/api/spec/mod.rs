@@ -17,13 +17,32 @@ use entity::states::ApiVersion;
 use poem_openapi::{OpenApiService, ServerObject};
 use serde_norway::{Mapping, Value};
 
-use super::{error_codes, resources, versions, wire};
+use super::{error_codes, operator, resources, versions, wire};
 use crate::domain::api_version;
 
 mod redocly;
 
 /// Where the operations are mounted: the spec's server URL.
 pub const API_BASE: &str = "/api/v1";
+/// Where the operator API's operations are mounted (its own document).
+pub const OPERATOR_BASE: &str = "/operator/v1";
+
+pub fn operator_service() -> OpenApiService<operator::Apis, ()> {
+    OpenApiService::new(
+        operator::APIS,
+        "Payouts operator API",
+        env!("CARGO_PKG_VERSION"),
+    )
+    .description(
+        "For the platform that runs this service, not for organizations: organizations, \
+         their API keys, credits, holds, debits and the ledger export. Authenticated with an \
+         operator token (`Authorization: Bearer …`, from `PAYOUTS_OPERATOR_TOKENS`); an \
+         organization's API key is refused here, as an operator token is on `/api/v1`. \
+         Amounts are integer cents; every failure answers with the error envelope \
+         `{success: false, error: {type, code, message, param, details, doc_url}}`.",
+    )
+    .server(ServerObject::new(OPERATOR_BASE))
+}
 
 pub fn api_service() -> OpenApiService<resources::Apis, ()> {
     OpenApiService::new(resources::APIS, "Payouts API", env!("CARGO_PKG_VERSION"))
@@ -45,6 +64,81 @@ struct Link {
     to: &'static str,
     parameters: &'static [(&'static str, &'static str)],
 }
+
+const OPERATOR_LINKS: &[Link] = &[
+    Link {
+        from: "createOrganization",
+        statuses: &["201"],
+        name: "GetOrganization",
+        to: "getOrganization",
+        parameters: &[("id", "$response.body#/data/id")],
+    },
+    Link {
+        from: "createOrganization",
+        statuses: &["201"],
+        name: "CreateCredit",
+        to: "createCredit",
+        parameters: &[("id", "$response.body#/data/id")],
+    },
+    Link {
+        from: "createOrganization",
+        statuses: &["201"],
+        name: "CreateHold",
+        to: "createHold",
+        parameters: &[("id", "$response.body#/data/id")],
+    },
+    Link {
+        from: "createOrganization",
+        statuses: &["201"],
+        name: "CreateDebit",
+        to: "createDebit",
+        parameters: &[("id", "$response.body#/data/id")],
+    },
+    Link {
+        from: "createOrganization",
+        statuses: &["201"],
+        name: "CreateApiKey",
+        to: "createApiKey",
+        parameters: &[("id", "$response.body#/data/id")],
+    },
+    Link {
+        from: "createOrganization",
+        statuses: &["201"],
+        name: "ListApiKeys",
+        to: "listApiKeys",
+        parameters: &[("id", "$response.body#/data/id")],
+    },
+    Link {
+        from: "createApiKey",
+        statuses: &["201"],
+        name: "RevokeApiKey",
+        to: "revokeApiKey",
+        parameters: &[
+            ("id", "$response.body#/data/organizationId"),
+            ("keyId", "$response.body#/data/id"),
+        ],
+    },
+    Link {
+        from: "createHold",
+        statuses: &["200", "201"],
+        name: "ReleaseHold",
+        to: "releaseHold",
+        parameters: &[
+            ("id", "$response.body#/data/organizationId"),
+            ("holdId", "$response.body#/data/id"),
+        ],
+    },
+    Link {
+        from: "createHold",
+        statuses: &["200", "201"],
+        name: "CaptureHold",
+        to: "captureHold",
+        parameters: &[
+            ("id", "$response.body#/data/organizationId"),
+            ("holdId", "$response.body#/data/id"),
+        ],
+    },
+];
 
 const LINKS: &[Link] = &[
     Link {
@@ -237,11 +331,11 @@ pub fn document_for(version: ApiVersion) -> Document {
     // map would sort it), so the committed file stays readable.
     let mut doc: Value =
         serde_norway::from_str(&api_service().spec_yaml()).expect("poem-openapi emits valid YAML");
-    add_links(&mut doc);
+    add_links(&mut doc, LINKS);
     require_by_business_type(&mut doc);
     describe_provider_event(&mut doc);
     name_webhook_events(&mut doc);
-    add_error_examples(&mut doc);
+    add_error_examples(&mut doc, false);
     redocly::apply(&mut doc);
     versions::render_document(version, &mut doc);
     version_header(&mut doc, version);
@@ -251,8 +345,35 @@ pub fn document_for(version: ApiVersion) -> Document {
     }
 }
 
-fn add_links(doc: &mut Value) {
-    for spec in LINKS {
+/// The operator API's document (`/operator/openapi.json`,
+/// `operator-openapi.yaml`): poem-openapi's, with its links, error examples
+/// and the nullable-enum fix of the public one.
+pub fn operator_document() -> Document {
+    let mut doc: Value = serde_norway::from_str(&operator_service().spec_yaml())
+        .expect("poem-openapi emits valid YAML");
+    add_links(&mut doc, OPERATOR_LINKS);
+    add_error_examples(&mut doc, true);
+    redocly::inline_nullable_enums(&mut doc);
+    drop_unreferenced_schemas(&mut doc);
+    Document {
+        json: serde_json::to_string_pretty(&doc).expect("the document is JSON-compatible"),
+        yaml: serde_norway::to_string(&doc).expect("the document is YAML"),
+    }
+}
+
+/// Schemas nothing refers to any more (an enum inlined where it was nullable).
+fn drop_unreferenced_schemas(doc: &mut Value) {
+    let text = serde_json::to_string(&*doc).expect("the document is JSON-compatible");
+    if let Some(schemas) = doc["components"]["schemas"].as_mapping_mut() {
+        schemas.retain(|name, _| {
+            let reference = format!("\"#/components/schemas/{}\"", name.as_str().unwrap_or(""));
+            text.contains(&reference)
+        });
+    }
+}
+
+fn add_links(doc: &mut Value, links: &[Link]) {
+    for spec in links {
         let mut link = Mapping::new();
         link.insert("operationId".into(), spec.to.into());
         if !spec.parameters.is_empty() {
@@ -412,7 +533,10 @@ fn name_webhook_events(doc: &mut Value) {
 /// Every error response shows, as examples, the envelope of each code that
 /// answers with its status (from `api::error_codes`); each envelope is
 /// written once, in `components/examples`, and referenced.
-fn add_error_examples(doc: &mut Value) {
+fn add_error_examples(doc: &mut Value, operator: bool) {
+    let shown = |entry: &&error_codes::ErrorCode| {
+        operator || !error_codes::OPERATOR_ONLY.contains(&entry.code)
+    };
     use poem_openapi::types::ToJSON;
     let mut used = Vec::new();
     let responses = doc["paths"]
@@ -426,6 +550,7 @@ fn add_error_examples(doc: &mut Value) {
     for (status, response) in responses {
         let codes: Vec<&str> = error_codes::ALL
             .iter()
+            .filter(shown)
             .filter(|entry| status.as_str() == Some(entry.status.as_str()))
             .map(|entry| entry.code)
             .collect();

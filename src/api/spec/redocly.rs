@@ -24,7 +24,7 @@ pub(super) fn apply(doc: &mut Value) {
 /// define (Redocly's `nullable-type-sibling`), and under which `null` fails
 /// the referenced enum. Such a property becomes the enum inline, typed,
 /// with `null` among its values (as OpenAPI 3.0.3 asks for nullable enums).
-fn inline_nullable_enums(doc: &mut Value) {
+pub(super) fn inline_nullable_enums(doc: &mut Value) {
     let Some(schemas) = doc
         .get("components")
         .and_then(|c| c.get("schemas"))

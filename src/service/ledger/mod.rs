@@ -26,15 +26,22 @@ fn column(account: Account) -> balance::Column {
         Account::PaidOut => balance::Column::PaidOut,
         Account::Fees => balance::Column::Fees,
         Account::External => balance::Column::External,
+        Account::Held => balance::Column::Held,
     }
 }
 
-/// Accounts that can never go below zero.
+/// Accounts that can never go below zero (the database checks them too).
+/// `available` can, but only by a posting that `may_overdraw`.
 pub(super) fn must_stay_non_negative(account: Account) -> bool {
     matches!(
         account,
-        Account::Available | Account::Pending | Account::InPayout
+        Account::Pending | Account::InPayout | Account::Held
     )
+}
+
+/// Whether `posting` must leave `account` at or above zero.
+fn guarded(account: Account, posting: &Posting) -> bool {
+    must_stay_non_negative(account) || (account == Account::Available && !posting.may_overdraw())
 }
 
 /// Applies a balanced posting: each leg is a conditional update of the
@@ -48,6 +55,18 @@ pub async fn post<C: ConnectionTrait>(
     currency: &str,
     posting: &Posting,
     payout_id: Option<&str>,
+) -> Result<String> {
+    post_with(conn, organization_id, currency, posting, payout_id, None).await
+}
+
+/// As `post`, recording the operator's `external_id` on the transaction.
+pub async fn post_with<C: ConnectionTrait>(
+    conn: &C,
+    organization_id: &str,
+    currency: &str,
+    posting: &Posting,
+    payout_id: Option<&str>,
+    external_id: Option<&str>,
 ) -> Result<String> {
     if !posting.is_balanced() {
         return Err(Error::internal(format!("unbalanced posting {posting:?}")));
@@ -72,7 +91,7 @@ pub async fn post<C: ConnectionTrait>(
         }
         let col = column(account);
         update = update.col_expr(col, Expr::col(col).add(amount));
-        if amount < 0 && must_stay_non_negative(account) {
+        if amount < 0 && guarded(account, posting) {
             update = update.filter(col.gte(-amount));
         }
     }
@@ -103,6 +122,7 @@ pub async fn post<C: ConnectionTrait>(
         kind: Set(posting.kind),
         payout_id: Set(payout_id.map(str::to_string)),
         amount: Set(total),
+        external_id: Set(external_id.map(str::to_string)),
         currency: Set(currency.to_string()),
         created_at: Set(now),
     })

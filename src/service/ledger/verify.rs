@@ -15,8 +15,10 @@ use crate::{
 /// Checks the ledger's invariants and returns every violation found (none
 /// means the books are right): each transaction balances; each running
 /// balance equals the sum of its entries; no balance that must stay
-/// non-negative is negative; `in_payout` equals the payouts still reserved,
-/// `paid_out` and `fees` the paid ones.
+/// non-negative is negative (`available` may be, only for an organization
+/// that has debits or holds); `in_payout` equals the payouts still reserved,
+/// `paid_out` and `fees` the paid ones, `held` the open holds; every credit,
+/// debit and hold has its ledger transaction, of its amount.
 ///
 /// Everything is read in one snapshot, so it can run on a live system:
 /// balances and entries are always compared as of the same instant.
@@ -49,6 +51,15 @@ async fn verify_in<C: ConnectionTrait>(conn: &C) -> Result<Vec<String>> {
         amount: i64,
         net: i64,
         fee: i64,
+    }
+    #[derive(FromQueryResult)]
+    struct OrgTotal {
+        organization_id: String,
+        total: i64,
+    }
+    #[derive(FromQueryResult)]
+    struct Orphan {
+        id: String,
     }
     let backend = conn.get_database_backend();
     let query = |sql: &str| Statement::from_string(backend, sql.to_string());
@@ -99,6 +110,43 @@ async fn verify_in<C: ConnectionTrait>(conn: &C) -> Result<Vec<String>> {
         }
     }
 
+    let mut open_holds: HashMap<String, i64> = HashMap::new();
+    for row in OrgTotal::find_by_statement(query(
+        "SELECT organization_id, CAST(SUM(amount) AS BIGINT) AS total FROM holds \
+         WHERE status = 'open' GROUP BY organization_id",
+    ))
+    .all(conn)
+    .await?
+    {
+        open_holds.insert(row.organization_id, row.total);
+    }
+    // Only debits and holds may overdraw `available`.
+    let mut may_owe = std::collections::HashSet::new();
+    for row in OrgTotal::find_by_statement(query(
+        "SELECT organization_id, CAST(COUNT(*) AS BIGINT) AS total FROM ledger_transactions \
+         WHERE kind IN ('debit', 'hold') GROUP BY organization_id",
+    ))
+    .all(conn)
+    .await?
+    {
+        may_owe.insert(row.organization_id);
+    }
+    for table in ["credits", "debits", "holds"] {
+        for row in Orphan::find_by_statement(query(&format!(
+            "SELECT r.id AS id FROM {table} r LEFT JOIN ledger_transactions t \
+             ON t.id = r.transaction_id AND t.organization_id = r.organization_id \
+             AND t.amount = r.amount WHERE t.id IS NULL"
+        )))
+        .all(conn)
+        .await?
+        {
+            problems.push(format!(
+                "{table} row {} has no ledger transaction of its amount",
+                row.id
+            ));
+        }
+    }
+
     for balance in balance::Entity::find().all(conn).await? {
         let org = &balance.organization_id;
         let running = [
@@ -108,6 +156,7 @@ async fn verify_in<C: ConnectionTrait>(conn: &C) -> Result<Vec<String>> {
             (Account::PaidOut, balance.paid_out),
             (Account::Fees, balance.fees),
             (Account::External, balance.external),
+            (Account::Held, balance.held),
         ];
         for (account, value) in running {
             let summed = entries
@@ -123,6 +172,19 @@ async fn verify_in<C: ConnectionTrait>(conn: &C) -> Result<Vec<String>> {
             if must_stay_non_negative(account) && value < 0 {
                 problems.push(format!("{org} {} is negative: {value}", account.as_str()));
             }
+        }
+        if balance.available < 0 && !may_owe.contains(org) {
+            problems.push(format!(
+                "{org} available is negative ({}) with no debit or hold",
+                balance.available
+            ));
+        }
+        let open = open_holds.get(org).copied().unwrap_or(0);
+        if balance.held != open {
+            problems.push(format!(
+                "{org}: held {} but open holds total {open}",
+                balance.held
+            ));
         }
         if running.iter().map(|(_, v)| *v as i128).sum::<i128>() != 0 {
             problems.push(format!("{org}: accounts do not sum to zero"));
