@@ -21,7 +21,7 @@ from commet.webhook_events import (
 )
 from standardwebhooks.webhooks import Webhook as StandardWebhook
 
-from helpers import api, cli, new_org, sdk, verification_body, wait_for_status
+from helpers import api, cli, new_org, resource, sdk, verification_body, wait_for_status
 
 RECEIVER_PORT = int(os.environ["PAYOUTS_PY_WEBHOOK_PORT"])
 ALL_EVENTS = ["payout.created", "payout.paid", "payout.failed", "payout.available"]
@@ -110,15 +110,15 @@ def test_webhook_endpoints_through_the_sdk(receiver):
     created = client.webhooks.create(url=receiver.url, events=ALL_EVENTS, description="Py SDK")
     assert responses[-1].status_code == 201
     assert isinstance(created, CreatedWebhook)
-    assert set(responses[-1].json()["data"]) >= wire_names(CreatedWebhook)
+    assert set(resource(responses[-1])) >= wire_names(CreatedWebhook)
     assert created.secret_key.startswith("whsec_")
     assert created.is_active and created.events == ALL_EVENTS
     assert created.api_version == "2026-07-11"
 
     got = client.webhooks.get(created.id)
     assert isinstance(got, Webhook) and got.id == created.id
-    assert "secretKey" not in responses[-1].json()["data"]
-    assert set(responses[-1].json()["data"]) >= wire_names(Webhook)
+    assert "secretKey" not in resource(responses[-1])
+    assert set(resource(responses[-1])) >= wire_names(Webhook)
 
     listed = client.webhooks.list()
     ids = [w["id"] if isinstance(w, dict) else w.id for w in listed]
