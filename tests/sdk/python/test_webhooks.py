@@ -121,6 +121,10 @@ def test_webhook_endpoints_through_the_sdk(receiver):
     assert set(resource(responses[-1])) >= wire_names(Webhook)
 
     listed = client.webhooks.list()
+    # From 2026-07-24 the SDK returns the list object (`WebhooksListResult`).
+    if hasattr(listed, "data"):
+        assert listed.object == "list" and listed.has_more is False
+        listed = listed.data
     ids = [w["id"] if isinstance(w, dict) else w.id for w in listed]
     assert ids == [created.id]
 
