@@ -97,7 +97,7 @@ ST_VERSION := 4.32.5
 VENV := .venv
 ST_STAMP := $(VENV)/schemathesis-$(ST_VERSION)
 CONTRACT_OPTS ?= --checks all --phases examples,coverage,fuzzing,stateful \
-  -n 20 -w 1 --max-time 150
+  -n 20 -w 1 --max-time 300
 
 # The virtual environment and the pinned schemathesis, created on first use.
 $(ST_STAMP):
