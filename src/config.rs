@@ -1,4 +1,6 @@
 //! Runtime configuration, from environment variables (and `serve` flags).
+//!
+//! One piece: every setting is read, checked and documented here, the one source of the README's configuration table.
 use std::time::Duration;
 
 use crate::{clock::Clock, crypto::Cipher, db::SqliteSync, domain::fees::FeeSchedule};

@@ -1,3 +1,7 @@
+//! The Stripe Connect payout provider.
+//!
+//! One piece: one provider's whole mapping onto Stripe's API (requests, answers, errors, events); the trait it implements is in `provider/mod.rs`.
+//!
 //! Stripe Connect: a platform-controlled connected account per
 //! organization, bank accounts as its external accounts, and each payout as
 //! a transfer from the platform (`POST /v1/transfers`, the net amount) then

@@ -1,4 +1,6 @@
 //! The payout account (verification) and its bank accounts.
+//!
+//! One piece: verification and bank accounts share the payout account row, its provider and its state machine.
 use chrono::{NaiveDate, Utc};
 use entity::{
     bank_account, organization, payout_account,

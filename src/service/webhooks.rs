@@ -1,12 +1,14 @@
+//! Organizations' webhook endpoints and the delivery of their events.
+//!
+//! One piece: the endpoint's secret, URL rule and state are read by every
+//! step of a delivery, and the delivery's bookkeeping is one transaction.
+//!
 //! Organizations' webhook endpoints and the delivery of their events:
 //! endpoints (create, read, update, delete, test), one delivery per (event,
 //! endpoint) made by `DeliverWebhook` jobs, signed two ways (Commet's
 //! `X-Commet-Signature` and Standard Webhooks), retried on a schedule and
 //! given up after 3 days; an endpoint that failed every attempt for 3 days
 //! is disabled.
-//!
-//! One piece: the endpoint's secret, URL rule and state are read by every
-//! step of a delivery, and the delivery's bookkeeping is one transaction.
 use std::time::{Duration, Instant};
 
 use chrono::{DateTime, SecondsFormat, Utc};

@@ -1,5 +1,8 @@
-//! Money in and out of an organization's balance: credits, holds (release,
-//! capture) and debits, each once per `externalId`.
+//! Money in and out of an organization's balance, over the operator API.
+//!
+//! One piece: credits, holds and debits are one family of routes (the same `externalId` rule, envelope, errors and balance answer); each handler is thin.
+//!
+//! Credits, holds (release, capture) and debits, each once per `externalId`.
 use entity::{
     credit, debit, hold,
     states::{DebitReason, HoldReason, HoldStatus},

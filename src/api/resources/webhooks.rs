@@ -1,4 +1,8 @@
-//! Webhook endpoints (as Commet's SDKs call them: `client.webhooks.*`), their
+//! The webhooks resource: endpoints, their deliveries, and events.
+//!
+//! One piece: endpoints, deliveries and events are the SDKs' `client.webhooks` resource; each wire shape and its example sits beside the handler that answers with it.
+//!
+//! Webhook endpoints as Commet's SDKs call them (`client.webhooks.*`), their
 //! deliveries, and the organization's events.
 use entity::{
     organization,

@@ -1,3 +1,7 @@
+//! The published OpenAPI documents (one per API version, and the operator API's).
+//!
+//! One piece: every patch edits the same generated document, in order, and the tests check the result as a whole (Redocly's patches are in `redocly.rs`).
+//!
 //! The published OpenAPI document: poem-openapi's, plus what it has no
 //! attribute for: response links (OpenAPI `links` let clients, and
 //! schemathesis' stateful phase, follow an operation's result into the next
