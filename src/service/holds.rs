@@ -14,7 +14,7 @@ use sea_orm::{
 
 use super::{
     events, ledger,
-    movements::{check, same_or_conflict, Applied, WriteError},
+    movements::{check, made_or_found, same_or_conflict, Applied, WriteError},
 };
 use crate::{
     domain::ledger::{hold as hold_posting, hold_capture, hold_release},
@@ -92,21 +92,14 @@ pub async fn create(
             })
             .await
     };
-    let found = match attempt {
-        Ok(Applied::Created(row)) => return Ok(Applied::Created(row)),
-        Ok(Applied::Existing(row)) => row,
-        Err(err) => {
-            err.lost_race()?;
-            let (org_id, external_id) = (org.id.clone(), new.external_id.clone());
-            writer
-                .write(move |txn| {
-                    Box::pin(async move {
-                        Ok::<_, Error>(find_by_external(txn, &org_id, &external_id).await?)
-                    })
-                })
-                .await?
-                .ok_or_else(|| Error::internal("a hold's external id raced but is absent"))?
-        }
+    let (org_id, external_id) = (org.id.clone(), new.external_id.clone());
+    let found = match made_or_found(writer, "hold", attempt, move |txn| {
+        Box::pin(async move { find_by_external(txn, &org_id, &external_id).await })
+    })
+    .await?
+    {
+        Applied::Created(row) => return Ok(Applied::Created(row)),
+        Applied::Existing(row) => row,
     };
     let same = found.amount == new.amount && found.reason == new.reason;
     same_or_conflict(found, "hold", &new.external_id, same, |h| {

@@ -3,11 +3,12 @@
 //! kind for ever, so a retried or concurrent repeat finds the first one
 //! instead of moving the money twice, and the same `externalId` with other
 //! values is a conflict.
-use sea_orm::DbErr;
+use sea_orm::{DatabaseTransaction, DbErr};
 
 use crate::{
     db,
     error::{Error, Result},
+    group_commit::{BoxFuture, Writer},
     ids,
 };
 
@@ -62,6 +63,38 @@ impl WriteError {
             WriteError::Db(err) if db::is_unique_violation(&err) => Ok(()),
             WriteError::Db(err) => Err(err.into()),
             WriteError::Refused(err) => Err(err),
+        }
+    }
+}
+
+/// The movement a write made (`Created`), or the one already under its
+/// external id (`Existing`): made before, or by the concurrent request that
+/// won the race for it (the unique index refused ours), read back by `find`.
+pub(super) async fn made_or_found<M, F>(
+    writer: &Writer,
+    what: &str,
+    attempt: std::result::Result<Applied<M>, WriteError>,
+    find: F,
+) -> Result<Applied<M>>
+where
+    M: Send + 'static,
+    F: for<'a> FnOnce(
+            &'a DatabaseTransaction,
+        ) -> BoxFuture<'a, std::result::Result<Option<M>, DbErr>>
+        + Send
+        + 'static,
+{
+    match attempt {
+        Ok(applied) => Ok(applied),
+        Err(err) => {
+            err.lost_race()?;
+            writer
+                .write(find)
+                .await?
+                .map(Applied::Existing)
+                .ok_or_else(|| {
+                    Error::internal(format!("a {what}'s external id raced but is absent"))
+                })
         }
     }
 }
