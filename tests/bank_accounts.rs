@@ -7,7 +7,7 @@ use serde_json::json;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn bank_accounts_never_show_the_number() {
-    let app = TestApp::spawn().await;
+    let app = TestApp::spawn_manual_jobs(|_| {}).await;
     let org = app.verified_org(GOOD_ACCOUNT).await;
     let reply = app
         .post("/payouts/bank-accounts", &org.key, json!({"accountNumber": "000999999991", "accountHolderName": "Ann Lee", "routingNumber": TEST_ROUTING, "accountType": "savings"}))
@@ -41,8 +41,9 @@ async fn bank_accounts_never_show_the_number() {
         .as_str()
         .unwrap()
         .to_string();
+    app.settle().await;
     assert_eq!(
-        app.wait_for(&format!("/payouts/{id}"), &org.key, "failed")
+        app.expect_status(&format!("/payouts/{id}"), &org.key, "failed")
             .await["failureCode"],
         "no_account"
     );

@@ -4,8 +4,8 @@
 //! off for its database.
 mod common;
 
-use common::{fresh_database, TestApp};
-use payouts::{crypto::Cipher, db::SqliteSync, server};
+use common::{TestApp, TestDatabase};
+use payouts::db::SqliteSync;
 use sea_orm::{ConnectionTrait, DatabaseConnection, DbBackend, Statement, TransactionTrait};
 
 async fn sqlite_synchronous(db: &impl ConnectionTrait) -> i64 {
@@ -32,57 +32,43 @@ async fn postgres_synchronous_commit(db: &DatabaseConnection) -> String {
     row.try_get_by_index(0).unwrap()
 }
 
-/// A SQLite file of its own, whatever engine the suite runs on.
-fn sqlite_url(tag: &str) -> (String, std::path::PathBuf) {
-    let dir = std::env::temp_dir().join(format!("payouts_{tag}_{}", payouts::ids::new_id("d")));
-    std::fs::create_dir_all(&dir).unwrap();
-    let url = format!("sqlite://{}?mode=rwc", dir.join("payouts.db").display());
-    (url, dir)
-}
-
-async fn start_sqlite(sync: Option<SqliteSync>) -> (server::Running, std::path::PathBuf) {
-    let (url, dir) = sqlite_url("sync");
-    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-    let bind = listener.local_addr().unwrap().to_string();
-    let cipher = Cipher::from_encoded_key(&Cipher::generate_key_hex()).unwrap();
-    let mut config = payouts::config::Config::new(&url, &bind, cipher);
-    if let Some(sync) = sync {
-        config.sqlite_synchronous = sync;
-    }
-    let running = server::start(config, listener).await.expect("starts");
-    (running, dir)
+/// A service on a SQLite file of its own, whatever engine the suite runs on.
+async fn start_sqlite(sync: Option<SqliteSync>) -> TestApp {
+    let adjust = |c: &mut payouts::config::Config| {
+        if let Some(sync) = sync {
+            c.sqlite_synchronous = sync;
+        }
+    };
+    TestApp::try_spawn_on(TestDatabase::sqlite(), adjust, Box::new(|p| p))
+        .await
+        .expect("starts")
 }
 
 /// FULL is 2, NORMAL is 1 (https://sqlite.org/pragma.html#pragma_synchronous).
 #[tokio::test]
 async fn sqlite_fsyncs_every_commit_by_default() {
-    let (running, dir) = start_sqlite(None).await;
-    assert_eq!(
-        sqlite_synchronous(&running.app.db).await,
-        2,
-        "write connection"
-    );
+    let app = start_sqlite(None).await;
+    let running = app.app();
+    assert_eq!(sqlite_synchronous(&running.db).await, 2, "write connection");
     // Every connection of the read pool, not just the first one handed out.
     let mut held = Vec::new();
     for _ in 0..8 {
         // An open transaction holds its connection, so the next one differs.
-        held.push(running.app.read_db.begin().await.unwrap());
+        held.push(running.read_db.begin().await.unwrap());
     }
     for conn in &held {
         assert_eq!(sqlite_synchronous(conn).await, 2, "read connection");
     }
     drop(held);
-    running.stop().await;
-    std::fs::remove_dir_all(dir).ok();
+    app.stop().await;
 }
 
 #[tokio::test]
 async fn sqlite_normal_is_an_explicit_opt_out() {
-    let (running, dir) = start_sqlite(Some(SqliteSync::Normal)).await;
-    assert_eq!(sqlite_synchronous(&running.app.db).await, 1);
-    assert_eq!(sqlite_synchronous(&running.app.read_db).await, 1);
-    running.stop().await;
-    std::fs::remove_dir_all(dir).ok();
+    let app = start_sqlite(Some(SqliteSync::Normal)).await;
+    assert_eq!(sqlite_synchronous(&app.app().db).await, 1);
+    assert_eq!(sqlite_synchronous(&app.app().read_db).await, 1);
+    app.stop().await;
 }
 
 #[test]
@@ -107,24 +93,18 @@ async fn the_service_refuses_non_durable_commits_on_its_engine() {
     assert_eq!(postgres_synchronous_commit(app.db()).await, "on");
     app.stop().await;
 
-    let (url, _, postgres) = fresh_database().await;
-    let (admin_url, name) = postgres.expect("a PostgreSQL database");
-    let admin = sea_orm::Database::connect(&admin_url).await.unwrap();
+    let database = TestDatabase::fresh().await;
+    let (admin_url, name) = database.postgres().expect("a PostgreSQL database");
+    let admin = sea_orm::Database::connect(admin_url).await.unwrap();
     admin
         .execute_unprepared(&format!(
             "ALTER DATABASE \"{name}\" SET synchronous_commit = off"
         ))
         .await
         .unwrap();
-    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-    let bind = listener.local_addr().unwrap().to_string();
-    let cipher = Cipher::from_encoded_key(&Cipher::generate_key_hex()).unwrap();
-    let config = payouts::config::Config::new(&url, &bind, cipher);
-    let refused = server::start(config, listener).await;
-    admin
-        .execute_unprepared(&format!("DROP DATABASE IF EXISTS \"{name}\" WITH (FORCE)"))
-        .await
-        .ok();
+    admin.close().await.ok();
+    // A refused start drops the database.
+    let refused = TestApp::try_spawn_on(database, |_| {}, Box::new(|p| p)).await;
     let err = refused.err().expect("the start is refused");
     assert!(
         err.to_string().contains("synchronous_commit=off"),

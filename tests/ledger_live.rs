@@ -17,8 +17,9 @@ const PAYOUTS_PER_WRITER: usize = 40;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn verify_reads_one_snapshot_while_payouts_are_created_and_settled() {
-    // Sandbox events come quickly, so settlement runs during the traffic.
-    let app = TestApp::spawn_with(|c| c.sandbox_delay = std::time::Duration::from_millis(10)).await;
+    // The test runs the jobs (sandbox events included) on its own task,
+    // moving the clock as it goes, so settlement runs during the traffic.
+    let app = TestApp::spawn_manual_jobs(|_| {}).await;
     let org = app.verified_org(GOOD_ACCOUNT).await;
     app.credit(&org, 100_000_000).await;
     let verifier = payouts::db::connect(&app.config.database_url)
@@ -26,6 +27,20 @@ async fn verify_reads_one_snapshot_while_payouts_are_created_and_settled() {
         .unwrap();
 
     let traffic_done = Arc::new(AtomicBool::new(false));
+    let requests_done = Arc::new(AtomicBool::new(false));
+    let settler = {
+        let (jobs, done) = (app.app().clone(), requests_done.clone());
+        tokio::spawn(async move {
+            while !done.load(Ordering::SeqCst) {
+                jobs.clock.advance(jobs.config.sandbox_delay);
+                let ran = jobs.run_due_jobs().await.expect("due jobs run");
+                if ran.is_idle() {
+                    // Paced as the worker is, not to crowd out the requests.
+                    tokio::time::sleep(jobs.config.job_poll_interval).await;
+                }
+            }
+        })
+    };
     let checker = {
         let done = traffic_done.clone();
         tokio::spawn(async move {
@@ -69,8 +84,11 @@ async fn verify_reads_one_snapshot_while_payouts_are_created_and_settled() {
         ids.extend(writer.await.unwrap());
     }
     // Settlement goes on after the last request: keep verifying through it.
+    requests_done.store(true, Ordering::SeqCst);
+    settler.await.unwrap();
+    app.settle().await;
     for id in &ids {
-        app.wait_for(&format!("/payouts/{id}"), &org.key, "paid")
+        app.expect_status(&format!("/payouts/{id}"), &org.key, "paid")
             .await;
     }
     traffic_done.store(true, Ordering::SeqCst);

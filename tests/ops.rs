@@ -106,7 +106,7 @@ async fn health_and_readiness() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn metrics_count_requests_payouts_and_provider_calls() {
-    let app = spawn_with_metrics(|_| {}).await;
+    let app = spawn_with_metrics(manual_jobs).await;
     let org = app.verified_org(GOOD_ACCOUNT).await;
     app.credit(&org, 5000).await;
     let series =
@@ -138,7 +138,8 @@ async fn metrics_count_requests_payouts_and_provider_calls() {
         .await;
     assert_eq!(payout.status, 201, "{}", payout.body);
     let id = payout.data()["id"].as_str().unwrap().to_string();
-    app.wait_for(&format!("/payouts/{id}"), &org.key, "paid")
+    app.settle().await;
+    app.expect_status(&format!("/payouts/{id}"), &org.key, "paid")
         .await;
     let text = metrics_text(&app).await;
     assert_eq!(sample(&text, r#"payouts{status="paid"}"#), 1.0, "{text}");
@@ -220,7 +221,7 @@ async fn rate_limited_requests_are_labelled_with_their_route() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn logs_carry_the_request_id_and_no_secrets() {
     let logs = captured_logs();
-    let app = TestApp::spawn().await;
+    let app = TestApp::spawn_manual_jobs(|_| {}).await;
     let org = app.verified_org(GOOD_ACCOUNT).await;
     let bank = app
         .post(
@@ -243,7 +244,8 @@ async fn logs_carry_the_request_id_and_no_secrets() {
     let reply = TestApp::reply(response).await;
     assert_eq!(reply.status, 201, "{}", reply.body);
     let id = reply.data()["id"].as_str().unwrap().to_string();
-    app.wait_for(&format!("/payouts/{id}"), &org.key, "paid")
+    app.settle().await;
+    app.expect_status(&format!("/payouts/{id}"), &org.key, "paid")
         .await;
     app.stop().await;
 

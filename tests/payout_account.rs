@@ -94,9 +94,18 @@ async fn documents_in_flight_are_bounded_and_the_overflow_changes_nothing() {
         .header("x-api-key", &first.key)
         .json(&body);
     let slow = tokio::spawn(async move { TestApp::reply(request.send().await.unwrap()).await });
-    while app.documents.hits.load(Ordering::SeqCst) == 0 {
-        tokio::time::sleep(std::time::Duration::from_millis(10)).await;
-    }
+    // A real fetch over loopback: nothing to drive, so wait (bounded) for it.
+    eventually(
+        "the first verification fetching its slow document",
+        WAIT_LIMIT,
+        || async {
+            match app.documents.hits.load(Ordering::SeqCst) {
+                0 => Err("no document request yet".to_string()),
+                _ => Ok(()),
+            }
+        },
+    )
+    .await;
 
     let reply = verify_with(&app, &second, app.documents.url("/id.pdf")).await;
     assert_eq!(reply.status, 503, "{}", reply.body);
@@ -126,7 +135,7 @@ async fn documents_in_flight_are_bounded_and_the_overflow_changes_nothing() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn verification_then_webhook_verifies_and_is_idempotent() {
-    let app = TestApp::spawn().await;
+    let app = TestApp::spawn_manual_jobs(|_| {}).await;
     let org = app.org().await;
     let reply = app
         .post(
@@ -151,7 +160,11 @@ async fn verification_then_webhook_verifies_and_is_idempotent() {
         1
     );
 
-    let verified = app.wait_for("/payouts/account", &org.key, "verified").await;
+    // The sandbox's verdict (account.updated), delivered now.
+    app.settle().await;
+    let verified = app
+        .expect_status("/payouts/account", &org.key, "verified")
+        .await;
     assert_eq!(verified["transfersEnabled"], true);
     assert!(
         verified.get("alreadyExists").is_none(),
@@ -178,7 +191,7 @@ async fn verification_then_webhook_verifies_and_is_idempotent() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_watch_list_match_is_restricted_and_cannot_withdraw() {
-    let app = TestApp::spawn().await;
+    let app = TestApp::spawn_manual_jobs(|_| {}).await;
     let org = app.org().await;
     app.credit(&org, 50_000).await;
     let reply = app
@@ -189,8 +202,9 @@ async fn a_watch_list_match_is_restricted_and_cannot_withdraw() {
         )
         .await;
     assert_eq!(reply.status, 201);
+    app.settle().await;
     let account = app
-        .wait_for("/payouts/account", &org.key, "restricted")
+        .expect_status("/payouts/account", &org.key, "restricted")
         .await;
     assert_eq!(account["transfersEnabled"], false);
     let reply = app

@@ -208,21 +208,25 @@ async fn expired_keys_are_forgotten_and_purged() {
     // The worker purges at its start and then every ten minutes: a second
     // instance's worker, started now, is the one that meets the expired key.
     let peer = app.spawn_peer().await;
-    let mut left: Vec<String> = Vec::new();
-    for _ in 0..200 {
-        left = Entity::find()
-            .all(app.db())
-            .await
-            .unwrap()
-            .into_iter()
-            .map(|k| k.key)
-            .collect();
-        left.sort();
-        if !left.contains(&"gone".to_string()) {
-            break;
-        }
-        tokio::time::sleep(std::time::Duration::from_millis(25)).await;
-    }
+    let left = eventually(
+        "the peer's worker purging the expired key \"gone\" at its start",
+        WAIT_LIMIT,
+        || async {
+            let mut left: Vec<String> = Entity::find()
+                .all(app.db())
+                .await
+                .unwrap()
+                .into_iter()
+                .map(|k| k.key)
+                .collect();
+            left.sort();
+            match left.contains(&"gone".to_string()) {
+                true => Err(format!("keys left: {left:?}")),
+                false => Ok(left),
+            }
+        },
+    )
+    .await;
     assert_eq!(
         left,
         ["kept", "old"],
@@ -268,7 +272,7 @@ async fn the_database_refuses_to_edit_the_ledger() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn payout_lifecycle_and_balance() {
-    let app = TestApp::spawn().await;
+    let app = TestApp::spawn_manual_jobs(|_| {}).await;
     let org = app.verified_org(GOOD_ACCOUNT).await;
 
     let reply = app
@@ -307,8 +311,9 @@ async fn payout_lifecycle_and_balance() {
     );
 
     let id = payout["id"].as_str().unwrap();
+    app.settle().await;
     let paid = app
-        .wait_for(&format!("/payouts/{id}"), &org.key, "paid")
+        .expect_status(&format!("/payouts/{id}"), &org.key, "paid")
         .await;
     assert_eq!(paid["failureCode"], serde_json::Value::Null);
     let balance = app.balance(&org).await;
@@ -330,7 +335,7 @@ async fn payout_lifecycle_and_balance() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_failing_bank_account_fails_the_payout_and_returns_the_money() {
-    let app = TestApp::spawn().await;
+    let app = TestApp::spawn_manual_jobs(|_| {}).await;
     let org = app.verified_org("000111111116").await;
     app.credit(&org, 10_000).await;
     let reply = app
@@ -338,8 +343,9 @@ async fn a_failing_bank_account_fails_the_payout_and_returns_the_money() {
         .await;
     assert_eq!(reply.status, 201);
     let id = reply.data()["id"].as_str().unwrap().to_string();
+    app.settle().await;
     let failed = app
-        .wait_for(&format!("/payouts/{id}"), &org.key, "failed")
+        .expect_status(&format!("/payouts/{id}"), &org.key, "failed")
         .await;
     assert_eq!(failed["failureCode"], "no_account");
     assert!(failed["failureMessage"].is_string());
@@ -365,6 +371,7 @@ async fn payout_rows(app: &TestApp) -> u64 {
 #[tokio::test]
 async fn the_provider_is_asked_for_the_net_amount() {
     let (app, calls) = TestApp::spawn_recording(|c| {
+        manual_jobs(c);
         c.fees.fixed_cents = 5;
         c.fees.basis_points = 9999;
     })
@@ -391,8 +398,9 @@ async fn the_provider_is_asked_for_the_net_amount() {
             fee: 99_995
         }]
     );
+    app.settle().await;
     let paid = app
-        .wait_for(&format!("/payouts/{payout_id}"), &org.key, "paid")
+        .expect_status(&format!("/payouts/{payout_id}"), &org.key, "paid")
         .await;
     assert_eq!(paid["netAmount"], 5);
     assert_eq!(app.balance(&org).await["paidOut"], 5);

@@ -99,8 +99,7 @@ async fn provider_webhooks_are_authenticated_and_applied_once() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn payout_events_out_of_order_and_returned_payouts() {
-    let app =
-        TestApp::spawn_with(|c| c.sandbox_delay = std::time::Duration::from_millis(100)).await;
+    let app = TestApp::spawn_manual_jobs(|_| {}).await;
     let org = app.verified_org(GOOD_ACCOUNT).await;
     app.credit(&org, 10_000).await;
     let payout = app
@@ -110,7 +109,8 @@ async fn payout_events_out_of_order_and_returned_payouts() {
         .clone();
     let id = payout["id"].as_str().unwrap();
     let transfer = payout["providerTransferId"].as_str().unwrap();
-    app.wait_for(&format!("/payouts/{id}"), &org.key, "paid")
+    app.settle().await;
+    app.expect_status(&format!("/payouts/{id}"), &org.key, "paid")
         .await;
     let now = chrono::Utc::now().timestamp();
     let app_ref = &app;

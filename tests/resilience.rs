@@ -50,7 +50,7 @@ async fn a_provider_outage_is_retried_by_the_job() {
     app.run_due_jobs().await;
 
     let paid = app
-        .wait_for(&format!("/payouts/{id}"), &org.key, "paid")
+        .expect_status(&format!("/payouts/{id}"), &org.key, "paid")
         .await;
     assert!(paid["providerTransferId"].is_string());
     let balance = app.balance(&org).await;
@@ -91,7 +91,7 @@ async fn a_long_outage_fails_the_payout_and_returns_the_money() {
     app.advance(app.config.job_retry_base);
     assert_eq!(app.run_due_jobs().await.done, 1);
     let failed = app
-        .wait_for(&format!("/payouts/{id}"), &org.key, "failed")
+        .expect_status(&format!("/payouts/{id}"), &org.key, "failed")
         .await;
     assert_eq!(failed["failureCode"], "provider_error");
     let balance = app.balance(&org).await;
@@ -309,16 +309,16 @@ async fn two_instances_settle_each_payout_exactly_once() {
     // Every job is done and ran once: the submit safety nets (which find the
     // transfer recorded) and the sandbox's deliveries (the verification's
     // account.updated, then in_transit and paid per payout).
-    let mut jobs = Vec::new();
-    for _ in 0..400 {
-        jobs = entity::job::Entity::find().all(first.db()).await.unwrap();
-        if jobs.iter().all(|j| j.done_at.is_some()) {
-            break;
+    // The two real workers run them: this is about them, so wait (bounded).
+    let jobs = eventually("every job done by the two workers", WAIT_LIMIT, || async {
+        let jobs = entity::job::Entity::find().all(first.db()).await.unwrap();
+        let pending: Vec<_> = jobs.iter().filter(|j| j.done_at.is_none()).collect();
+        match pending.is_empty() {
+            true => Ok(jobs),
+            false => Err(format!("jobs never done: {pending:#?}")),
         }
-        tokio::time::sleep(std::time::Duration::from_millis(25)).await;
-    }
-    let pending: Vec<_> = jobs.iter().filter(|j| j.done_at.is_none()).collect();
-    assert!(pending.is_empty(), "jobs never done: {pending:#?}");
+    })
+    .await;
     let twice: Vec<_> = jobs.iter().filter(|j| j.attempts != 1).collect();
     assert!(twice.is_empty(), "jobs run more than once: {twice:#?}");
     let deliveries = jobs

@@ -163,7 +163,7 @@ fn post_head(app: &TestApp, key: &str, extra: &str) -> String {
 async fn account_numbers_never_leave_the_service_in_clear() {
     // Every level: nothing logged anywhere may carry a secret.
     let logs = captured_logs_at("trace");
-    let app = TestApp::spawn().await;
+    let app = TestApp::spawn_manual_jobs(|_| {}).await;
     let org = app.org().await;
     app.credit(&org, 50_000).await;
     let mut seen = String::new();
@@ -186,7 +186,7 @@ async fn account_numbers_never_leave_the_service_in_clear() {
         .await;
     seen += &transcript(&receipt);
     seen += &app
-        .wait_for("/payouts/account", &org.key, "verified")
+        .expect_status("/payouts/account", &org.key, "verified")
         .await
         .to_string();
 
@@ -218,8 +218,10 @@ async fn account_numbers_never_leave_the_service_in_clear() {
     assert_eq!(payout.status, 201, "{}", payout.body);
     seen += &transcript(&payout);
     let id = payout.data()["id"].as_str().unwrap().to_string();
+    // The sandbox's events (its verdict, in_transit, paid), delivered now.
+    app.settle().await;
     seen += &app
-        .wait_for(&format!("/payouts/{id}"), &org.key, "paid")
+        .expect_status(&format!("/payouts/{id}"), &org.key, "paid")
         .await
         .to_string();
     seen += &transcript(&app.get("/balance", &org.key).await);

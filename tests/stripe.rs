@@ -46,7 +46,8 @@ async fn verified_live_org(app: &TestApp, fake: &FakeStripe) -> Verified {
     );
     let (status, body) = fake.send_event(&app.base, &event).await;
     assert_eq!(status, 200, "{body}");
-    app.wait_for("/payouts/account", &org.key, "verified").await;
+    app.expect_status("/payouts/account", &org.key, "verified")
+        .await;
     Verified {
         org,
         account,
@@ -370,7 +371,7 @@ async fn a_live_org_is_verified_given_a_bank_account_and_paid_through_stripe() {
     let event = FakeStripe::event("evt_paid_1", "payout.paid", object, Some(&account));
     let (status, body) = fake.send_event(&app.base, &event).await;
     assert_eq!(status, 200, "{body}");
-    app.wait_for(&format!("/payouts/{payout_id}"), &org.key, "paid")
+    app.expect_status(&format!("/payouts/{payout_id}"), &org.key, "paid")
         .await;
     let balance = app.balance(&org).await;
     assert_eq!(

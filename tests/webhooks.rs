@@ -4,145 +4,11 @@
 //! and its delivery, bad URLs, tenancy and idempotency.
 mod common;
 
-use std::{
-    collections::{BTreeSet, HashMap},
-    sync::{Arc, Mutex},
-    time::Duration,
-};
+use std::{collections::BTreeSet, time::Duration};
 
 use common::*;
 use reqwest::{Method, StatusCode};
 use serde_json::{json, Value};
-
-/// How the receiver answers.
-#[derive(Clone, Copy, Debug)]
-enum Mode {
-    Status(u16),
-    /// Answers 200 after this long (longer than the delivery timeout: a timeout).
-    Slow(Duration),
-}
-
-/// One request the receiver got.
-#[derive(Clone, Debug)]
-struct Received {
-    headers: HashMap<String, String>,
-    body: String,
-    answered: u16,
-}
-
-impl Received {
-    fn json(&self) -> Value {
-        serde_json::from_str(&self.body).unwrap()
-    }
-    fn header(&self, name: &str) -> &str {
-        self.headers
-            .get(name)
-            .unwrap_or_else(|| panic!("no {name}"))
-    }
-}
-
-/// A webhook receiver on loopback: records every request and answers as
-/// its mode says. Stopped and restarted on the same port to be "down".
-struct Receiver {
-    port: u16,
-    mode: Arc<Mutex<Mode>>,
-    got: Arc<Mutex<Vec<Received>>>,
-    /// Requests that arrived (a slow one is recorded only when it ends).
-    arrived: Arc<std::sync::atomic::AtomicUsize>,
-    server: Option<tokio::task::JoinHandle<()>>,
-}
-
-type State = (
-    Arc<Mutex<Mode>>,
-    Arc<Mutex<Vec<Received>>>,
-    Arc<std::sync::atomic::AtomicUsize>,
-);
-
-impl Receiver {
-    async fn start() -> Receiver {
-        let mut receiver = Receiver {
-            port: free_port(),
-            mode: Arc::new(Mutex::new(Mode::Status(200))),
-            got: Arc::default(),
-            arrived: Arc::default(),
-            server: None,
-        };
-        receiver.up().await;
-        receiver
-    }
-
-    async fn up(&mut self) {
-        use poem::{handler, http::StatusCode, web::Data, EndpointExt, Route};
-        #[handler]
-        async fn receive(req: &poem::Request, body: String, state: Data<&State>) -> StatusCode {
-            state.0 .2.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
-            let mode = *state.0 .0.lock().unwrap();
-            // A slow answer comes after the sender gave up: it counts as none (0).
-            let (status, answered) = match mode {
-                Mode::Status(status) => (status, status),
-                Mode::Slow(wait) => {
-                    tokio::time::sleep(wait).await;
-                    (200, 0)
-                }
-            };
-            let headers = req
-                .headers()
-                .iter()
-                .map(|(k, v)| (k.to_string(), v.to_str().unwrap_or_default().to_string()))
-                .collect();
-            state.0 .1.lock().unwrap().push(Received {
-                headers,
-                body,
-                answered,
-            });
-            StatusCode::from_u16(status).unwrap()
-        }
-        let listener = std::net::TcpListener::bind(("127.0.0.1", self.port)).unwrap();
-        listener.set_nonblocking(true).unwrap();
-        let acceptor = poem::listener::TcpAcceptor::from_std(listener).unwrap();
-        let routes = Route::new().at("/*path", poem::post(receive)).data((
-            self.mode.clone(),
-            self.got.clone(),
-            self.arrived.clone(),
-        ));
-        self.server = Some(tokio::spawn(async move {
-            poem::Server::new_with_acceptor(acceptor)
-                .run(routes)
-                .await
-                .ok();
-        }));
-    }
-
-    fn down(&mut self) {
-        if let Some(server) = self.server.take() {
-            server.abort();
-        }
-    }
-
-    fn set(&self, mode: Mode) {
-        *self.mode.lock().unwrap() = mode;
-    }
-
-    fn host(&self) -> String {
-        format!("127.0.0.1:{}", self.port)
-    }
-
-    fn url(&self) -> String {
-        format!("http://{}/hooks", self.host())
-    }
-
-    fn got(&self) -> Vec<Received> {
-        self.got.lock().unwrap().clone()
-    }
-
-    /// The events received with a 2xx answer, by event id.
-    fn delivered(&self) -> Vec<Received> {
-        self.got()
-            .into_iter()
-            .filter(|r| (200..300).contains(&r.answered))
-            .collect()
-    }
-}
 
 /// Checks a delivery as a receiver would: Commet's signature (hex HMAC of
 /// the body keyed with the whole secret), Standard Webhooks' (via the
@@ -177,18 +43,9 @@ async fn spawn(receiver: &Receiver) -> TestApp {
     .await
 }
 
-/// Runs due jobs, moving the clock a second at a time, until nothing is left
-/// to run now (the sandbox's events included).
+/// Runs due jobs until nothing is left to run now (`TestApp::settle`).
 async fn settle(app: &TestApp) {
-    let mut idle = 0;
-    while idle < 3 {
-        app.advance(Duration::from_secs(1));
-        idle = if app.run_due_jobs().await.is_idle() {
-            idle + 1
-        } else {
-            0
-        };
-    }
+    app.settle().await;
 }
 
 async fn create_endpoint(app: &TestApp, key: &str, url: &str, events: &[&str]) -> Value {
@@ -819,16 +676,17 @@ async fn events_survive_a_crash_between_the_change_and_the_delivery() {
     receiver.set(Mode::Slow(Duration::from_secs(30)));
     receiver.up().await;
     let mut server = service.serve(&base).await;
-    for _ in 0..400 {
-        if receiver.arrived.load(std::sync::atomic::Ordering::SeqCst) > 0 {
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(25)).await;
-    }
-    assert!(
-        receiver.arrived.load(std::sync::atomic::Ordering::SeqCst) > 0,
-        "a delivery was in flight"
-    );
+    eventually(
+        "the restarted binary's worker starting a delivery",
+        WAIT_LIMIT,
+        || async {
+            match receiver.arrived() {
+                0 => Err("no request arrived".to_string()),
+                _ => Ok(()),
+            }
+        },
+    )
+    .await;
     server.kill().unwrap();
     server.wait().unwrap();
     receiver.down();
@@ -860,17 +718,23 @@ async fn events_survive_a_crash_between_the_change_and_the_delivery() {
         .map(|e| e["id"].as_str().unwrap().to_string())
         .collect();
     assert_eq!(want.len(), 2, "{events}");
-    for _ in 0..400 {
-        let got: BTreeSet<String> = receiver
-            .delivered()
-            .iter()
-            .map(|r| r.json()["id"].as_str().unwrap().to_string())
-            .collect();
-        if got == want {
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(25)).await;
-    }
+    eventually(
+        "the binary's worker delivering both events",
+        WAIT_LIMIT,
+        || async {
+            let got: BTreeSet<String> = receiver
+                .delivered()
+                .iter()
+                .map(|r| r.json()["id"].as_str().unwrap().to_string())
+                .collect();
+            if got == want {
+                Ok(())
+            } else {
+                Err(format!("{got:?}"))
+            }
+        },
+    )
+    .await;
     let delivered = receiver.delivered();
     let got: BTreeSet<String> = delivered
         .iter()

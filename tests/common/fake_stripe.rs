@@ -453,9 +453,7 @@ impl FakeStripe {
         );
         let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
         let base = format!("http://{}", listener.local_addr().unwrap());
-        listener.set_nonblocking(true).unwrap();
-        let acceptor = poem::listener::TcpAcceptor::from_std(listener).unwrap();
-        tokio::spawn(poem::Server::new_with_acceptor(acceptor).run(endpoint.map_to_response()));
+        super::servers::serve(listener, endpoint.map_to_response());
         FakeStripe {
             base,
             state,

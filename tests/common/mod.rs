@@ -9,19 +9,16 @@ pub mod binary;
 pub mod fake_stripe;
 pub mod logs;
 pub mod recording;
+pub mod servers;
 
-use std::{
-    sync::{
-        atomic::{AtomicUsize, Ordering},
-        Arc,
-    },
-    time::Duration,
-};
+use std::{future::Future, sync::Arc, time::Duration};
 
 use payouts::{config::Config, crypto::Cipher, server, service::orgs};
 use reqwest::{Method, StatusCode};
 use sea_orm::{ConnectionTrait, Database};
 use serde_json::{json, Value};
+#[allow(unused_imports)] // each test binary uses some of them
+pub use servers::{DocumentServer, Mode, Received, Receiver, Trap};
 
 pub const GOOD_ACCOUNT: &str = "000123456789";
 pub const TEST_ROUTING: &str = "110000000";
@@ -32,8 +29,8 @@ pub struct TestApp {
     pub running: Option<server::Running>,
     pub client: reqwest::Client,
     pub documents: DocumentServer,
-    sqlite_dir: Option<std::path::PathBuf>,
-    postgres: Option<(String, String)>,
+    /// Dropped at `stop`; a peer shares its first instance's, so has none.
+    database: Option<TestDatabase>,
 }
 
 pub struct Org {
@@ -87,6 +84,93 @@ pub async fn fresh_database() -> (String, Option<std::path::PathBuf>, Option<(St
     }
 }
 
+/// One test's database: the suite's engine (`fresh`) or a SQLite file
+/// whatever the engine (`sqlite`); `drop` removes it.
+pub struct TestDatabase {
+    pub url: String,
+    sqlite_dir: Option<std::path::PathBuf>,
+    postgres: Option<(String, String)>,
+}
+
+impl TestDatabase {
+    pub async fn fresh() -> Self {
+        let (url, sqlite_dir, postgres) = fresh_database().await;
+        Self {
+            url,
+            sqlite_dir,
+            postgres,
+        }
+    }
+
+    pub fn sqlite() -> Self {
+        let dir = std::env::temp_dir().join(format!(
+            "payouts_t_{}",
+            payouts::ids::new_id("x")[2..].to_lowercase()
+        ));
+        std::fs::create_dir_all(&dir).unwrap();
+        let url = format!("sqlite://{}?mode=rwc", dir.join("payouts.db").display());
+        Self {
+            url,
+            sqlite_dir: Some(dir),
+            postgres: None,
+        }
+    }
+
+    /// The server's URL for administration and the database's name, on
+    /// PostgreSQL.
+    pub fn postgres(&self) -> Option<(&str, &str)> {
+        self.postgres
+            .as_ref()
+            .map(|(admin, name)| (admin.as_str(), name.as_str()))
+    }
+
+    pub async fn drop(mut self) {
+        if let Some((admin_url, name)) = self.postgres.take() {
+            if let Ok(admin) = Database::connect(&admin_url).await {
+                let _ = admin
+                    .execute_unprepared(&format!("DROP DATABASE IF EXISTS \"{name}\" WITH (FORCE)"))
+                    .await;
+                admin.close().await.ok();
+            }
+        }
+        if let Some(dir) = self.sqlite_dir.take() {
+            let _ = std::fs::remove_dir_all(dir);
+        }
+    }
+}
+
+/// How long a test waits for work it does not drive itself (the real
+/// worker, another instance, a binary) before it fails.
+pub const WAIT_LIMIT: Duration = Duration::from_secs(10);
+
+/// Polls `probe` every 25 ms until it answers `Ok`, for at most `within`,
+/// then fails saying what did not happen and its last answer. Only for work
+/// the test does not drive: with the manual clock, run the jobs instead.
+pub async fn eventually<T, F, Fut>(what: &str, within: Duration, mut probe: F) -> T
+where
+    F: FnMut() -> Fut,
+    Fut: Future<Output = Result<T, String>>,
+{
+    let deadline = tokio::time::Instant::now() + within;
+    loop {
+        let last = match probe().await {
+            Ok(done) => return done,
+            Err(last) => last,
+        };
+        if tokio::time::Instant::now() >= deadline {
+            panic!("{what}: not within {within:?}; last seen: {last}");
+        }
+        tokio::time::sleep(Duration::from_millis(25)).await;
+    }
+}
+
+/// Turns the background job worker off and gives the job queue a manual
+/// clock (see `TestApp::spawn_manual_jobs`), for the other spawn variants.
+pub fn manual_jobs(config: &mut Config) {
+    config.job_worker = false;
+    config.clock = payouts::clock::Clock::manual(chrono::Utc::now());
+}
+
 /// A loopback port nobody listens on right now (for a real binary to bind).
 pub fn free_port() -> u16 {
     std::net::TcpListener::bind("127.0.0.1:0")
@@ -124,8 +208,20 @@ impl TestApp {
         adjust: impl FnOnce(&mut Config),
         layer: payouts::service::ProviderLayer,
     ) -> TestApp {
+        Self::try_spawn_on(TestDatabase::fresh().await, adjust, layer)
+            .await
+            .expect("service starts")
+    }
+
+    /// A service on `database`, or why it would not start (the database
+    /// then dropped).
+    pub async fn try_spawn_on(
+        database: TestDatabase,
+        adjust: impl FnOnce(&mut Config),
+        layer: payouts::service::ProviderLayer,
+    ) -> anyhow::Result<TestApp> {
         let documents = DocumentServer::start().await;
-        let (database_url, sqlite_dir, postgres) = fresh_database().await;
+        let database_url = database.url.clone();
         let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
         let base = format!("http://{}", listener.local_addr().unwrap());
         let cipher = Cipher::from_encoded_key(&Cipher::generate_key_hex()).unwrap();
@@ -143,18 +239,22 @@ impl TestApp {
         config.rate_limit_burst = 1000;
         config.redis_prefix = format!("payouts-test:{}:", payouts::ids::new_id("t"));
         adjust(&mut config);
-        let running = server::start_with_provider_layer(config.clone(), listener, layer)
-            .await
-            .expect("service starts");
-        TestApp {
+        let running = match server::start_with_provider_layer(config.clone(), listener, layer).await
+        {
+            Ok(running) => running,
+            Err(err) => {
+                database.drop().await;
+                return Err(err);
+            }
+        };
+        Ok(TestApp {
             base,
             config,
             running: Some(running),
             client: reqwest::Client::new(),
             documents,
-            sqlite_dir,
-            postgres,
-        }
+            database: Some(database),
+        })
     }
 
     /// A service whose Stripe Connect provider is `fake` (live key, the
@@ -184,8 +284,7 @@ impl TestApp {
     /// (`run_due_jobs`) and moves time (`advance`), so nothing waits.
     pub async fn spawn_manual_jobs(adjust: impl FnOnce(&mut Config)) -> TestApp {
         Self::spawn_with(|c| {
-            c.job_worker = false;
-            c.clock = payouts::clock::Clock::manual(chrono::Utc::now());
+            manual_jobs(c);
             adjust(c)
         })
         .await
@@ -199,6 +298,21 @@ impl TestApp {
     /// Moves the job queue's manual clock forward.
     pub fn advance(&self, by: Duration) {
         self.app().clock.advance(by);
+    }
+
+    /// Runs due jobs, moving the manual clock a second at a time, until
+    /// nothing is left to run now: the sandbox's events (a verdict, a
+    /// payout's in_transit and paid or failed) and what they cause.
+    pub async fn settle(&self) {
+        let mut idle = 0;
+        while idle < 3 {
+            self.advance(Duration::from_secs(1));
+            idle = if self.run_due_jobs().await.is_idle() {
+                idle + 1
+            } else {
+                0
+            };
+        }
     }
 
     /// A second instance of the service on the same database (as behind a
@@ -218,8 +332,7 @@ impl TestApp {
             running: Some(running),
             client: reqwest::Client::new(),
             documents: DocumentServer::start().await,
-            sqlite_dir: None,
-            postgres: None,
+            database: None,
         }
     }
 
@@ -263,16 +376,8 @@ impl TestApp {
     }
 
     async fn drop_database(&mut self) {
-        if let Some((admin_url, name)) = self.postgres.take() {
-            if let Ok(admin) = Database::connect(&admin_url).await {
-                let _ = admin
-                    .execute_unprepared(&format!("DROP DATABASE IF EXISTS \"{name}\" WITH (FORCE)"))
-                    .await;
-                admin.close().await.ok();
-            }
-        }
-        if let Some(dir) = self.sqlite_dir.take() {
-            let _ = std::fs::remove_dir_all(dir);
+        if let Some(database) = self.database.take() {
+            database.drop().await;
         }
     }
 
@@ -367,23 +472,41 @@ impl TestApp {
             .send_webhook(&event, Some(self.signed_webhook(&event, now)))
             .await;
         assert_eq!(receipt.status, 200, "{}", receipt.body);
-        self.wait_for("/payouts/account", &org.key, "verified")
+        // Applied before the webhook's answer: nothing to wait for.
+        self.expect_status("/payouts/account", &org.key, "verified")
             .await;
         org
     }
 
-    /// Polls a resource until its `status` is `want`; returns it.
+    /// A resource, which must have `status` `want` now (after `settle`,
+    /// say); returns it.
+    pub async fn expect_status(&self, path: &str, key: &str, want: &str) -> Value {
+        let reply = self.get(path, key).await;
+        assert_eq!(reply.data()["status"], want, "{path}: {}", reply.body);
+        reply.data().clone()
+    }
+
+    /// Polls a resource until its `status` is `want` (for `WAIT_LIMIT` at
+    /// most); returns it. Only where the real worker moves it: a service
+    /// with a manual clock runs its jobs itself (`settle`, `expect_status`).
     pub async fn wait_for(&self, path: &str, key: &str, want: &str) -> Value {
-        let mut last = Value::Null;
-        for _ in 0..200 {
-            let reply = self.get(path, key).await;
-            if reply.data()["status"] == want {
-                return reply.data().clone();
-            }
-            last = reply.body;
-            tokio::time::sleep(Duration::from_millis(25)).await;
-        }
-        panic!("{path} never reached {want}: {last}");
+        assert!(
+            self.config.job_worker,
+            "wait_for {path}: this service's worker is off, nothing would move it; run its jobs (settle) and use expect_status"
+        );
+        eventually(
+            &format!("{path} reaching status {want} (moved by the background worker)"),
+            WAIT_LIMIT,
+            || async {
+                let reply = self.get(path, key).await;
+                if reply.data()["status"] == want {
+                    Ok(reply.data().clone())
+                } else {
+                    Err(reply.body.to_string())
+                }
+            },
+        )
+        .await
     }
 
     pub async fn balance(&self, org: &Org) -> Value {
@@ -409,99 +532,5 @@ impl TestApp {
             request = request.header("stripe-signature", signature);
         }
         Self::reply(request.send().await.unwrap()).await
-    }
-}
-
-/// Serves identity documents on loopback (allow-listed for the tests) and
-/// counts the requests it gets.
-pub struct DocumentServer {
-    pub host: String,
-    pub hits: Arc<AtomicUsize>,
-}
-
-impl DocumentServer {
-    pub async fn start() -> Self {
-        use poem::{
-            get, handler,
-            web::{Path, Query},
-            Endpoint, EndpointExt, IntoResponse, Response, Route,
-        };
-        #[derive(serde::Deserialize)]
-        struct Target {
-            to: Option<String>,
-        }
-        #[handler]
-        async fn document(Path(name): Path<String>, Query(target): Query<Target>) -> Response {
-            match name.as_str() {
-                "id.pdf" => b"%PDF-1.4 identity document"
-                    .to_vec()
-                    .with_content_type("application/pdf")
-                    .into_response(),
-                // A slow document server: concurrent verifications overlap.
-                "slow.pdf" => {
-                    tokio::time::sleep(Duration::from_secs(2)).await;
-                    b"%PDF-1.4 identity document"
-                        .to_vec()
-                        .with_content_type("application/pdf")
-                        .into_response()
-                }
-                // Ten zero bytes that claim to be a PNG.
-                "zeros.png" => vec![0u8; 10].with_content_type("image/png").into_response(),
-                "page.html" => "<html></html>"
-                    .with_content_type("text/html")
-                    .into_response(),
-                "redirect" => {
-                    poem::web::Redirect::temporary(target.to.unwrap_or_default()).into_response()
-                }
-                _ => poem::http::StatusCode::NOT_FOUND.into_response(),
-            }
-        }
-        let hits = Arc::new(AtomicUsize::new(0));
-        let counter = hits.clone();
-        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-        let host = listener.local_addr().unwrap().to_string();
-        listener.set_nonblocking(true).unwrap();
-        let acceptor = poem::listener::TcpAcceptor::from_std(listener).unwrap();
-        let routes = Route::new()
-            .at("/:name", get(document))
-            .around(move |next, req| {
-                let counter = counter.clone();
-                async move {
-                    counter.fetch_add(1, Ordering::SeqCst);
-                    Ok(next.get_response(req).await)
-                }
-            });
-        tokio::spawn(poem::Server::new_with_acceptor(acceptor).run(routes));
-        Self { host, hits }
-    }
-
-    pub fn url(&self, path: &str) -> String {
-        format!("http://{}{path}", self.host)
-    }
-}
-
-/// A loopback listener that is NOT allow-listed; it counts every connection
-/// so a test can prove the service never connected to it.
-pub struct Trap {
-    pub port: u16,
-    pub connections: Arc<AtomicUsize>,
-}
-
-impl Trap {
-    pub async fn start() -> Self {
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-        let port = listener.local_addr().unwrap().port();
-        let connections = Arc::new(AtomicUsize::new(0));
-        let counter = connections.clone();
-        tokio::spawn(async move {
-            while let Ok((_socket, _)) = listener.accept().await {
-                counter.fetch_add(1, Ordering::SeqCst);
-            }
-        });
-        Self { port, connections }
-    }
-
-    pub fn count(&self) -> usize {
-        self.connections.load(Ordering::SeqCst)
     }
 }
