@@ -999,3 +999,58 @@ async fn a_verification_stripe_failed_is_retried_under_a_fresh_key_and_makes_one
     assert_eq!(fake.calls("GET", "/v1/accounts").len(), 1);
     app.stop().await;
 }
+
+/// A payout whose organization has no payout account (any more) is never
+/// asked about under an empty account id: it is skipped, with a log line.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn reconciliation_skips_a_payout_without_payout_account_and_says_so() {
+    let logs = logs::captured_logs();
+    let fake = FakeStripe::start().await;
+    let app = TestApp::spawn_stripe(&fake, |c| {
+        c.reconcile_after = std::time::Duration::from_secs(3600);
+    })
+    .await;
+    let Verified {
+        org,
+        payout_account_id,
+        ..
+    } = verified_live_org(&app, &fake).await;
+    let id = payout(&app, &org, 2500).await["id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    // The account now belongs to another organization: this one has none.
+    let other = app.org_with(true).await;
+    entity::payout_account::Entity::update_many()
+        .col_expr(
+            entity::payout_account::Column::OrganizationId,
+            Expr::value(other.id.clone()),
+        )
+        .filter(entity::payout_account::Column::Id.eq(payout_account_id))
+        .exec(app.db())
+        .await
+        .unwrap();
+    let asked_before = fake.requests().len();
+    app.advance(std::time::Duration::from_secs(7200));
+    let changes = payouts::service::reconcile::run(app.app(), Some(&org.id))
+        .await
+        .unwrap();
+    assert!(changes.is_empty(), "{changes:?}");
+    let asked: Vec<_> = fake.requests()[asked_before..]
+        .iter()
+        .map(|r| format!("{} {}", r.method, r.path))
+        .collect();
+    assert!(asked.is_empty(), "Stripe was asked: {asked:?}");
+    assert!(
+        logs.lines().iter().any(|line| line["payout"] == id.as_str()
+            && line["message"] == "payout not reconciled: its organization has no payout account"
+            && line["level"] == "WARN"),
+        "a log line names the payout and why: {}",
+        logs.text()
+    );
+    assert_eq!(
+        payout_row(&app, &id).await.status,
+        entity::states::PayoutStatus::Pending
+    );
+    app.stop().await;
+}

@@ -14,7 +14,7 @@ use super::{payouts, App};
 use crate::{
     db,
     domain::payout_status::PayoutLifecycle,
-    error::{Error, Result},
+    error::Result,
     provider::{PayoutState, Submitted},
 };
 
@@ -106,16 +106,18 @@ async fn reconcile_one(app: &App, mut row: payout::Model, changes: &mut Vec<Chan
     let Some(transfer_id) = row.provider_transfer_id.clone() else {
         return Ok(());
     };
-    // Never asked about with an empty account id: `run` logs it and skips.
-    let account = super::accounts::find_account(&app.db, &row.organization_id)
+    // Never asked about under an empty account id: skipped, and said so.
+    let Some(account) = super::accounts::find_account(&app.db, &row.organization_id)
         .await?
         .map(|a| a.provider_account_id)
-        .ok_or_else(|| {
-            Error::internal(format!(
-                "organization {} has a submitted payout but no payout account",
-                row.organization_id
-            ))
-        })?;
+    else {
+        tracing::warn!(
+            payout = %row.id,
+            organization = %row.organization_id,
+            "payout not reconciled: its organization has no payout account"
+        );
+        return Ok(());
+    };
     let provider = payouts::payout_provider(app, &row, &org)?;
     let submitted = Submitted {
         transfer_id,
