@@ -435,6 +435,17 @@ async fn each_stripe_event_type_drives_its_transition() {
     // The same event again: a duplicate, nothing moves twice.
     assert_eq!(event_result(&fake, &app, &body).await, "duplicate");
     assert_eq!(app.balance(&org).await["available"], 50_000);
+    // Its transfer's reversal is due now by the service's clock (the
+    // tests' manual one), like every job: nothing to wait for.
+    app.run_due_jobs().await;
+    let reversals = || {
+        fake.requests()
+            .into_iter()
+            .filter(|r| r.method == "POST" && r.path.ends_with("/reversals"))
+            .map(|r| r.header("idempotency-key").unwrap().to_string())
+            .collect::<Vec<String>>()
+    };
+    assert_eq!(reversals(), vec![format!("{first}-reversal")]);
 
     // payout.canceled: money back.
     let second = payout(&app, &org, 2500).await["id"]
@@ -508,12 +519,7 @@ async fn each_stripe_event_type_drives_its_transition() {
     app.advance(std::time::Duration::from_secs(3600));
     app.run_due_jobs().await;
     app.run_due_jobs().await;
-    let mut keys: Vec<String> = fake
-        .requests()
-        .into_iter()
-        .filter(|r| r.method == "POST" && r.path.ends_with("/reversals"))
-        .map(|r| r.header("idempotency-key").unwrap().to_string())
-        .collect();
+    let mut keys = reversals();
     keys.sort();
     let mut want = vec![
         format!("{first}-reversal"),
@@ -992,5 +998,60 @@ async fn a_verification_stripe_failed_is_retried_under_a_fresh_key_and_makes_one
         ]
     );
     assert_eq!(fake.calls("GET", "/v1/accounts").len(), 1);
+    app.stop().await;
+}
+
+/// A payout whose organization has no payout account (any more) is never
+/// asked about under an empty account id: it is skipped, with a log line.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn reconciliation_skips_a_payout_without_payout_account_and_says_so() {
+    let logs = logs::captured_logs();
+    let fake = FakeStripe::start().await;
+    let app = TestApp::spawn_stripe(&fake, |c| {
+        c.reconcile_after = std::time::Duration::from_secs(3600);
+    })
+    .await;
+    let Verified {
+        org,
+        payout_account_id,
+        ..
+    } = verified_live_org(&app, &fake).await;
+    let id = payout(&app, &org, 2500).await["id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    // The account now belongs to another organization: this one has none.
+    let other = app.org_with(true).await;
+    entity::payout_account::Entity::update_many()
+        .col_expr(
+            entity::payout_account::Column::OrganizationId,
+            Expr::value(other.id.clone()),
+        )
+        .filter(entity::payout_account::Column::Id.eq(payout_account_id))
+        .exec(app.db())
+        .await
+        .unwrap();
+    let asked_before = fake.requests().len();
+    app.advance(std::time::Duration::from_secs(7200));
+    let changes = payouts::service::reconcile::run(app.app(), Some(&org.id))
+        .await
+        .unwrap();
+    assert!(changes.is_empty(), "{changes:?}");
+    let asked: Vec<_> = fake.requests()[asked_before..]
+        .iter()
+        .map(|r| format!("{} {}", r.method, r.path))
+        .collect();
+    assert!(asked.is_empty(), "Stripe was asked: {asked:?}");
+    assert!(
+        logs.lines().iter().any(|line| line["payout"] == id.as_str()
+            && line["message"] == "payout not reconciled: its organization has no payout account"
+            && line["level"] == "WARN"),
+        "a log line names the payout and why: {}",
+        logs.text()
+    );
+    assert_eq!(
+        payout_row(&app, &id).await.status,
+        entity::states::PayoutStatus::Pending
+    );
     app.stop().await;
 }

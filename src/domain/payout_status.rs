@@ -24,6 +24,8 @@ pub trait PayoutLifecycle: Copy {
     fn transition(self, to: PayoutStatus) -> Transition;
     /// True while the amount is still reserved in `in_payout`.
     fn holds_reservation(self) -> bool;
+    /// Every status that `holds_reservation`, for queries.
+    fn holding_reservation() -> Vec<PayoutStatus>;
     /// Whether the organization may cancel the payout: only while it is
     /// `pending` and its submission to the provider has not started (once
     /// it has, the provider may have it, even if no answer came back).
@@ -83,6 +85,13 @@ impl PayoutLifecycle for PayoutStatus {
 
     fn holds_reservation(self) -> bool {
         matches!(self, Self::Pending | Self::InTransit)
+    }
+
+    fn holding_reservation() -> Vec<PayoutStatus> {
+        Self::ALL
+            .into_iter()
+            .filter(|status| status.holds_reservation())
+            .collect()
     }
 
     fn cancel(self, submission: Submission) -> Result<(), NotCancelable> {
@@ -170,6 +179,14 @@ mod tests {
             Canceled.cancel(Submission::NotStarted),
             Err(NotCancelable::Status(Canceled)),
             "a second cancel is refused, not repeated"
+        );
+    }
+
+    #[test]
+    fn pending_and_in_transit_hold_the_reservation() {
+        assert_eq!(
+            PayoutStatus::holding_reservation(),
+            vec![Pending, InTransit]
         );
     }
 

@@ -52,6 +52,18 @@ impl PayoutProvider for Instrumented {
         self.inner.name()
     }
 
+    fn mode(&self) -> OrgMode {
+        self.inner.mode()
+    }
+
+    fn mode_set_by(&self) -> Option<String> {
+        self.inner.mode_set_by()
+    }
+
+    fn two_step(&self) -> bool {
+        self.inner.two_step()
+    }
+
     async fn upload_document(
         &self,
         document: &Document,

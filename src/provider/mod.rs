@@ -1,16 +1,32 @@
 //! The payout provider: where connected accounts, bank accounts and
-//! transfers really live. One trait; the sandbox is the default.
+//! transfers really live. One trait; what differs between providers is
+//! behind its methods, so services never ask which provider they hold.
+//! Every provider this service runs is in one registry (`registry.rs`).
 pub mod instrumented;
+pub mod registry;
 pub mod sandbox;
 pub mod stripe;
 
 use chrono::{DateTime, NaiveDate, Utc};
-use entity::states::{BankAccountStatus, BankAccountType, BusinessType};
+use entity::states::{BankAccountStatus, BankAccountType, BusinessType, OrgMode};
 
 use crate::{
     document::Document,
     domain::{account_status::AccountStatus, payout_status::PayoutStatus},
 };
+
+/// The failure codes this service gives a payout itself. A provider's own
+/// codes (e.g. `account_closed`) pass through as they are.
+pub mod failure_code {
+    /// The transfer to the connected account was reversed at the provider:
+    /// the money is back at the platform already, nothing is reclaimed.
+    pub const TRANSFER_REVERSED: &str = "transfer_reversed";
+    /// The provider refused the payout without a code of its own, or never
+    /// accepted it.
+    pub const PROVIDER_ERROR: &str = "provider_error";
+    /// A failure that came with no code.
+    pub const UNKNOWN: &str = "unknown";
+}
 
 #[derive(Debug, thiserror::Error)]
 pub enum ProviderError {
@@ -187,8 +203,29 @@ pub struct ProviderEvent {
 
 #[async_trait::async_trait]
 pub trait PayoutProvider: Send + Sync {
-    /// The `{provider}` of `POST /api/v1/provider-webhooks/{provider}`.
+    /// The `{provider}` of `POST /api/v1/provider-webhooks/{provider}`, and
+    /// what payouts, accounts and organizations record as theirs.
     fn name(&self) -> &'static str;
+    /// The organizations it may serve: the sandbox serves sandbox ones; a
+    /// real provider those of its credentials' mode (Stripe: a live key,
+    /// live organizations; a test key, sandbox ones in its test mode).
+    fn mode(&self) -> OrgMode {
+        OrgMode::Sandbox
+    }
+    /// What sets `mode`, for the startup check that refuses credentials of
+    /// the wrong mode (e.g. "STRIPE_SECRET_KEY is a live key (sk_live_)").
+    /// `None`: nothing does (the sandbox), nothing to check.
+    fn mode_set_by(&self) -> Option<String> {
+        None
+    }
+    /// Whether a payout is two objects here: a transfer to the connected
+    /// account, then that account's payout to its bank (Stripe). Then a
+    /// payout is submitted only once both ids are recorded (`Submitted`),
+    /// and one that fails or is canceled after its transfer has its money
+    /// taken back (`reclaim`). `false`: one object, the transfer id.
+    fn two_step(&self) -> bool {
+        false
+    }
     /// `idempotency_key` is derived from our own ids.
     async fn upload_document(
         &self,

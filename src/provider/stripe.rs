@@ -559,6 +559,27 @@ impl PayoutProvider for StripeProvider {
         NAME
     }
 
+    fn mode(&self) -> OrgMode {
+        if self.config.is_live() {
+            OrgMode::Live
+        } else {
+            OrgMode::Sandbox
+        }
+    }
+
+    fn mode_set_by(&self) -> Option<String> {
+        Some(if self.config.is_live() {
+            "STRIPE_SECRET_KEY is a live key (sk_live_)".into()
+        } else {
+            "STRIPE_SECRET_KEY is a test key (sk_test_)".into()
+        })
+    }
+
+    /// A transfer to the connected account, then its payout to the bank.
+    fn two_step(&self) -> bool {
+        true
+    }
+
     async fn upload_document(
         &self,
         document: &Document,
@@ -764,7 +785,7 @@ impl PayoutProvider for StripeProvider {
         if transfer["reversed"] == true {
             return Ok(Some(PayoutState {
                 status: PayoutStatus::Failed,
-                failure_code: Some("transfer_reversed".into()),
+                failure_code: Some(failure_code::TRANSFER_REVERSED.into()),
                 failure_message: Some("The transfer to the connected account was reversed.".into()),
             }));
         }
@@ -842,6 +863,16 @@ fn account_status(account: &Value) -> AccountStatus {
     }
 }
 
+/// Our status of a Stripe bank account's `status`; `None` for one Stripe
+/// did not document when this was written.
+fn bank_account_status(status: Option<&str>) -> Option<BankAccountStatus> {
+    match status? {
+        "new" | "validated" | "verified" => Some(BankAccountStatus::Active),
+        "verification_failed" | "errored" => Some(BankAccountStatus::Errored),
+        _ => None,
+    }
+}
+
 /// Parses a Stripe event (Connect events carry the connected `account`).
 pub fn parse_event(body: &[u8]) -> Result<ProviderEvent, String> {
     let value: Value = serde_json::from_slice(body).map_err(|_| "body is not JSON")?;
@@ -870,17 +901,26 @@ pub fn parse_event(body: &[u8]) -> Result<ProviderEvent, String> {
             transfer_id: object_id()?,
             payout_id: text(&object["metadata"]["payout_id"]),
             status: PayoutStatus::Failed,
-            failure_code: Some("transfer_reversed".into()),
+            failure_code: Some(failure_code::TRANSFER_REVERSED.into()),
             failure_message: Some("The transfer to the connected account was reversed.".into()),
         },
         "account.external_account.updated" if object["object"] == "bank_account" => {
-            let status = match object["status"].as_str().unwrap_or_default() {
-                "verification_failed" | "errored" => BankAccountStatus::Errored,
-                _ => BankAccountStatus::Active,
-            };
-            EventObject::BankAccount {
-                external_account_id: object_id()?,
-                status,
+            let external_account_id = object_id()?;
+            match bank_account_status(object["status"].as_str()) {
+                Some(status) => EventObject::BankAccount {
+                    external_account_id,
+                    status,
+                },
+                None => {
+                    // Never guessed: a status we do not know changes nothing.
+                    tracing::warn!(
+                        event = %id,
+                        bank_account = %external_account_id,
+                        status = object["status"].as_str().unwrap_or("(none)"),
+                        "unknown Stripe bank account status; event ignored"
+                    );
+                    EventObject::Other
+                }
             }
         }
         _ => EventObject::Other,
@@ -972,6 +1012,54 @@ mod tests {
         assert_eq!(
             parse_event(body.to_string().as_bytes()).unwrap().object,
             EventObject::Other
+        );
+    }
+
+    #[test]
+    fn bank_account_statuses_map_explicitly_and_unknown_ones_change_nothing() {
+        let event = |status: Value| {
+            let body = json!({"id": "evt_3", "type": "account.external_account.updated", "created": 1,
+                "data": {"object": {"id": "ba_1", "object": "bank_account", "status": status}}});
+            parse_event(body.to_string().as_bytes()).unwrap().object
+        };
+        let bank = |status| EventObject::BankAccount {
+            external_account_id: "ba_1".into(),
+            status,
+        };
+        for known in ["new", "validated", "verified"] {
+            assert_eq!(
+                event(json!(known)),
+                bank(BankAccountStatus::Active),
+                "{known}"
+            );
+        }
+        for failed in ["verification_failed", "errored"] {
+            assert_eq!(
+                event(json!(failed)),
+                bank(BankAccountStatus::Errored),
+                "{failed}"
+            );
+        }
+        assert_eq!(event(json!("frozen")), EventObject::Other);
+        assert_eq!(event(Value::Null), EventObject::Other);
+    }
+
+    #[test]
+    fn a_reversed_transfer_fails_the_payout_with_our_code() {
+        let body = json!({"id": "evt_4", "type": "transfer.reversed", "created": 1,
+            "data": {"object": {"id": "tr_1", "object": "transfer", "metadata": {"payout_id": "po_ours"}}}});
+        let EventObject::Payout {
+            status,
+            failure_code,
+            ..
+        } = parse_event(body.to_string().as_bytes()).unwrap().object
+        else {
+            panic!("a payout event");
+        };
+        assert_eq!(status, PayoutStatus::Failed);
+        assert_eq!(
+            failure_code.as_deref(),
+            Some(failure_code::TRANSFER_REVERSED)
         );
     }
 }

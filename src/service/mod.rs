@@ -27,15 +27,12 @@ use entity::{organization, states::OrgMode};
 
 use crate::{
     clock::Clock,
-    config::{Config, ProviderChoice},
+    config::Config,
     document::DocumentFetcher,
     error::{Error, Result},
     group_commit::Writer,
     metrics::Metrics,
-    provider::{
-        instrumented::Instrumented, sandbox::SandboxProvider, stripe::StripeProvider,
-        PayoutProvider,
-    },
+    provider::{registry::Providers, sandbox::SandboxProvider, PayoutProvider},
 };
 
 pub struct AppInner {
@@ -48,12 +45,11 @@ pub struct AppInner {
     pub writer: Writer,
     pub config: Config,
     pub documents: DocumentFetcher,
+    /// The sandbox itself (its event deliveries, tests' fault injection);
+    /// operations reach it through `providers`.
     pub sandbox: Arc<SandboxProvider>,
-    /// The sandbox provider behind metrics and logging; what operations use.
-    provider: Arc<dyn PayoutProvider>,
-    /// Stripe Connect behind metrics and logging, when configured, and
-    /// whether its key is a live one.
-    stripe: Option<(Arc<dyn PayoutProvider>, bool)>,
+    /// Every provider this service runs, behind metrics and logging.
+    pub providers: Providers,
     pub metrics: Arc<Metrics>,
     /// Client for outgoing calls (webhook deliveries).
     pub http: reqwest::Client,
@@ -117,26 +113,14 @@ impl App {
             http.clone(),
             metrics.clone(),
         ));
-        let provider = Arc::new(Instrumented::new(layer(sandbox.clone()), metrics.clone()));
-        let stripe = match &config.provider {
-            ProviderChoice::Sandbox => None,
-            ProviderChoice::Stripe(stripe) => {
-                let live = stripe.is_live();
-                let client: Arc<dyn PayoutProvider> = Arc::new(Instrumented::new(
-                    Arc::new(StripeProvider::new(stripe.clone())),
-                    metrics.clone(),
-                ));
-                Some((client, live))
-            }
-        };
+        let providers = Providers::new(layer(sandbox.clone()), &config.provider, &metrics);
         Self(Arc::new(AppInner {
             db,
             read_db,
             writer,
             documents,
             sandbox,
-            provider,
-            stripe,
+            providers,
             metrics,
             http,
             instance_id: crate::ids::new_id("inst"),
@@ -150,88 +134,73 @@ impl App {
     /// organization never gets the sandbox; with no live provider
     /// configured it gets `ProviderNotConfigured` (nothing is done).
     pub fn provider_for(&self, org: &organization::Model) -> Result<Arc<dyn PayoutProvider>> {
-        let name = match &org.provider {
-            Some(name) => name.as_str(),
-            None => self.default_provider(org.mode),
-        };
-        self.provider_in_mode(name, org.mode)
-    }
-
-    /// Which provider a new account of this mode goes to: Stripe for live
-    /// organizations; for sandbox ones, Stripe when its key is a test key
-    /// (Stripe's test mode), else the sandbox.
-    fn default_provider(&self, mode: OrgMode) -> &'static str {
-        match (mode, &self.stripe) {
-            (OrgMode::Live, _) => crate::provider::stripe::NAME,
-            (OrgMode::Sandbox, Some((_, false))) => crate::provider::stripe::NAME,
-            (OrgMode::Sandbox, _) => crate::provider::sandbox::NAME,
+        match &org.provider {
+            Some(name) => self.provider_in_mode(name, org.mode),
+            None => self
+                .providers
+                .default_for(org.mode)
+                .ok_or_else(|| not_configured(org.mode, None)),
         }
     }
 
     /// The provider `name` for an organization of `mode`, if it may serve it.
     pub fn provider_in_mode(&self, name: &str, mode: OrgMode) -> Result<Arc<dyn PayoutProvider>> {
-        let found = match (name, mode, &self.stripe) {
-            (crate::provider::sandbox::NAME, OrgMode::Sandbox, _) => Some(self.provider.clone()),
-            (crate::provider::stripe::NAME, OrgMode::Live, Some((stripe, true)))
-            | (crate::provider::stripe::NAME, OrgMode::Sandbox, Some((stripe, false))) => {
-                Some(stripe.clone())
-            }
-            _ => None,
-        };
-        found.ok_or_else(|| {
-            Error::ProviderNotConfigured(match mode {
-                OrgMode::Live => format!(
-                    "no payout provider is configured for live organizations on this service \
-                     (needs PAYOUTS_PROVIDER=stripe with an sk_live_ key; the account's provider is {name})"
-                ),
-                OrgMode::Sandbox => format!(
-                    "the payout provider holding this organization's account ({name}) is not configured on this service"
-                ),
-            })
-        })
+        self.providers
+            .in_mode(name, mode)
+            .ok_or_else(|| not_configured(mode, Some(name)))
     }
 
     /// The provider named in a webhook path.
     pub fn provider_named(&self, name: &str) -> Option<Arc<dyn PayoutProvider>> {
-        if name == self.provider.name() {
-            return Some(self.provider.clone());
-        }
-        self.stripe
-            .as_ref()
-            .filter(|(stripe, _)| stripe.name() == name)
-            .map(|(stripe, _)| stripe.clone())
+        self.providers.named(name)
     }
 
-    /// The service refuses to start when the Stripe key's mode does not
-    /// match the organizations whose accounts Stripe holds: a test key with
-    /// live accounts (their payouts would go to test mode), or a live key
-    /// with sandbox accounts (sandbox organizations would move real money).
+    /// The service refuses to start when a provider's credentials serve one
+    /// mode but organizations of the other hold their accounts there: a
+    /// test key with live accounts (their payouts would go to test mode),
+    /// or a live key with sandbox accounts (sandbox organizations would
+    /// move real money).
     pub async fn check_provider_keys(&self) -> anyhow::Result<()> {
         use sea_orm::{ColumnTrait, EntityTrait, PaginatorTrait, QueryFilter};
-        let Some((_, live)) = &self.stripe else {
-            return Ok(());
-        };
-        let wrong_mode = if *live {
-            OrgMode::Sandbox
-        } else {
-            OrgMode::Live
-        };
-        let mismatched = organization::Entity::find()
-            .filter(organization::Column::Provider.eq(crate::provider::stripe::NAME))
-            .filter(organization::Column::Mode.eq(wrong_mode))
-            .count(&self.db)
-            .await?;
-        if mismatched > 0 {
-            let (key, mode) = if *live {
-                ("a live key (sk_live_)", "sandbox")
-            } else {
-                ("a test key (sk_test_)", "live")
+        for provider in self.providers.iter() {
+            let Some(set_by) = provider.mode_set_by() else {
+                continue;
             };
-            anyhow::bail!(
-                "STRIPE_SECRET_KEY is {key} but {mismatched} {mode} organization(s) hold their account at Stripe in the other mode; \
-                 a live key serves live organizations only and a test key sandbox organizations only: use the matching key"
-            );
+            let wrong_mode = match provider.mode() {
+                OrgMode::Live => OrgMode::Sandbox,
+                OrgMode::Sandbox => OrgMode::Live,
+            };
+            let mismatched = organization::Entity::find()
+                .filter(organization::Column::Provider.eq(provider.name()))
+                .filter(organization::Column::Mode.eq(wrong_mode))
+                .count(&self.db)
+                .await?;
+            if mismatched > 0 {
+                anyhow::bail!(
+                    "{set_by} but {mismatched} {wrong_mode} organization(s) hold their account at {} in the other mode; \
+                     a live key serves live organizations only and a test key sandbox organizations only: use the matching key",
+                    provider.name()
+                );
+            }
         }
         Ok(())
     }
+}
+
+/// No configured provider may serve an organization of `mode` (`name`: the
+/// one holding its account, if it has one).
+fn not_configured(mode: OrgMode, name: Option<&str>) -> Error {
+    Error::ProviderNotConfigured(match (mode, name) {
+        (OrgMode::Live, None) => "no payout provider is configured for live organizations on this service \
+             (needs PAYOUTS_PROVIDER=stripe with an sk_live_ key)"
+            .to_string(),
+        (OrgMode::Live, Some(name)) => format!(
+            "no payout provider is configured for live organizations on this service \
+             (needs PAYOUTS_PROVIDER=stripe with an sk_live_ key; the account's provider is {name})"
+        ),
+        (OrgMode::Sandbox, name) => format!(
+            "the payout provider holding this organization's account ({}) is not configured on this service",
+            name.unwrap_or("none")
+        ),
+    })
 }

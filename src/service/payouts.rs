@@ -25,7 +25,9 @@ use crate::{
     },
     error::{Error, Result},
     ids,
-    provider::{PayoutProvider, PayoutRequest, ProviderError, Submitted, MIN_TRANSFER_CENTS},
+    provider::{
+        failure_code, PayoutProvider, PayoutRequest, ProviderError, Submitted, MIN_TRANSFER_CENTS,
+    },
     queue::{self, Job, Outcome},
 };
 
@@ -399,10 +401,16 @@ pub(crate) async fn record_submitted(
 }
 
 /// Whether the provider has every object of this payout: its transfer, and
-/// for Stripe the connected account's payout to the bank too.
-pub fn is_submitted(payout: &payout::Model) -> bool {
+/// for a two-step provider the connected account's payout to the bank too.
+pub fn is_submitted(app: &App, payout: &payout::Model) -> bool {
     payout.provider_transfer_id.is_some()
-        && (payout.provider_payout_id.is_some() || payout.provider != crate::provider::stripe::NAME)
+        && is_complete(app, &payout.provider, payout.provider_payout_id.as_deref())
+}
+
+/// Whether a payout at `provider` whose transfer exists is complete with
+/// this bank payout id (a one-step provider has none).
+fn is_complete(app: &App, provider: &str, bank_payout_id: Option<&str>) -> bool {
+    bank_payout_id.is_some() || !app.providers.two_step(provider)
 }
 
 /// Looks up at the provider whether it made a payout whose submission is
@@ -432,10 +440,7 @@ pub(crate) async fn settle_uncertain(
 /// money back.
 async fn claim_submission(app: &App, payout_id: &str) -> std::result::Result<bool, sea_orm::DbErr> {
     let id = payout_id.to_string();
-    let open: Vec<PayoutStatus> = PayoutStatus::ALL
-        .into_iter()
-        .filter(|status| status.holds_reservation())
-        .collect();
+    let open = PayoutStatus::holding_reservation();
     let now = Utc::now();
     app.writer
         .write(move |txn| {
@@ -489,7 +494,7 @@ impl Job for SubmitPayout {
         // provider answered, then this instance died): still submit it, again
         // and idempotently, so the provider finishes the job — unless it is over.
         let open = payout.status.holds_reservation();
-        if is_submitted(&payout) || !open {
+        if is_submitted(app, &payout) || !open {
             return Outcome::Done;
         }
         let submitted = match load_destination(app, &payout).await {
@@ -520,7 +525,7 @@ impl Job for SubmitPayout {
                 // Made: recorded, and never failed here. A transfer without
                 // its bank payout yet is finished by the next try.
                 return match record_submitted(app, &payout.id, &found).await {
-                    Ok(()) if found.payout_id.is_some() || payout.provider != crate::provider::stripe::NAME => Outcome::Done,
+                    Ok(()) if is_complete(app, &payout.provider, found.payout_id.as_deref()) => Outcome::Done,
                     Ok(()) => Outcome::Retry(format!("{reason}; the transfer was made, the bank payout not yet")),
                     Err(err) => Outcome::Retry(err.to_string()),
                 };
@@ -541,35 +546,38 @@ impl Job for SubmitPayout {
 }
 
 /// After a provider moved a payout to `failed` or `canceled` (its event, or
-/// reconciliation), inside the same transaction: the money it had sent to
-/// the connected account is taken back by a job (`ReclaimTransfer`), so the
-/// refund here matches money back at the platform. Not for a reversal the
-/// provider made itself.
+/// reconciliation), inside the same transaction (`conn`): at a two-step
+/// provider the money it had sent to the connected account is taken back
+/// by a job (`ReclaimTransfer`), so the refund here matches money back at
+/// the platform. Not for a reversal the provider made itself.
 pub async fn after_provider_failure<C: ConnectionTrait>(
+    app: &App,
     conn: &C,
     payout_id: &str,
     to: PayoutStatus,
     failure_code: Option<&str>,
 ) -> Result<()> {
-    let reversed = failure_code == Some("transfer_reversed");
+    let reversed = failure_code == Some(failure_code::TRANSFER_REVERSED);
     if !matches!(to, PayoutStatus::Failed | PayoutStatus::Canceled) || reversed {
         return Ok(());
     }
     let Some(row) = payout::Entity::find_by_id(payout_id).one(conn).await? else {
         return Ok(());
     };
-    if row.provider != crate::provider::stripe::NAME || row.provider_transfer_id.is_none() {
+    if !app.providers.two_step(&row.provider) || row.provider_transfer_id.is_none() {
         return Ok(());
     }
     let job = ReclaimTransfer {
         payout_id: payout_id.to_string(),
     };
-    queue::enqueue(conn, &format!("reclaim_{payout_id}"), &job, Utc::now()).await?;
+    let run_at = app.clock.now();
+    queue::enqueue(conn, &format!("reclaim_{payout_id}"), &job, run_at).await?;
     Ok(())
 }
 
 /// Takes a failed or canceled payout's money back from the connected
-/// account to the platform (Stripe: reverses the transfer, once per payout).
+/// account to the platform (`PayoutProvider::reclaim`; Stripe reverses the
+/// transfer, once per payout).
 #[derive(Debug, Serialize, Deserialize)]
 pub struct ReclaimTransfer {
     payout_id: String,
@@ -617,7 +625,8 @@ impl Job for ReclaimTransfer {
 }
 
 /// A payout the provider refused: failed with the provider's failure code
-/// when it gave one (Stripe's `code`), else `provider_error`; money back.
+/// when it gave one (Stripe's `code`), else `provider_error`
+/// (`failure_code::PROVIDER_ERROR`); money back.
 async fn fail_refused(
     conn: &DatabaseConnection,
     payout_id: &str,
@@ -648,7 +657,7 @@ async fn fail_unsubmitted(conn: &DatabaseConnection, payout_id: &str, reason: &s
         &txn,
         payout_id,
         PayoutStatus::Failed,
-        Some(("provider_error", reason)),
+        Some((failure_code::PROVIDER_ERROR, reason)),
         Utc::now(),
     )
     .await?;
@@ -683,7 +692,8 @@ pub async fn apply_status<C: ConnectionTrait>(
         match to {
             PayoutStatus::Paid => update = update.col_expr(payout::Column::PaidAt, Expr::value(at)),
             PayoutStatus::Failed => {
-                let (code, message) = failure.unwrap_or(("unknown", "The payout failed."));
+                let (code, message) =
+                    failure.unwrap_or((failure_code::UNKNOWN, "The payout failed."));
                 update = update
                     .col_expr(payout::Column::FailedAt, Expr::value(at))
                     .col_expr(payout::Column::FailureCode, Expr::value(code))

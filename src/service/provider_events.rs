@@ -137,8 +137,14 @@ pub async fn apply(app: &App, provider: &str, event: &ProviderEvent) -> Result<A
             let moved =
                 payouts::apply_status(&txn, &payout.id, *status, failure, event.created).await?;
             if moved {
-                payouts::after_provider_failure(&txn, &payout.id, *status, failure_code.as_deref())
-                    .await?;
+                payouts::after_provider_failure(
+                    app,
+                    &txn,
+                    &payout.id,
+                    *status,
+                    failure_code.as_deref(),
+                )
+                .await?;
             }
             moved
         }

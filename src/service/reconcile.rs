@@ -13,8 +13,9 @@ use serde::Serialize;
 use super::{payouts, App};
 use crate::{
     db,
+    domain::payout_status::PayoutLifecycle,
     error::Result,
-    provider::{stripe, PayoutState, Submitted},
+    provider::{PayoutState, Submitted},
 };
 
 /// One thing reconciliation changed.
@@ -36,8 +37,10 @@ pub async fn run(app: &App, org_id: Option<&str>) -> Result<Vec<Change>> {
     let now = app.clock.now();
     let uncertain_before = now - app.config.provider_retry_delay;
     let stale_before = now - app.config.reconcile_after;
+    // Uncertain: no transfer id yet, or (two-step providers) no bank payout id.
+    let two_step = app.providers.two_step_names();
     let mut query = payout::Entity::find()
-        .filter(payout::Column::Status.is_in([PayoutStatus::Pending, PayoutStatus::InTransit]))
+        .filter(payout::Column::Status.is_in(PayoutStatus::holding_reservation()))
         .filter(
             Condition::any()
                 .add(
@@ -48,7 +51,7 @@ pub async fn run(app: &App, org_id: Option<&str>) -> Result<Vec<Change>> {
                                 .add(
                                     Condition::all()
                                         .add(payout::Column::ProviderPayoutId.is_null())
-                                        .add(payout::Column::Provider.eq(stripe::NAME)),
+                                        .add(payout::Column::Provider.is_in(two_step)),
                                 ),
                         )
                         .add(payout::Column::CreatedAt.lt(uncertain_before)),
@@ -75,7 +78,7 @@ async fn reconcile_one(app: &App, mut row: payout::Model, changes: &mut Vec<Chan
     else {
         return Ok(());
     };
-    if !payouts::is_submitted(&row) {
+    if !payouts::is_submitted(app, &row) {
         let Some(found) = payouts::settle_uncertain(app, &row).await? else {
             // Not made (yet): the submit job makes it, or fails it once certain.
             return Ok(());
@@ -103,10 +106,18 @@ async fn reconcile_one(app: &App, mut row: payout::Model, changes: &mut Vec<Chan
     let Some(transfer_id) = row.provider_transfer_id.clone() else {
         return Ok(());
     };
-    let account = super::accounts::find_account(&app.db, &row.organization_id)
+    // Never asked about under an empty account id: skipped, and said so.
+    let Some(account) = super::accounts::find_account(&app.db, &row.organization_id)
         .await?
         .map(|a| a.provider_account_id)
-        .unwrap_or_default();
+    else {
+        tracing::warn!(
+            payout = %row.id,
+            organization = %row.organization_id,
+            "payout not reconciled: its organization has no payout account"
+        );
+        return Ok(());
+    };
     let provider = payouts::payout_provider(app, &row, &org)?;
     let submitted = Submitted {
         transfer_id,
@@ -132,7 +143,8 @@ async fn reconcile_one(app: &App, mut row: payout::Model, changes: &mut Vec<Chan
     });
     let moved = payouts::apply_status(&txn, &row.id, status, failure, Utc::now()).await?;
     if moved {
-        payouts::after_provider_failure(&txn, &row.id, status, failure_code.as_deref()).await?;
+        payouts::after_provider_failure(app, &txn, &row.id, status, failure_code.as_deref())
+            .await?;
     }
     txn.commit().await?;
     if moved {
