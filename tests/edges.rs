@@ -473,7 +473,8 @@ async fn nul_and_undecodable_bytes_in_every_documented_parameter_are_refused_ali
 
 /// Stripe's endpoint, like the sandbox's: a correctly signed event whose
 /// ids or texts hold NUL is refused 422 naming the field, on both engines
-/// (PostgreSQL cannot store NUL), and nothing is recorded.
+/// (PostgreSQL cannot store NUL), one that does not parse is `invalid_json`,
+/// and nothing is recorded.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_stripe_signed_event_holding_nul_is_refused_naming_the_field() {
     use common::fake_stripe::FakeStripe;
@@ -543,6 +544,16 @@ async fn a_stripe_signed_event_holding_nul_is_refused_naming_the_field() {
         assert_eq!(status, 422, "{case}");
         assert_eq!(reply["error"]["code"], "validation_error", "{case}");
         assert_eq!(reply["error"]["param"], param, "{case}");
+    }
+    // Signed but unreadable: invalid_json, as on the sandbox's endpoint.
+    for body in [
+        "not json",
+        "{}",
+        r#"{"id":"evt_f","type":"payout.paid","created":1}"#,
+    ] {
+        let (status, reply) = fake.send_event(&app.base, body).await;
+        assert_eq!(status, 400, "{body}: {reply}");
+        assert_eq!(reply["error"]["code"], "invalid_json", "{body}: {reply}");
     }
     assert_eq!(events_recorded(&app).await, 0);
     app.stop().await;
