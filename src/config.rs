@@ -133,11 +133,19 @@ impl StripeConfig {
         if self.webhook_secrets.is_empty() {
             anyhow::bail!("STRIPE_WEBHOOK_SECRET must be set (comma-separated whsec_… secrets) with PAYOUTS_PROVIDER=stripe");
         }
+        if !self.webhook_secrets.iter().all(|s| s.starts_with("whsec_")) {
+            // Likely the API key or a copy error: no event would ever verify.
+            anyhow::bail!("STRIPE_WEBHOOK_SECRET must be comma-separated whsec_… secrets");
+        }
         for (name, base) in [
             ("STRIPE_API_BASE", &self.api_base),
             ("STRIPE_FILES_BASE", &self.files_base),
         ] {
-            url::Url::parse(base).map_err(|e| anyhow::anyhow!("{name} is not a URL: {e}"))?;
+            let url =
+                url::Url::parse(base).map_err(|e| anyhow::anyhow!("{name} is not a URL: {e}"))?;
+            if !matches!(url.scheme(), "https" | "http") {
+                anyhow::bail!("{name} must be an https (or http) URL");
+            }
         }
         Ok(())
     }
@@ -220,6 +228,9 @@ impl Config {
     /// Reads the environment. `bind` overrides `PAYOUTS_BIND` when given.
     pub fn from_env(bind: Option<String>) -> anyhow::Result<Self> {
         let database_url = env("DATABASE_URL").unwrap_or_else(|| DEFAULT_DATABASE_URL.into());
+        // Before the key: a URL of another engine would otherwise be reported
+        // as a missing PAYOUTS_ENCRYPTION_KEY.
+        check_database_url(&database_url)?;
         let bind = bind
             .or_else(|| env("PAYOUTS_BIND"))
             .unwrap_or_else(|| "127.0.0.1:8080".into());
@@ -419,13 +430,42 @@ impl Config {
             redis::Client::open(url.as_str())
                 .map_err(|e| anyhow::anyhow!("PAYOUTS_REDIS_URL is not a Redis URL: {e}"))?;
         }
+        // Before PAYOUTS_PUBLIC_URL, whose default is made of it.
+        if !is_host_port(&self.bind) {
+            anyhow::bail!("PAYOUTS_BIND (or --bind) {:?} is not host:port", self.bind);
+        }
         url::Url::parse(&self.public_url)
             .map_err(|e| anyhow::anyhow!("PAYOUTS_PUBLIC_URL is not a URL: {e}"))?;
+        check_database_url(&self.database_url)?;
+        for entry in &self.document_allow_hosts {
+            // Compared with a URL's `host:port`: an entry without a port never matches.
+            if !is_host_port(entry) {
+                anyhow::bail!(
+                    "PAYOUTS_DOCUMENT_ALLOW_HOSTS: {entry:?} is not host:port (e.g. 127.0.0.1:8000)"
+                );
+            }
+        }
         if let ProviderChoice::Stripe(stripe) = &self.provider {
             stripe.validate()?;
         }
         Ok(())
     }
+}
+
+/// `host:port`, with a host without spaces and a port number.
+fn is_host_port(text: &str) -> bool {
+    text.trim().rsplit_once(':').is_some_and(|(host, port)| {
+        !host.is_empty() && !host.contains(char::is_whitespace) && port.parse::<u16>().is_ok()
+    })
+}
+
+/// `sqlite:` or `postgres://`, the engines the service runs on.
+fn check_database_url(url: &str) -> anyhow::Result<()> {
+    let known = ["sqlite:", "postgres://", "postgresql://"];
+    if !known.iter().any(|scheme| url.starts_with(scheme)) {
+        anyhow::bail!("DATABASE_URL must be a sqlite: or postgres:// URL");
+    }
+    Ok(())
 }
 
 fn check_range<T: PartialOrd + std::fmt::Display>(

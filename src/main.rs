@@ -207,8 +207,12 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
         }
         Command::Serve { bind } => {
             let config = Config::from_env(bind)?;
-            let listener = std::net::TcpListener::bind(&config.bind)
-                .map_err(|e| anyhow::anyhow!("cannot listen on {}: {e}", config.bind))?;
+            let listener = std::net::TcpListener::bind(&config.bind).map_err(|e| {
+                anyhow::anyhow!(
+                    "cannot listen on {} (--bind or PAYOUTS_BIND): {e}",
+                    config.bind
+                )
+            })?;
             let public_url = config.public_url.clone();
             let running = server::start(config, listener).await?;
             if let Some(addr) = running.metrics_addr {

@@ -264,39 +264,129 @@ async fn logs_carry_the_request_id_and_no_secrets() {
     assert!(in_request("request"), "{text}");
 }
 
+/// Settings that are free text: any value is valid.
+const FREE_TEXT_SETTINGS: [&str; 2] = ["PAYOUTS_SANDBOX_WEBHOOK_SECRET", "PAYOUTS_REDIS_PREFIX"];
+
+/// Every invalid or out-of-range setting stops the start, naming the variable.
+/// Each variable the configuration reads has a case here (checked below),
+/// so a setting added later without one fails this test.
 #[test]
 fn invalid_configuration_fails_at_start_naming_the_variable() {
     let dir = temp_dir("config");
     let database = format!("sqlite://{}?mode=rwc", dir.join("p.db").display());
-    for (name, value) in [
-        ("PAYOUTS_SANDBOX_DELAY_MS", "abc"),
-        ("PAYOUTS_LOG_FORMAT", "xml"),
-        ("PAYOUTS_ENCRYPTION_KEY", "short"),
+    let stripe = |more: &[(&'static str, &'static str)]| {
+        let mut env = vec![
+            ("PAYOUTS_PROVIDER", "stripe"),
+            ("STRIPE_SECRET_KEY", "sk_live_x"),
+            ("STRIPE_WEBHOOK_SECRET", "whsec_1"),
+        ];
+        for (name, value) in more {
+            env.retain(|(n, _)| n != name);
+            env.push((*name, *value));
+        }
+        env
+    };
+    let one = |name: &'static str, value: &'static str| (vec![(name, value)], name);
+    let cases: Vec<(Vec<(&str, &str)>, &str)> = vec![
+        one("DATABASE_URL", "mysql://localhost/payouts"),
+        one("PAYOUTS_BIND", "not an address"),
+        one("PAYOUTS_SANDBOX_DELAY_MS", "abc"),
+        one("PAYOUTS_LOG_FORMAT", "xml"),
+        one("PAYOUTS_LOG", "payouts=loud"),
+        one("PAYOUTS_ENCRYPTION_KEY", "short"),
+        one("PAYOUTS_SQLITE_SYNCHRONOUS", "sometimes"),
+        one("PAYOUTS_SQLITE_GROUP_COMMIT", "maybe"),
+        one("PAYOUTS_PUBLIC_URL", "not a url"),
+        one("PAYOUTS_DOCUMENT_ALLOW_HOSTS", "127.0.0.1:8000,localhost"),
+        one("PAYOUTS_DOCUMENT_ALLOW_HOSTS", "127.0.0.1:99999"),
+        one("PAYOUTS_REDIS_URL", "not-a-redis-url"),
+        one("PAYOUTS_OPERATOR_TOKENS", "sha256:zz"),
         // Out of range: each once passed the start and broke requests.
-        ("PAYOUTS_IDEMPOTENCY_LOCK_MS", "18446744073709551615"),
-        ("PAYOUTS_IDEMPOTENCY_LOCK_MS", "10000000000000000"),
-        ("PAYOUTS_IDEMPOTENCY_LOCK_MS", "0"),
-        ("PAYOUTS_JOB_LEASE_MS", "0"),
-        ("PAYOUTS_JOB_RETRY_BASE_MS", "99999999999"),
-        ("PAYOUTS_SANDBOX_DELAY_MS", "18446744073709551615"),
-        ("PAYOUTS_DOCUMENT_TIMEOUT_MS", "0"),
-        ("PAYOUTS_REQUEST_READ_TIMEOUT_MS", "0"),
-        ("PAYOUTS_JOB_POLL_MS", "0"),
-        ("PAYOUTS_PROVIDER_RETRY_DELAY_MS", "999999999999"),
-        ("PAYOUTS_PROVIDER_MAX_ATTEMPTS", "0"),
-        ("PAYOUTS_DOCUMENT_MAX_BYTES", "0"),
-        ("PAYOUTS_MAX_BODY_BYTES", "10"),
-        ("PAYOUTS_RATE_LIMIT_PER_SECOND", "inf"),
-        ("PAYOUTS_RATE_LIMIT_PER_SECOND", "NaN"),
-        ("PAYOUTS_RATE_LIMIT_BURST", "0"),
-        ("PAYOUTS_PAYOUT_FEE_BPS", "10001"),
-        ("PAYOUTS_METRICS_BIND", "not an address"),
-    ] {
-        let mut child = Binary::new()
-            .command()
-            .args(["serve", "--bind", "127.0.0.1:0"])
+        one("PAYOUTS_IDEMPOTENCY_LOCK_MS", "18446744073709551615"),
+        one("PAYOUTS_IDEMPOTENCY_LOCK_MS", "10000000000000000"),
+        one("PAYOUTS_IDEMPOTENCY_LOCK_MS", "0"),
+        one("PAYOUTS_JOB_LEASE_MS", "0"),
+        one("PAYOUTS_JOB_RETRY_BASE_MS", "99999999999"),
+        one("PAYOUTS_SANDBOX_DELAY_MS", "18446744073709551615"),
+        one("PAYOUTS_DOCUMENT_TIMEOUT_MS", "0"),
+        one("PAYOUTS_REQUEST_READ_TIMEOUT_MS", "0"),
+        one("PAYOUTS_JOB_POLL_MS", "0"),
+        one("PAYOUTS_PROVIDER_RETRY_DELAY_MS", "999999999999"),
+        one("PAYOUTS_PROVIDER_MAX_ATTEMPTS", "0"),
+        one("PAYOUTS_DOCUMENT_MAX_BYTES", "0"),
+        one("PAYOUTS_MAX_BODY_BYTES", "10"),
+        one("PAYOUTS_RATE_LIMIT_PER_SECOND", "inf"),
+        one("PAYOUTS_RATE_LIMIT_PER_SECOND", "NaN"),
+        one("PAYOUTS_RATE_LIMIT_BURST", "0"),
+        one("PAYOUTS_PAYOUT_FEE_BPS", "10001"),
+        one("PAYOUTS_PAYOUT_FEE_FIXED_CENTS", "-1"),
+        one("PAYOUTS_METRICS_BIND", "not an address"),
+        one("PAYOUTS_WEBHOOK_TIMEOUT_MS", "0"),
+        one("PAYOUTS_WEBHOOK_TIMEOUT_MS", "60001"),
+        one("PAYOUTS_WEBHOOK_TIMEOUT_MS", "18446744073709551615"),
+        one("PAYOUTS_RECONCILE_AFTER_MS", "0"),
+        one("PAYOUTS_RECONCILE_AFTER_MS", "2592000001"),
+        one("PAYOUTS_DOCUMENT_FETCHES_MAX", "0"),
+        one("PAYOUTS_DOCUMENT_FETCHES_MAX", "4097"),
+        one("PAYOUTS_DOCUMENT_FETCHES_MAX", "-1"),
+        one("PAYOUTS_PROVIDER", "paypal"),
+        (vec![("PAYOUTS_PROVIDER", "stripe")], "STRIPE_SECRET_KEY"),
+        (
+            stripe(&[("STRIPE_SECRET_KEY", "pk_live_x")]),
+            "STRIPE_SECRET_KEY",
+        ),
+        (
+            stripe(&[("STRIPE_WEBHOOK_SECRET", " ")]),
+            "STRIPE_WEBHOOK_SECRET",
+        ),
+        (
+            stripe(&[("STRIPE_WEBHOOK_SECRET", "sk_live_x")]),
+            "STRIPE_WEBHOOK_SECRET",
+        ),
+        (
+            stripe(&[("STRIPE_API_BASE", "not a url")]),
+            "STRIPE_API_BASE",
+        ),
+        (
+            stripe(&[("STRIPE_FILES_BASE", "ftp://files.example")]),
+            "STRIPE_FILES_BASE",
+        ),
+    ];
+
+    // Every variable the configuration reads has a case (or is free text).
+    let sources = [
+        include_str!("../src/config.rs"),
+        include_str!("../src/logging.rs"),
+    ];
+    let read: std::collections::BTreeSet<&str> = sources
+        .iter()
+        .flat_map(|source| source.split(|c: char| !(c.is_ascii_alphanumeric() || c == '_')))
+        .filter(|word| {
+            (word.starts_with("PAYOUTS_") || word.starts_with("STRIPE_") || *word == "DATABASE_URL")
+                && word
+                    .chars()
+                    .all(|c| c.is_ascii_uppercase() || c.is_ascii_digit() || c == '_')
+        })
+        .collect();
+    assert!(read.len() > 30, "{read:?}");
+    let missing: Vec<&&str> = read
+        .iter()
+        .filter(|name| !FREE_TEXT_SETTINGS.contains(name) && !cases.iter().any(|(_, n)| n == *name))
+        .collect();
+    assert!(
+        missing.is_empty(),
+        "settings without an invalid case: {missing:?}"
+    );
+
+    for (env, name) in &cases {
+        let mut command = Binary::new().command();
+        command.arg("serve");
+        if !env.iter().any(|(n, _)| *n == "PAYOUTS_BIND") {
+            command.args(["--bind", "127.0.0.1:0"]);
+        }
+        let mut child = command
             .env("DATABASE_URL", &database)
-            .env(name, value)
+            .envs(env.iter().copied())
             .stdout(Stdio::null())
             .stderr(Stdio::piped())
             .spawn()
@@ -304,8 +394,11 @@ fn invalid_configuration_fails_at_start_naming_the_variable() {
         let status = wait_with_limit(&mut child, Duration::from_secs(20));
         let mut stderr = String::new();
         std::io::Read::read_to_string(&mut child.stderr.take().unwrap(), &mut stderr).unwrap();
-        assert!(!status.success(), "{name}={value} was accepted");
-        assert!(stderr.contains(name), "{name}: {stderr}");
+        assert!(!status.success(), "{env:?} was accepted");
+        assert!(
+            stderr.contains(name),
+            "{env:?} should name {name}: {stderr}"
+        );
     }
     std::fs::remove_dir_all(dir).ok();
 }

@@ -424,8 +424,19 @@ impl Sent {
     }
 }
 
+/// What an attempt records when no HTTP answer came back, whatever the
+/// cause: telling refused from unresolvable from timed out would let any key
+/// holder map which hosts and ports answer. The cause is only logged.
+pub const UNREACHABLE: &str = "the endpoint could not be reached";
+
 /// POSTs `body` to `url`, connecting only to the addresses checked now.
-async fn post(app: &App, url: &str, body: String, headers: Vec<(&str, String)>) -> Sent {
+async fn post(
+    app: &App,
+    delivery_id: &str,
+    url: &str,
+    body: String,
+    headers: Vec<(&str, String)>,
+) -> Sent {
     let timeout = app.config.webhook_timeout;
     let started = Instant::now();
     let result = async {
@@ -452,7 +463,8 @@ async fn post(app: &App, url: &str, body: String, headers: Vec<(&str, String)>) 
             if e.is_timeout() {
                 format!("no answer within {} ms", timeout.as_millis())
             } else {
-                format!("request failed: {e}")
+                // Without the URL: its path or query may hold the receiver's secret.
+                format!("request failed: {}", e.without_url())
             }
         })?;
         Ok::<_, String>(response.status())
@@ -472,11 +484,14 @@ async fn post(app: &App, url: &str, body: String, headers: Vec<(&str, String)>) 
             error: Some(format!("the endpoint answered {status}")),
             duration,
         },
-        Err(error) => Sent {
-            status_code: None,
-            error: Some(error.chars().take(500).collect()),
-            duration,
-        },
+        Err(detail) => {
+            tracing::info!(delivery_id, %detail, "webhook delivery got no answer");
+            Sent {
+                status_code: None,
+                error: Some(UNREACHABLE.into()),
+                duration,
+            }
+        }
     }
 }
 
@@ -535,7 +550,7 @@ async fn attempt(app: &App, delivery_id: &str, attempt: i32, manual: bool) -> Re
         .map_err(|e| Error::internal(format!("webhook secret: {e}")))?;
     let body = body(&event, &org, &endpoint.api_version);
     let headers = signature_headers(&secret, &event.id, event.event.as_str(), &body, Utc::now())?;
-    let sent = post(app, &endpoint.url, body, headers).await;
+    let sent = post(app, &delivery.id, &endpoint.url, body, headers).await;
     record_attempt(app, &delivery, &endpoint, attempt, &sent).await
 }
 

@@ -148,7 +148,9 @@ pub struct WebhookDeliveryAttempt {
     /// The endpoint's HTTP status; null when none came.
     #[oai(nullable)]
     pub status_code: Option<i32>,
-    /// Why the attempt failed; null when it succeeded.
+    /// Why the attempt failed: `the endpoint answered <status>`, or, whenever
+    /// no HTTP answer came (refused, unresolvable, TLS, timeout), always
+    /// `the endpoint could not be reached`. Null when it succeeded.
     #[oai(nullable)]
     pub error: Option<String>,
     pub duration_ms: i64,

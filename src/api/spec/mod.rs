@@ -502,7 +502,9 @@ fn describe_provider_event(doc: &mut Value) {
             },
             "data": {"type": "object"}
         },
-        "oneOf": [account, payout, other]
+        "oneOf": [account, payout, other],
+        // The inline schema this replaces carried it (Swagger UI's "Try it out").
+        "example": super::resources::provider_webhooks::provider_event_example()
     });
     doc["components"]["schemas"]
         .as_mapping_mut()
