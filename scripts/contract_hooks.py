@@ -12,7 +12,8 @@ SCHEMATHESIS_HOOKS).
   port; the generated path, query and fragment stay. The run then makes no
   connection outside this machine, and a schema-valid URL is one the service
   takes (whether a generated host is internal is a matter of DNS, which no
-  schema states). A URL that is not `http(s)://` plus a host is sent as
+  schema states). So the host's own syntax (IDNA, IP literals), which the
+  pattern does not state either, is not fuzzed here. A URL that is not `http(s)://` plus a host is sent as
   generated (a negative case), and schemathesis re-judges every edited case
   against the schema before checking its answer.
 - A schema cannot say "before today": a positive test case's future
