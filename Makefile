@@ -109,6 +109,8 @@ contract: $(ST_STAMP)
 	$(CARGO) build --quiet
 	@mkdir -p target/contract $(TEST_LOGS)
 	@echo "== contract: schemathesis $(ST_VERSION) =="
+	@# The verdict's own checks first (made-up reports): a missing report or a warning must fail.
+	@cd scripts && python3 -m unittest -q test_contract_verdict 2>&1 | tail -1
 	CONTRACT_API_VERSIONS="$(DEFAULT_API_VERSION) $(API_VERSIONS)" \
 	  scripts/contract.sh target/debug/payouts $(VENV)/bin/st target/contract/junit.xml \
 	  $(CONTRACT_OPTS) 2>&1 | tee $(TEST_LOGS)/contract.log

@@ -9,10 +9,11 @@
 # schemathesis-operator.toml.
 # Usage: scripts/contract.sh PAYOUTS_BINARY SCHEMATHESIS_BINARY JUNIT_PATH [st run options...]
 # JUNIT_PATH gets one report per version (`junit.xml` → `junit-V.xml`).
-# Ends with a `test result: ... N passed; M failed; K skipped` line (from the
-# JUnit reports) that `make test` counts with the cargo test runs, and exits
-# non-zero on any failure, a missing report or a stateful phase that did not
-# run, in any version.
+# JUNIT_PATH gets one JUnit and one JSON run report per run (`junit.xml` →
+# `junit-V.xml`, `junit-V.json`); scripts/contract_verdict.py reads them and
+# ends with a `test result: ... N passed; M failed; K skipped` line that
+# `make test` counts with the cargo test runs. Any failure, warning, missing
+# report, or stateful phase that did not run, in any run, exits non-zero.
 set -euo pipefail
 bin=$(realpath "$1") st=$(realpath "$2") junit=$(realpath -m "$3")
 shift 3
@@ -29,12 +30,14 @@ trap cleanup EXIT
 free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'; }
 json_field() { python3 -c "import json,sys; print(json.load(sys.stdin)['$1'])"; }
 
-# The identity document, served on loopback (allow-listed below), so that the
-# organization can be verified through the API itself.
+# The loopback peer (allow-listed below): it serves the identity document,
+# so that the organization can be verified through the API itself, and
+# receives every webhook delivery (the hooks point endpoint URLs at it).
 mkdir "$work/docs" && printf '%%PDF-1.4 contract test document' > "$work/docs/id.pdf"
 doc_port=$(free_port)
-python3 -m http.server "$doc_port" --bind 127.0.0.1 --directory "$work/docs" >"$work/docs.log" 2>&1 &
+python3 scripts/contract_receiver.py "$doc_port" "$work/docs" >"$work/receiver.log" 2>&1 &
 pids+=($!)
+export CONTRACT_RECEIVER="http://127.0.0.1:$doc_port"
 
 port=$(free_port)
 base="http://127.0.0.1:$port"
@@ -43,9 +46,6 @@ export PAYOUTS_BIND="127.0.0.1:$port"
 export PAYOUTS_SANDBOX_DELAY_MS=50
 export PAYOUTS_DOCUMENT_ALLOW_HOSTS="127.0.0.1:$doc_port"
 export PAYOUTS_LOG=warn
-# Webhook endpoints the run creates point at generated hosts: deliveries and
-# tests to them give up after 1 s rather than 10.
-export PAYOUTS_WEBHOOK_TIMEOUT_MS=1000
 export PAYOUTS_ENCRYPTION_KEY=$(python3 -c "import secrets; print(secrets.token_hex(32))")
 # As `make bench` does: throttling would hide what a case got (429 is not an
 # accepted answer in schemathesis.toml).
@@ -74,6 +74,10 @@ JSON
 
 "$bin" serve >"$work/serve.log" 2>&1 &
 pids+=($!)
+for _ in $(seq 1 100); do
+  curl -sf "$CONTRACT_RECEIVER/id.pdf" >/dev/null && break
+  sleep 0.1
+done
 for _ in $(seq 1 100); do
   curl -sf "$base/healthz" >/dev/null && break
   sleep 0.1
@@ -109,62 +113,22 @@ export PYTHONPATH="$PWD/scripts${PYTHONPATH:+:$PYTHONPATH}"
 versions=${CONTRACT_API_VERSIONS:-2026-07-11 2026-07-24}
 runs=()
 for version in $versions; do
-  report="${junit%.xml}-$version.xml"
-  rm -f "$report"
+  report="${junit%.xml}-$version.xml" json="${junit%.xml}-$version.json"
+  rm -f "$report" "$json"
   echo "contract: API version $version ($base/openapi.json?version=$version, header Commet-Version: $version)"
   status=0
   "$st" run "$base/openapi.json?version=$version" -H "Commet-Version: $version" --seed "$seed" \
-    --report junit --report-junit-path "$report" "$@" \
-    | tee "$work/st-$version.out" || status=$?
-  # A warning is a finding too (e.g. "operations mostly rejected generated data").
-  warnings=$(grep -c -E '^(⚠️|WARNING)|Warnings?:' "$work/st-$version.out" || true)
-  runs+=("$version" "$report" "$status" "$warnings")
+    --report junit,json --report-junit-path "$report" --report-json-path "$json" "$@" || status=$?
+  runs+=("$version" "$report" "$json" "$status")
 done
 # The operator API: its own document and configuration, the operator token.
-report="${junit%.xml}-operator.xml"
-rm -f "$report"
+report="${junit%.xml}-operator.xml" json="${junit%.xml}-operator.json"
+rm -f "$report" "$json"
 echo "contract: operator API ($base/operator/openapi.json)"
 status=0
 "$st" --config-file schemathesis-operator.toml run "$base/operator/openapi.json" \
   -H "Authorization: Bearer $op_token" --seed "$seed" \
-  --report junit --report-junit-path "$report" "$@" \
-  | tee "$work/st-operator.out" || status=$?
-warnings=$(grep -c -E '^(⚠️|WARNING)|Warnings?:' "$work/st-operator.out" || true)
-runs+=("operator" "$report" "$status" "$warnings")
-python3 - "${runs[@]}" <<'PY'
-import sys, xml.etree.ElementTree as ET
-args = sys.argv[1:]
-problems = []
-tests = failed = skipped = 0
-for i in range(0, len(args), 4):
-    version, path, status, warnings = args[i], args[i + 1], int(args[i + 2]), int(args[i + 3])
-    run_tests = run_failed = 0
-    try:
-        root = ET.parse(path).getroot()
-        cases = list(root.iter("testcase"))
-        run_tests = len(cases)
-        for case in cases:
-            if case.find("failure") is not None or case.find("error") is not None:
-                run_failed += 1
-            elif case.find("skipped") is not None:
-                skipped += 1
-        if not any("stateful" in (case.get("name") or "").lower() for case in cases):
-            problems.append(f"{version}: the stateful phase did not run")
-        if run_tests == 0:
-            problems.append(f"{version}: the report has no test case")
-    except (OSError, ET.ParseError) as err:
-        problems.append(f"{version}: no JUnit report ({err})")
-    if status and not run_failed:
-        problems.append(f"{version}: schemathesis exited {status}")
-    if warnings:
-        problems.append(f"{version}: schemathesis printed {warnings} warning line(s)")
-    tests += run_tests
-    failed += run_failed
-for problem in problems:
-    print(f"contract: {problem}", file=sys.stderr)
-passed = tests - skipped - failed
-failed += len(problems)
-verdict = "FAILED" if failed else "ok"
-print(f"test result: {verdict}. {passed} passed; {failed} failed; {skipped} skipped; (schemathesis, one per operation and the stateful phase, per API version and for the operator API)")
-sys.exit(1 if failed else 0)
-PY
+  --report junit,json --report-junit-path "$report" --report-json-path "$json" "$@" || status=$?
+runs+=("operator" "$report" "$json" "$status")
+# Warnings, phases and errors come from the JSON run reports, not the terminal.
+python3 scripts/contract_verdict.py "${runs[@]}"

@@ -117,6 +117,7 @@ async fn representative_bodies() {
     let page = app.get("/balance/transactions?limit=2", &org.key).await;
     insta::assert_json_snapshot!("balance_transactions_page", redact(page.body));
     let missing = app.get("/payouts/po_doesnotexist", &org.key).await;
+    assert_eq!(missing.status, 404, "{}", missing.body);
     insta::assert_json_snapshot!("not_found", redact(missing.body));
 
     // A keyed request, its replay, and the same key with another body.
@@ -130,9 +131,12 @@ async fn representative_bodies() {
     };
     let first = TestApp::reply(keyed(1000).await.unwrap()).await;
     let replay = TestApp::reply(keyed(1000).await.unwrap()).await;
+    assert_eq!(first.status, 201, "{}", first.body);
+    assert_eq!(replay.status, 201, "{}", replay.body);
     assert_eq!(replay.body, first.body, "the replay is the stored answer");
     insta::assert_json_snapshot!("idempotent_replay_headers", headers(&replay.headers));
     let mismatch = TestApp::reply(keyed(1001).await.unwrap()).await;
+    assert_eq!(mismatch.status, 409, "{}", mismatch.body);
     insta::assert_json_snapshot!("idempotency_key_mismatch", redact(mismatch.body));
     app.stop().await;
 }

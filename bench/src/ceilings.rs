@@ -70,15 +70,37 @@ fn new_id(prefix: &str) -> String {
     payouts::ids::new_id(prefix)
 }
 
-/// The statements a payout needs, and nothing else: the conditional
-/// balance update, the ledger transaction and its two entries, the payout
-/// row and its job row, in one write transaction (`BEGIN IMMEDIATE` on
-/// SQLite, as the service does).
+/// The statements a payout needs today, and nothing else, in the two
+/// commits it needs: first (`BEGIN IMMEDIATE` on SQLite, as the service
+/// does) the bank account held against deletion (`FOR SHARE` on
+/// PostgreSQL), the conditional balance update, the ledger transaction and
+/// its two entries, the payout row, its job row and its `payout.created`
+/// event row (the webhook outbox); then the submission claim, which must be
+/// durable before the provider is called. Not here: recording the
+/// provider's ids after its answer, and the provider's own rows (the
+/// sandbox's events), which a provider could do without.
 async fn raw_payout(db: &DatabaseConnection, to: &Target) -> Result<(), sea_orm::DbErr> {
     let b = db.get_database_backend();
     let now = chrono::Utc::now();
     let amount = 1000i64;
     let txn = payouts::db::begin_write(db).await?;
+    let lock = if b == DatabaseBackend::Postgres {
+        " FOR SHARE"
+    } else {
+        ""
+    };
+    let bank = txn
+        .query_one_raw(stmt(
+            b,
+            &format!(
+                "SELECT id, bank_name, last4 FROM bank_accounts WHERE id = ? AND deleted_at IS NULL{lock}"
+            ),
+            vec![to.bank_account_id.clone().into()],
+        ))
+        .await?;
+    if bank.is_none() {
+        return Err(sea_orm::DbErr::Custom("no bank account".into()));
+    }
     let updated = txn
         .execute_raw(stmt(
             b,
@@ -130,6 +152,37 @@ async fn raw_payout(db: &DatabaseConnection, to: &Target) -> Result<(), sea_orm:
         ],
     ))
     .await?;
+    let data = format!(
+        "{{\"payoutId\":\"{payout_id}\",\"amount\":{amount},\"fee\":0,\"netAmount\":{amount},\
+         \"currency\":\"usd\",\"status\":\"pending\",\"destinationBank\":null,\"createdAt\":\"{}\"}}",
+        now.to_rfc3339()
+    );
+    txn.execute_raw(stmt(
+        b,
+        "INSERT INTO webhook_events (id, organization_id, event, data, created_at) \
+         VALUES (?, ?, 'payout.created', ?, ?)",
+        vec![
+            new_id("whev").into(),
+            to.org_id.clone().into(),
+            data.into(),
+            now.into(),
+        ],
+    ))
+    .await?;
+    txn.commit().await?;
+    // The claim: its own commit, before the provider call.
+    let txn = payouts::db::begin_write(db).await?;
+    let claimed = txn
+        .execute_raw(stmt(
+            b,
+            "UPDATE payouts SET submitted_at = COALESCE(submitted_at, ?) \
+             WHERE id = ? AND status IN ('pending', 'in_transit')",
+            vec![chrono::Utc::now().into(), payout_id.into()],
+        ))
+        .await?;
+    if claimed.rows_affected() != 1 {
+        return Err(sea_orm::DbErr::Custom("claim refused".into()));
+    }
     txn.commit().await
 }
 

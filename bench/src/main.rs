@@ -577,7 +577,12 @@ fn figure(s: &Stats) -> String {
     )
 }
 
-fn report(engines: &[EngineResult], fsyncs: f64, ready: Duration) -> String {
+fn report(
+    engines: &[EngineResult],
+    fsyncs: f64,
+    ready: Duration,
+    postgres_skipped: Option<&str>,
+) -> String {
     let mut out = String::new();
     out += &format!(
         "# Benchmark results\n\nMachine: {}\n\nDate: {}\n\n{}\n\n",
@@ -588,6 +593,9 @@ fn report(engines: &[EngineResult], fsyncs: f64, ready: Duration) -> String {
     out += &format!(
         "Physical ceiling: **{fsyncs:.0} fsyncs/s** (8 KiB write + fdatasync in a loop on the database's disk, as pg_test_fsync does): the most durable commits per second one at a time.\n\n"
     );
+    if let Some(reason) = postgres_skipped {
+        out += &format!("PostgreSQL: not measured ({reason}).\n\n");
+    }
     out += "| engine | figure | measured | ceiling (same run) | ratio | target | met |\n|---|---|---|---|---|---|---|\n";
     for e in engines {
         for p in &e.posts {
@@ -634,6 +642,9 @@ fn report(engines: &[EngineResult], fsyncs: f64, ready: Duration) -> String {
             e.rss_mib,
             verdict(e.rss_mib <= 64.0)
         );
+    }
+    if let Some(reason) = postgres_skipped {
+        out += &format!("| PostgreSQL | not measured ({reason}) | | | | | no |\n");
     }
     let ms = ready.as_secs_f64() * 1000.0;
     out += &format!(
@@ -726,7 +737,8 @@ async fn run() -> Result<()> {
         .unwrap_or_else(|| "postgres://postgres@127.0.0.1:5432/test".into());
     let name = format!("payouts_bench_{}", std::process::id());
     let scratch = format!("payouts_pgbench_{}", std::process::id());
-    let created = match sea_orm::Database::connect(&admin_url).await {
+    // Why PostgreSQL was not measured, if it was not: said in RESULTS.md.
+    let skipped = match sea_orm::Database::connect(&admin_url).await {
         Ok(admin) => {
             let r = admin
                 .execute_unprepared(&format!("CREATE DATABASE \"{name}\""))
@@ -735,14 +747,18 @@ async fn run() -> Result<()> {
                 .execute_unprepared(&format!("CREATE DATABASE \"{scratch}\""))
                 .await;
             admin.close().await.ok();
-            r.is_ok() && s.is_ok()
+            r.and(s)
+                .err()
+                .map(|err| format!("could not create its databases: {err}"))
         }
-        Err(err) => {
-            eprintln!("PostgreSQL at {admin_url} unreachable ({err}): its rows are left out");
-            false
-        }
-    };
-    if created {
+        Err(err) => Some(format!("unreachable: {err}")),
+    }
+    .map(|reason| reason.replace(['\n', '|'], " "));
+    if let Some(reason) = &skipped {
+        eprintln!("PostgreSQL: not measured ({reason})");
+        drop_postgres(&admin_url, &name).await;
+        drop_postgres(&admin_url, &scratch).await;
+    } else {
         let (prefix, _) = admin_url
             .rsplit_once('/')
             .context("database URL has a path")?;
@@ -761,7 +777,7 @@ async fn run() -> Result<()> {
     }
     std::fs::remove_dir_all(&dir).ok();
 
-    let mut text = report(&engines, fsyncs, ready);
+    let mut text = report(&engines, fsyncs, ready, skipped.as_deref());
     println!("{text}");
     let notes = std::fs::read_to_string("bench/NOTES.md").unwrap_or_default();
     if !notes.is_empty() {

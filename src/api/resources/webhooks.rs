@@ -21,7 +21,7 @@ use super::{app, livemode, ApiKeyAuth, Result, Tag};
 use crate::{
     api::{
         validate::ValidJson,
-        wire::{example_time, Date, HttpUrl, List, NoNul, Success, Timestamp},
+        wire::{example_time, Date, FetchUrl, List, NoNul, Success, Timestamp},
     },
     service::{
         events,
@@ -36,8 +36,9 @@ const EXAMPLE_URL: &str = "https://acme.example/webhooks/commet";
 #[derive(Object, Debug)]
 #[oai(example, rename_all = "camelCase", skip_serializing_if_is_none)]
 pub struct WebhookCreateRequest {
-    /// Where events are POSTed: https on a public address.
-    pub url: HttpUrl<MAX_URL_CHARS>,
+    /// Where events are POSTed: https on a public address, without
+    /// credentials (http only for a `host:port` the operator allow-listed).
+    pub url: FetchUrl<MAX_URL_CHARS>,
     /// The events to receive: `payout.created`, `payout.paid`,
     /// `payout.failed`, `payout.available`.
     #[oai(validator(min_items = 1, max_items = 16))]
@@ -51,7 +52,8 @@ pub struct WebhookCreateRequest {
 #[derive(Object, Debug)]
 #[oai(example, rename_all = "camelCase", skip_serializing_if_is_none)]
 pub struct WebhookUpdateRequest {
-    pub url: Option<HttpUrl<MAX_URL_CHARS>>,
+    /// As in `WebhookCreateRequest`.
+    pub url: Option<FetchUrl<MAX_URL_CHARS>>,
     #[oai(validator(min_items = 1, max_items = 16))]
     pub events: Option<Vec<String>>,
     #[oai(nullable)]
@@ -285,7 +287,7 @@ enum EventListResponse {
 
 fn changes(body: WebhookUpdateRequest) -> EndpointChanges {
     EndpointChanges {
-        url: body.url.map(HttpUrl::into_inner),
+        url: body.url.map(FetchUrl::into_inner),
         events: body.events,
         description: match body.description {
             MaybeUndefined::Undefined => None,

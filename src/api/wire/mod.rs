@@ -17,7 +17,7 @@ use poem_openapi::{
 
 pub use dates::{Date, Timestamp};
 pub use idempotency_key::IdempotencyKey;
-pub use text::{HttpUrl, NoNul, NonBlank};
+pub use text::{FetchUrl, HttpUrl, NoNul, NonBlank};
 
 use super::{
     error::{ErrorBody, ErrorEnvelope, FieldErrorDetail},

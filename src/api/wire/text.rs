@@ -22,9 +22,16 @@ pub const NO_NUL_PATTERN: &str = r"^[^\x00]*$";
 /// An `http` or `https` URL with a host, and no whitespace or NUL.
 pub const HTTP_URL_PATTERN: &str = r"^https?://[^\x00\t\n\x0b\x0c\r \x85\xa0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000/?#]+[^\x00\t\n\x0b\x0c\r \x85\xa0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000]*$";
 
+/// An `http` or `https` URL with a host and no credentials (no `@` before
+/// the first `/`, `?` or `#`): one this service connects to. Whether http is
+/// allowed and the host is public depends on configuration and DNS, so no
+/// pattern states it.
+pub const FETCH_URL_PATTERN: &str = r"^https?://[^\x00\t\n\x0b\x0c\r \x85\xa0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000/?#@]+(?:[/?#][^\x00\t\n\x0b\x0c\r \x85\xa0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000]*)?$";
+
 static NON_BLANK: LazyLock<Regex> = LazyLock::new(|| Regex::new(NON_BLANK_PATTERN).unwrap());
 static NO_NUL: LazyLock<Regex> = LazyLock::new(|| Regex::new(NO_NUL_PATTERN).unwrap());
 static HTTP_URL: LazyLock<Regex> = LazyLock::new(|| Regex::new(HTTP_URL_PATTERN).unwrap());
+static FETCH_URL: LazyLock<Regex> = LazyLock::new(|| Regex::new(FETCH_URL_PATTERN).unwrap());
 
 /// Declares a `String` newtype with a length cap `MAX` (in characters) and
 /// a pattern, as an inline `string` schema.
@@ -130,6 +137,15 @@ text_type!(
     HTTP_URL_PATTERN,
     HTTP_URL
 );
+text_type!(
+    /// A URL the service connects to (identity documents, webhook
+    /// endpoints): an `HttpUrl` without credentials.
+    FetchUrl,
+    "fetch_url",
+    min = None::<usize>,
+    FETCH_URL_PATTERN,
+    FETCH_URL
+);
 
 #[cfg(test)]
 mod tests {
@@ -160,6 +176,20 @@ mod tests {
             "https://a\0",
         ] {
             assert!(!parse::<HttpUrl<40>>(refused.into()), "{refused:?}");
+        }
+    }
+
+    #[test]
+    fn fetched_urls_carry_no_credentials() {
+        assert!(parse::<FetchUrl<40>>("https://acme.example/a@b?c@d".into()));
+        assert!(parse::<FetchUrl<40>>("http://127.0.0.1:8080/x".into()));
+        for refused in [
+            "https://user:pw@acme.example/",
+            "https://user@x",
+            "https://@x",
+            "ftp://x",
+        ] {
+            assert!(!parse::<FetchUrl<40>>(refused.into()), "{refused:?}");
         }
     }
 

@@ -11,7 +11,7 @@ use poem_openapi::{
 
 use crate::api::{
     resources::{bank_accounts::SANDBOX_BANK, livemode},
-    wire::{example_time, Date, HttpUrl, NoNul, NonBlank, Timestamp},
+    wire::{example_time, Date, FetchUrl, HttpUrl, NoNul, NonBlank, Timestamp},
 };
 
 /// Served by the README's quickstart (allow-listed in the sandbox).
@@ -87,8 +87,9 @@ pub struct VerificationRequest {
     pub email: Email,
     pub business_type: BusinessType,
     pub business_url: HttpUrl<2048>,
-    /// Public https URL of the identity document (image or PDF).
-    pub document_url: HttpUrl<2048>,
+    /// Public https URL of the identity document (image or PDF), without
+    /// credentials.
+    pub document_url: FetchUrl<2048>,
     pub bank: VerificationBank,
     /// Required when `businessType` is `individual`.
     pub individual: Option<Individual>,
