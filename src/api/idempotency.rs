@@ -5,7 +5,7 @@ use poem::{http::Method, Body, Endpoint, Request, Response};
 
 use poem::http::StatusCode;
 
-use super::{error::error_response, limits::read_capped, spec::API_BASE, wire::IdempotencyKey};
+use super::{error::error_response, limits::read_capped, paths::API_BASE, wire::IdempotencyKey};
 use crate::{
     crypto,
     service::{idempotency, App},

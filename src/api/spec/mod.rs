@@ -21,15 +21,14 @@ use entity::states::ApiVersion;
 use poem_openapi::{OpenApiService, ServerObject};
 use serde_norway::{Mapping, Value};
 
-use super::{error_codes, operator, resources, versions, wire};
+use super::{
+    error_codes, operator,
+    paths::{API_BASE, OPERATOR_BASE},
+    resources, versions, wire,
+};
 use crate::domain::api_version;
 
 mod redocly;
-
-/// Where the operations are mounted: the spec's server URL.
-pub const API_BASE: &str = "/api/v1";
-/// Where the operator API's operations are mounted (its own document).
-pub const OPERATOR_BASE: &str = "/operator/v1";
 
 pub fn operator_service() -> OpenApiService<operator::Apis, ()> {
     OpenApiService::new(
