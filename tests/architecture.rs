@@ -322,7 +322,10 @@ fn the_graph_sees_uses_paths_and_super() {
     assert!(has("server", "jobs"), "use crate::{{.., jobs}}");
     assert!(has("service::payouts", "ids"), "a path in code");
     assert!(has("api::resources", "api::validate"), "api is split");
-    assert!(has("api::auth", "api::paths"), "use super::{.., paths::..}");
+    assert!(
+        has("api::auth", "api::paths"),
+        "use super::{{.., paths::..}}"
+    );
     let looped: Graph = [("a", "b"), ("b", "c"), ("c", "a"), ("c", "d")]
         .into_iter()
         .fold(Graph::new(), |mut g, (from, to)| {

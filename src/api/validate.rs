@@ -191,8 +191,34 @@ impl SchemaCheck {
                 return errors.push(FieldError::new(field, message));
             };
             if let Some(item_schema) = &schema.items {
+                // Texts outside an enum are named together, on the array.
+                let allowed = self
+                    .resolve(item_schema)
+                    .map(|s| &s.enum_items)
+                    .filter(|allowed| !allowed.is_empty());
+                let unknown = |item: &Value| {
+                    item.is_string() && allowed.is_some_and(|allowed| !allowed.contains(item))
+                };
+                if let Some(allowed) = allowed {
+                    let named: Vec<&str> = items
+                        .iter()
+                        .filter(|item| unknown(item))
+                        .filter_map(Value::as_str)
+                        .collect();
+                    if !named.is_empty() {
+                        let allowed: Vec<&str> = allowed.iter().filter_map(Value::as_str).collect();
+                        let message = format!(
+                            "has values not allowed here: {}; allowed: {}",
+                            named.join(", "),
+                            allowed.join(", ")
+                        );
+                        errors.push(FieldError::new(field, message));
+                    }
+                }
                 for (index, item) in items.iter().enumerate() {
-                    self.walk(item_schema, item, &format!("{field}[{index}]"), errors);
+                    if !unknown(item) {
+                        self.walk(item_schema, item, &format!("{field}[{index}]"), errors);
+                    }
                 }
             }
         } else if let Some(message) = scalar_error(schema, value) {

@@ -38,6 +38,10 @@ use crate::{
     },
 };
 
+/// The longest description (payouts, credits, debits, holds, webhook
+/// endpoints): one limit, read by the schema and by the service.
+pub const MAX_DESCRIPTION_CHARS: usize = 500;
+
 pub struct AppInner {
     /// For anything that may write.
     pub db: DatabaseConnection,
@@ -222,11 +226,12 @@ impl App {
             .count(&self.db)
             .await?;
         if mismatched > 0 {
-            let (key, mode) = if *live {
-                ("a live key (sk_live_)", "sandbox")
+            let key = if *live {
+                "a live key (sk_live_)"
             } else {
-                ("a test key (sk_test_)", "live")
+                "a test key (sk_test_)"
             };
+            let mode = wrong_mode.as_str();
             anyhow::bail!(
                 "STRIPE_SECRET_KEY is {key} but {mismatched} {mode} organization(s) hold their account at Stripe in the other mode; \
                  a live key serves live organizations only and a test key sandbox organizations only: use the matching key"

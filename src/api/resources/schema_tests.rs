@@ -6,7 +6,7 @@ use serde_json::{json, Value};
 
 use super::{
     bank_accounts::BankAccountCreateRequest, payout_account::VerificationRequest,
-    payouts::PayoutCreateRequest,
+    payouts::PayoutCreateRequest, webhooks::WebhookCreateRequest,
 };
 use crate::api::validate::field_errors;
 
@@ -90,5 +90,30 @@ fn nested_fields_are_named_by_path_and_all_reported() {
             "individual.dateOfBirth",
             "individual.address.country"
         ]
+    );
+}
+
+#[test]
+fn texts_outside_an_enum_are_named_together_on_the_array() {
+    let body = |events: Value| json!({"url": "https://example.com/hooks", "events": events});
+    assert!(
+        errors::<WebhookCreateRequest>(body(json!(["payout.paid", "payout.created"]))).is_empty()
+    );
+    let found = errors::<WebhookCreateRequest>(body(json!([
+        "payout.paid",
+        "invoice.created",
+        "webhook.test",
+        5
+    ])));
+    assert_eq!(found.len(), 2, "{found:?}");
+    assert_eq!(found[0].0, "events");
+    assert_eq!(
+        found[0].1,
+        "has values not allowed here: invoice.created, webhook.test; allowed: \
+         payout.created, payout.paid, payout.failed, payout.available"
+    );
+    assert_eq!(
+        found[1],
+        ("events[3]".into(), "must be a string, not a number".into())
     );
 }

@@ -337,7 +337,6 @@ pub fn document_for(version: ApiVersion) -> Document {
     add_links(&mut doc, LINKS);
     require_by_business_type(&mut doc);
     describe_provider_event(&mut doc);
-    name_webhook_events(&mut doc);
     add_error_examples(&mut doc, false);
     redocly::apply(&mut doc);
     versions::render_document(version, &mut doc);
@@ -441,10 +440,11 @@ fn describe_provider_event(doc: &mut Value) {
     use crate::domain::{account_status::AccountStatus, payout_status::PayoutStatus};
     use serde_json::json;
     // What `service::provider_events` stores: ids of printable ASCII (`ids::is_external_id`),
-    // texts without NUL of at most 1000 bytes (250 characters of up to 4 bytes).
+    // texts without NUL of at most `MAX_TEXT_BYTES` (characters of up to 4 bytes).
     let external_id =
         json!({"type": "string", "minLength": 1, "maxLength": 255, "pattern": "^[!-~]+$"});
-    let text = json!({"type": "string", "maxLength": 250, "pattern": "^[^\\u0000]*$"});
+    let max_chars = crate::service::provider_events::MAX_TEXT_BYTES / 4;
+    let text = json!({"type": "string", "maxLength": max_chars, "pattern": "^[^\\u0000]*$"});
     let object_event = |word: &str, statuses: Vec<&str>| {
         json!({
             "type": "object",
@@ -514,23 +514,6 @@ fn describe_provider_event(doc: &mut Value) {
         operation_mut(doc, "receiveProviderWebhook").expect("the webhook is an operation");
     operation["requestBody"]["content"]["application/json"]["schema"] =
         serde_norway::from_str("$ref: '#/components/schemas/ProviderEvent'").expect("a reference");
-}
-
-/// The events an endpoint can subscribe to, as an enum of each request's
-/// `events` items (the service checks the same list, and names the ones it
-/// refuses).
-fn name_webhook_events(doc: &mut Value) {
-    let names: Vec<Value> = crate::service::webhooks::SUBSCRIBABLE
-        .iter()
-        .map(|kind| Value::from(kind.as_str()))
-        .collect();
-    for schema in ["WebhookCreateRequest", "WebhookUpdateRequest"] {
-        let items = doc["components"]["schemas"][schema]["properties"]["events"]
-            .get_mut("items")
-            .and_then(Value::as_mapping_mut)
-            .unwrap_or_else(|| panic!("{schema}.events has items"));
-        items.insert("enum".into(), Value::Sequence(names.clone()));
-    }
 }
 
 /// Every error response shows, as examples, the envelope of each code that
