@@ -419,9 +419,7 @@ fn error_examples_of(spec: &str, operator: bool) {
             for (status, response) in op["responses"].as_object().unwrap() {
                 let mut expected: Vec<&str> = payouts::api::error_codes::ALL
                     .iter()
-                    .filter(|entry| {
-                        operator || !payouts::api::error_codes::OPERATOR_ONLY.contains(&entry.code)
-                    })
+                    .filter(|entry| operator || !entry.operator_only)
                     .filter(|entry| entry.status.as_str() == status)
                     .map(|entry| entry.code)
                     .collect();

@@ -520,9 +520,7 @@ fn describe_provider_event(doc: &mut Value) {
 /// answers with its status (from `api::error_codes`); each envelope is
 /// written once, in `components/examples`, and referenced.
 fn add_error_examples(doc: &mut Value, operator: bool) {
-    let shown = |entry: &&error_codes::ErrorCode| {
-        operator || !error_codes::OPERATOR_ONLY.contains(&entry.code)
-    };
+    let shown = |entry: &&error_codes::ErrorCode| operator || !entry.operator_only;
     use poem_openapi::types::ToJSON;
     let mut used = Vec::new();
     let responses = doc["paths"]
