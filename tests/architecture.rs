@@ -1,3 +1,7 @@
+//! The code's shape: no module cycle, and no long file without a reason.
+//!
+//! One piece: each check walks the same source files (the cycle check through one module graph).
+//!
 //! The module graph has no cycle. Every `crate::`, `super::` and `self::`
 //! path in `src/` (use lines and paths in code, parsed with `syn`) becomes an
 //! edge between modules at the granularity a reader plans changes in: each
@@ -9,6 +13,9 @@
 //! modules (`#[cfg(test)] mod tests`) count as their file's. A module that
 //! imports one that imports it back (directly or around a longer loop)
 //! fails this test, naming the loop.
+//!
+//! And a file over `LONG` lines says at its top (in the first 3 lines of
+//! its `//!` doc) why it is one piece: `One piece: <why>`.
 use std::{
     collections::{BTreeMap, BTreeSet},
     path::{Path, PathBuf},
@@ -333,4 +340,72 @@ fn the_graph_sees_uses_paths_and_super() {
             g
         });
     assert_eq!(cycles(&looped), [["a", "b", "c"]]);
+}
+
+/// Past this many lines a file must say why it is one piece.
+const LONG: usize = 400;
+
+/// The `.rs` files over `LONG` lines whose first 3 `//!` lines do not say
+/// `One piece:`, with their length.
+fn long_files_without_a_reason(dirs: &[PathBuf]) -> Vec<(PathBuf, usize)> {
+    let mut files = Vec::new();
+    for dir in dirs {
+        rust_files(dir, &mut files);
+    }
+    files.sort();
+    files
+        .into_iter()
+        .filter_map(|file| {
+            let text = std::fs::read_to_string(&file).unwrap();
+            let lines = text.lines().count();
+            let says_why = text
+                .lines()
+                .take_while(|line| line.starts_with("//!"))
+                .take(3)
+                .any(|line| line.contains("One piece: "));
+            (lines > LONG && !says_why).then_some((file, lines))
+        })
+        .collect()
+}
+
+#[test]
+fn every_long_file_says_why_it_is_one_piece() {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let dirs: Vec<PathBuf> = ["src", "tests", "entity/src", "migration/src", "bench/src"]
+        .iter()
+        .map(|dir| root.join(dir))
+        .collect();
+    let missing = long_files_without_a_reason(&dirs);
+    assert!(
+        missing.is_empty(),
+        "over {LONG} lines without `//! One piece: <why>` in their first 3 doc lines \
+         (say why, or split the file):\n{}",
+        missing
+            .iter()
+            .map(|(file, lines)| format!("{} ({lines} lines)", file.display()))
+            .collect::<Vec<_>>()
+            .join("\n")
+    );
+    // The check itself: a long file without the sentence is found.
+    let dir = std::env::temp_dir().join(format!("one-piece-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let body = "fn f() {}\n".repeat(LONG);
+    std::fs::write(dir.join("long.rs"), format!("//! Long.\n{body}")).unwrap();
+    std::fs::write(
+        dir.join("said.rs"),
+        format!("//! Long.\n//!\n//! One piece: a reason.\n{body}"),
+    )
+    .unwrap();
+    std::fs::write(
+        dir.join("late.rs"),
+        format!("//! Long.\n//!\n//! More.\n//! One piece: too late.\n{body}"),
+    )
+    .unwrap();
+    std::fs::write(dir.join("short.rs"), "fn f() {}\n").unwrap();
+    let found: Vec<String> = long_files_without_a_reason(std::slice::from_ref(&dir))
+        .into_iter()
+        .map(|(file, _)| file.file_name().unwrap().to_string_lossy().into_owned())
+        .collect();
+    std::fs::remove_dir_all(&dir).unwrap();
+    assert_eq!(found, ["late.rs", "long.rs"]);
 }

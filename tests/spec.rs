@@ -1,3 +1,7 @@
+//! The published spec.
+//!
+//! One piece: every check reads the same generated documents (each version's and the operator's) and the same schema helpers.
+//!
 //! The published spec is part of the product: the committed `openapi.yaml`
 //! (the default API version's) and `openapi-<version>.yaml` (each other
 //! version's) must be exactly what the handlers generate.

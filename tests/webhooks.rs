@@ -1,3 +1,7 @@
+//! Outgoing webhooks, black box.
+//!
+//! One piece: the webhooks resource's tests, sharing one receiver, signature checks and endpoint helpers.
+//!
 //! Outgoing webhooks, black box: endpoints through the API, events received
 //! by a local receiver and checked as a client would (Commet's HMAC and
 //! Standard Webhooks), retries on the test clock, a crash between a change
