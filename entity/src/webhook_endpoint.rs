@@ -16,9 +16,9 @@ pub struct Model {
     pub description: Option<String>,
     pub is_active: bool,
     /// The version pin as the client wrote it (a date `YYYY-MM-DD`), not an
-    /// `ApiVersion`: Commet echoes an endpoint's pin as given (in the
-    /// endpoint and in each payload's `apiVersion`), and a date between
-    /// versions is the client's to keep; `domain::api_version` resolves a
+    /// `ApiVersion`: the pin is echoed as given, in the endpoint and in each
+    /// payload's `apiVersion` (a date between versions, such as
+    /// `2026-08-27`, stays the client's); `domain::api_version` resolves a
     /// date to the version whose shapes apply.
     pub api_version: String,
     /// The signing secret (`whsec_…`), AES-256-GCM encrypted: it must be
