@@ -1,11 +1,21 @@
+//! The code's shape: no module cycle, and no long file without a reason.
+//!
+//! One piece: each check walks the same source files (the cycle check through one module graph).
+//!
 //! The module graph has no cycle. Every `crate::`, `super::` and `self::`
 //! path in `src/` (use lines and paths in code, parsed with `syn`) becomes an
 //! edge between modules at the granularity a reader plans changes in: each
 //! top-level module (`api`, `queue`, `jobs`, `domain`, `db`, `error`, ...)
-//! is one node, and the submodules of `service` and `provider` are nodes of
-//! their own (`service::payouts`, `provider::sandbox`). A module that
+//! is one node, and the submodules of `service`, `provider` and `api` are
+//! nodes of their own (`service::payouts`, `provider::sandbox`,
+//! `api::resources`, `api::auth`; deeper modules such as
+//! `api::resources::payouts` belong to their second-level node). Test
+//! modules (`#[cfg(test)] mod tests`) count as their file's. A module that
 //! imports one that imports it back (directly or around a longer loop)
 //! fails this test, naming the loop.
+//!
+//! And a file over `LONG` lines says at its top (in the first 3 lines of
+//! its `//!` doc) why it is one piece: `One piece: <why>`.
 use std::{
     collections::{BTreeMap, BTreeSet},
     path::{Path, PathBuf},
@@ -14,7 +24,7 @@ use std::{
 use syn::visit::Visit;
 
 /// Top-level modules whose submodules are nodes of their own.
-const SPLIT: [&str; 2] = ["service", "provider"];
+const SPLIT: [&str; 3] = ["service", "provider", "api"];
 
 type Graph = BTreeMap<String, BTreeSet<String>>;
 
@@ -149,8 +159,8 @@ impl<'ast> Visit<'ast> for Refs {
     }
 }
 
-/// The node a module path belongs to: its top-level module, or for
-/// `service`/`provider` the submodule when the path names one.
+/// The node a module path belongs to: its top-level module, or for a module
+/// in `SPLIT` the submodule when the path names one.
 fn node(path: &[String], modules: &BTreeSet<Vec<String>>) -> Option<String> {
     let top = path.first()?;
     if SPLIT.contains(&top.as_str()) && path.len() >= 2 {
@@ -318,6 +328,11 @@ fn the_graph_sees_uses_paths_and_super() {
     assert!(has("provider::sandbox", "provider"), "use super::*");
     assert!(has("server", "jobs"), "use crate::{{.., jobs}}");
     assert!(has("service::payouts", "ids"), "a path in code");
+    assert!(has("api::resources", "api::validate"), "api is split");
+    assert!(
+        has("api::auth", "api::paths"),
+        "use super::{{.., paths::..}}"
+    );
     let looped: Graph = [("a", "b"), ("b", "c"), ("c", "a"), ("c", "d")]
         .into_iter()
         .fold(Graph::new(), |mut g, (from, to)| {
@@ -325,4 +340,72 @@ fn the_graph_sees_uses_paths_and_super() {
             g
         });
     assert_eq!(cycles(&looped), [["a", "b", "c"]]);
+}
+
+/// Past this many lines a file must say why it is one piece.
+const LONG: usize = 400;
+
+/// The `.rs` files over `LONG` lines whose first 3 `//!` lines do not say
+/// `One piece:`, with their length.
+fn long_files_without_a_reason(dirs: &[PathBuf]) -> Vec<(PathBuf, usize)> {
+    let mut files = Vec::new();
+    for dir in dirs {
+        rust_files(dir, &mut files);
+    }
+    files.sort();
+    files
+        .into_iter()
+        .filter_map(|file| {
+            let text = std::fs::read_to_string(&file).unwrap();
+            let lines = text.lines().count();
+            let says_why = text
+                .lines()
+                .take_while(|line| line.starts_with("//!"))
+                .take(3)
+                .any(|line| line.contains("One piece: "));
+            (lines > LONG && !says_why).then_some((file, lines))
+        })
+        .collect()
+}
+
+#[test]
+fn every_long_file_says_why_it_is_one_piece() {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let dirs: Vec<PathBuf> = ["src", "tests", "entity/src", "migration/src", "bench/src"]
+        .iter()
+        .map(|dir| root.join(dir))
+        .collect();
+    let missing = long_files_without_a_reason(&dirs);
+    assert!(
+        missing.is_empty(),
+        "over {LONG} lines without `//! One piece: <why>` in their first 3 doc lines \
+         (say why, or split the file):\n{}",
+        missing
+            .iter()
+            .map(|(file, lines)| format!("{} ({lines} lines)", file.display()))
+            .collect::<Vec<_>>()
+            .join("\n")
+    );
+    // The check itself: a long file without the sentence is found.
+    let dir = std::env::temp_dir().join(format!("one-piece-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let body = "fn f() {}\n".repeat(LONG);
+    std::fs::write(dir.join("long.rs"), format!("//! Long.\n{body}")).unwrap();
+    std::fs::write(
+        dir.join("said.rs"),
+        format!("//! Long.\n//!\n//! One piece: a reason.\n{body}"),
+    )
+    .unwrap();
+    std::fs::write(
+        dir.join("late.rs"),
+        format!("//! Long.\n//!\n//! More.\n//! One piece: too late.\n{body}"),
+    )
+    .unwrap();
+    std::fs::write(dir.join("short.rs"), "fn f() {}\n").unwrap();
+    let found: Vec<String> = long_files_without_a_reason(std::slice::from_ref(&dir))
+        .into_iter()
+        .map(|(file, _)| file.file_name().unwrap().to_string_lossy().into_owned())
+        .collect();
+    std::fs::remove_dir_all(&dir).unwrap();
+    assert_eq!(found, ["late.rs", "long.rs"]);
 }

@@ -1,3 +1,7 @@
+//! Bank accounts over the API.
+//!
+//! One piece: the bank accounts resource's tests, sharing its helpers (add, list, the rows, an unsent payout).
+//!
 //! Bank accounts: added, listed, made the default and deleted over the API,
 //! never showing the number; a deleted account never has a payout in flight.
 mod common;

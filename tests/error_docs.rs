@@ -57,24 +57,50 @@ async fn every_code_has_a_page_and_unknown_codes_are_404_envelopes() {
     app.stop().await;
 }
 
+/// Replaces (`UPDATE_DOCS=1`) or compares the text between `begin` and
+/// `end` in the committed doc `file` with `generated`.
+fn check_generated(file: &str, begin: &str, end: &str, generated: String) {
+    let path = format!("{}/{file}", env!("CARGO_MANIFEST_DIR"));
+    let doc = std::fs::read_to_string(&path).unwrap_or_else(|_| panic!("{file} is committed"));
+    let start = doc.find(begin).expect("begin marker") + begin.len();
+    let stop = doc.find(end).expect("end marker");
+    if std::env::var_os("UPDATE_DOCS").is_some() {
+        let updated = format!("{}{generated}{}", &doc[..start], &doc[stop..]);
+        std::fs::write(&path, updated).unwrap();
+        return;
+    }
+    assert!(
+        doc[start..stop] == generated,
+        "{file}'s error table differs from the code: run \
+         `UPDATE_DOCS=1 cargo test --test error_docs` and review the diff"
+    );
+}
+
 /// `docs/contract.md`'s error table is generated from the error pages'
 /// source; `UPDATE_DOCS=1 cargo test --test error_docs` rewrites it.
 #[test]
 fn the_contract_documents_every_error_code_as_the_code_does() {
-    let path = concat!(env!("CARGO_MANIFEST_DIR"), "/docs/contract.md");
-    let contract = std::fs::read_to_string(path).expect("docs/contract.md is committed");
-    let (begin, end) = ("<!-- errors:begin -->\n", "<!-- errors:end -->");
-    let start = contract.find(begin).expect("errors:begin marker") + begin.len();
-    let stop = contract.find(end).expect("errors:end marker");
-    let generated = payouts::api::error_docs::markdown_table();
-    if std::env::var_os("UPDATE_DOCS").is_some() {
-        let updated = format!("{}{generated}{}", &contract[..start], &contract[stop..]);
-        std::fs::write(path, updated).unwrap();
-        return;
+    check_generated(
+        "docs/contract.md",
+        "<!-- errors:begin -->\n",
+        "<!-- errors:end -->",
+        payouts::api::error_docs::markdown_table(),
+    );
+}
+
+/// `docs/operator.md` lists the codes only the operator API answers with
+/// (`operator_only` in their entries), generated the same way.
+#[test]
+fn the_operator_doc_lists_the_operator_only_codes_as_the_code_does() {
+    let generated = payouts::api::error_docs::operator_markdown_table();
+    for code in ["external_id_conflict", "hold_already_resolved"] {
+        assert!(generated.contains(code), "{generated}");
     }
-    assert!(
-        contract[start..stop] == generated,
-        "docs/contract.md's error table differs from the code: run \
-         `UPDATE_DOCS=1 cargo test --test error_docs` and review the diff"
+    assert!(!generated.contains("insufficient_balance"), "{generated}");
+    check_generated(
+        "docs/operator.md",
+        "<!-- operator-errors:begin -->\n",
+        "<!-- operator-errors:end -->",
+        generated,
     );
 }

@@ -1,5 +1,5 @@
-//! The job queue as the application runs it: a job that can never run ends
-//! dead, logged and counted. The tests run due jobs themselves on a manual
+//! The job queue as the application runs it: a job that can never run (or
+//! finds what it works on unreadable) ends dead, logged and counted. The tests run due jobs themselves on a manual
 //! clock (`spawn_manual_jobs`): nothing sleeps.
 mod common;
 
@@ -129,6 +129,62 @@ async fn a_failing_job_waits_twice_as_long_after_each_failure() {
         payout.data()["providerTransferId"].is_string(),
         "{}",
         payout.body
+    );
+    app.stop().await;
+}
+
+/// A webhook delivery whose event's stored data cannot be read is never sent
+/// (with `data: null` or at all): its job ends dead, counted, and the
+/// delivery is given up.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_webhook_delivery_whose_event_cannot_be_read_ends_dead() {
+    use entity::{states::EventKind, webhook_delivery, webhook_event};
+    use sea_orm::{sea_query::Expr, ColumnTrait, QueryFilter, TransactionTrait};
+    // Nothing listens there: the delivery must fail before it connects.
+    let app =
+        TestApp::spawn_manual_jobs(|c| c.document_allow_hosts.push("127.0.0.1:9".into())).await;
+    let org = app.org().await;
+    let reply = app
+        .post(
+            "/webhooks",
+            &org.key,
+            serde_json::json!({"url": "http://127.0.0.1:9/hooks", "events": ["payout.paid"]}),
+        )
+        .await;
+    assert_eq!(reply.status, 201, "{}", reply.body);
+    let txn = app.db().begin().await.unwrap();
+    let event_id = payouts::service::events::record(
+        &txn,
+        &org.id,
+        EventKind::PayoutPaid,
+        serde_json::json!({"payoutId": "po_1"}),
+    )
+    .await
+    .unwrap();
+    txn.commit().await.unwrap();
+    webhook_event::Entity::update_many()
+        .col_expr(webhook_event::Column::Data, Expr::value("{truncated"))
+        .filter(webhook_event::Column::Id.eq(event_id.clone()))
+        .exec(app.db())
+        .await
+        .unwrap();
+
+    let ran = app.run_due_jobs().await;
+    assert_eq!(ran.dead.len(), 1, "{ran:?}");
+    assert_eq!(ran.dead[0].kind, "webhook_delivery");
+    assert!(ran.dead[0].reason.contains("unreadable data"), "{ran:?}");
+    let delivery = webhook_delivery::Entity::find()
+        .filter(webhook_delivery::Column::EventId.eq(event_id))
+        .one(app.db())
+        .await
+        .unwrap()
+        .expect("the delivery");
+    assert_eq!(delivery.status.as_str(), "failed", "{delivery:?}");
+    assert_eq!(delivery.attempts, 0, "nothing was sent: {delivery:?}");
+    let text = app.app().metrics.render(app.db()).await.unwrap();
+    assert!(
+        text.contains("jobs_dead_total{kind=\"webhook_delivery\"} 1"),
+        "{text}"
     );
     app.stop().await;
 }

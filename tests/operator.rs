@@ -1,3 +1,7 @@
+//! The operator API, black box.
+//!
+//! One piece: the operator API's tests, sharing its bearer-token client and ledger export helpers.
+//!
 //! The operator API (`/operator/v1`), black-box over HTTP on both engines:
 //! credits once per `externalId` (also under 20 concurrent requests), holds
 //! and debits that may leave `available` negative, payouts refused until it

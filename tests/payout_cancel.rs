@@ -1,3 +1,7 @@
+//! Canceling a payout.
+//!
+//! One piece: one operation's tests, sharing the recording provider and its race harness.
+//!
 //! Canceling a payout: only before it is sent to the provider, with its
 //! money back in the same transaction, and never both canceled and sent
 //! however the cancel and the submission race (checked against a provider

@@ -1,9 +1,11 @@
+//! Payouts over the API.
+//!
+//! One piece: the payouts resource's money path, its tests sharing the same helpers.
+//!
 //! Payouts: the lifecycle and the balance, no overspend under concurrency,
 //! Idempotency-Key semantics, the fee withheld from what the provider is
 //! asked to send (checked against a provider that records every call), and
 //! the ledger the payouts post to.
-//!
-//! One piece: the payouts resource's money path, its tests sharing the same helpers.
 mod common;
 
 use std::collections::HashSet;

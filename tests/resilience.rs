@@ -1,7 +1,9 @@
-//! Provider outages and refusals, funds that arrive pending, the balance
-//! transaction list, and several instances on one database.
+//! Provider outages, pending funds and several instances.
 //!
 //! One piece: every test drives the same failure harness (provider faults, the manual clock, two instances on one database).
+//!
+//! Provider outages and refusals, funds that arrive pending, the balance
+//! transaction list, and several instances on one database.
 mod common;
 
 use std::{collections::HashSet, time::Duration};

@@ -1,9 +1,11 @@
+//! Security properties, over HTTP.
+//!
+//! One piece: the secret scans share one traffic generator and log capture, each property its own test.
+//!
 //! Security properties, each shown over HTTP (or the real binary): account
 //! numbers and API keys never leave the service in clear, organizations are
 //! isolated, keys are rate limited, and oversized or slow requests are
 //! refused in the error envelope.
-//!
-//! One piece: the secret scans share one traffic generator and log capture, each property its own test.
 mod common;
 
 use std::time::Duration;

@@ -1,3 +1,7 @@
+//! Stripe Connect, black box.
+//!
+//! One piece: every test drives the same fake Stripe and live-organization setup; splitting would copy that harness.
+//!
 //! Stripe Connect, black box: the service over HTTP against a fake Stripe
 //! (tests/common/fake_stripe.rs) that records every call. Live
 //! organizations never touch the sandbox; verification, bank accounts and

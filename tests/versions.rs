@@ -1,3 +1,7 @@
+//! Commet API versions, black box.
+//!
+//! One piece: every test compares answers across versions with the same call and shape helpers.
+//!
 //! Commet API versions, black box: each route's answer in both versions,
 //! how a request's version is resolved (header, organization pin, default),
 //! unknown and malformed versions, idempotent replays across versions, the

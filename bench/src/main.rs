@@ -1,3 +1,7 @@
+//! `make bench`.
+//!
+//! One piece: the run in order (workloads, engines, the report); the ceilings and the load client are in `ceilings.rs` and `load.rs`.
+//!
 //! `make bench`: loads the release service over loopback and measures each
 //! figure beside honest ceilings, in one run, then writes `bench/RESULTS.md`.
 //!
@@ -7,8 +11,6 @@
 //! client count; for GET the same two indexed reads done raw, and a bare
 //! poem handler answering the same bytes. Workloads: one hot organization,
 //! and payouts spread over many (`BENCH_ORGS`, 1,000).
-//!
-//! One piece: the run in order (workloads, engines, the report); the ceilings and the load client are in `ceilings.rs` and `load.rs`.
 mod ceilings;
 mod load;
 

@@ -5,18 +5,24 @@
 //! Each value's text is written once, in the `states!` list below.
 use sea_orm::entity::prelude::*;
 
-/// Declares a text-stored enum: `as_str`, `ALL`, `Display` and `FromStr`
-/// come from the one list of `Variant = "text"` pairs.
+/// Declares a text-stored enum: `as_str`, `ALL`, `Display`, `FromStr` and
+/// (with `openapi`) the wire enum, whose values are the stored texts, come
+/// from the one list of `Variant = "text"` pairs.
 macro_rules! states {
     ($(
         $(#[$meta:meta])*
         pub enum $name:ident { $($variant:ident = $text:tt,)+ }
     )+) => {$(
-        $(#[$meta])*
         #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, EnumIter, DeriveActiveEnum)]
+        #[cfg_attr(feature = "openapi", derive(poem_openapi::Enum))]
+        $(#[$meta])*
         #[sea_orm(rs_type = "String", db_type = "Text")]
         pub enum $name {
-            $(#[sea_orm(string_value = $text)] $variant,)+
+            $(
+                #[sea_orm(string_value = $text)]
+                #[cfg_attr(feature = "openapi", oai(rename = $text))]
+                $variant,
+            )+
         }
 
         impl $name {
@@ -51,7 +57,6 @@ macro_rules! states {
 // description in the published spec.
 states! {
     // A payout's lifecycle (rules in `domain::payout_status`).
-    #[cfg_attr(feature = "openapi", derive(poem_openapi::Enum), oai(rename_all = "snake_case"))]
     pub enum PayoutStatus {
         Pending = "pending",
         InTransit = "in_transit",
@@ -62,11 +67,7 @@ states! {
 
     // The payout account's verification, as the provider reports it (rules in
     // `domain::account_status`).
-    #[cfg_attr(
-        feature = "openapi",
-        derive(poem_openapi::Enum),
-        oai(rename = "PayoutAccountStatus", rename_all = "snake_case")
-    )]
+    #[cfg_attr(feature = "openapi", oai(rename = "PayoutAccountStatus"))]
     pub enum AccountStatus {
         PendingVerification = "pending_verification",
         Verified = "verified",
@@ -74,30 +75,23 @@ states! {
         Disabled = "disabled",
     }
 
-    #[cfg_attr(feature = "openapi", derive(poem_openapi::Enum), oai(rename_all = "snake_case"))]
     pub enum BankAccountStatus {
         Active = "active",
         Errored = "errored",
     }
 
-    #[cfg_attr(feature = "openapi", derive(poem_openapi::Enum), oai(rename_all = "snake_case"))]
     pub enum BankAccountType {
         Checking = "checking",
         Savings = "savings",
     }
 
-    #[cfg_attr(feature = "openapi", derive(poem_openapi::Enum), oai(rename_all = "snake_case"))]
     pub enum BusinessType {
         Individual = "individual",
         Company = "company",
     }
 
     // Live organizations use the configured provider and `ck_live_` keys.
-    #[cfg_attr(
-        feature = "openapi",
-        derive(poem_openapi::Enum),
-        oai(rename = "OrganizationMode", rename_all = "snake_case")
-    )]
+    #[cfg_attr(feature = "openapi", oai(rename = "OrganizationMode"))]
     pub enum OrgMode {
         Live = "live",
         Sandbox = "sandbox",
@@ -105,11 +99,7 @@ states! {
 
     // What a ledger transaction records; on the wire, a balance transaction's
     // `type`.
-    #[cfg_attr(
-        feature = "openapi",
-        derive(poem_openapi::Enum),
-        oai(rename = "BalanceTransactionType", rename_all = "snake_case")
-    )]
+    #[cfg_attr(feature = "openapi", oai(rename = "BalanceTransactionType"))]
     pub enum LedgerKind {
         Credit = "credit",
         Release = "release",
@@ -135,9 +125,10 @@ states! {
         V2026_07_24 = "2026-07-24",
     }
 
-    /// What an organization's event reports (its `event` on the wire). Only
-    /// the payout events can be subscribed to; `webhook.test` is what
-    /// `POST /webhooks/{id}/test` sends.
+    // What an organization's event reports (its `event` on the wire). Only
+    // the payout events can be subscribed to; `webhook.test` is what
+    // `POST /webhooks/{id}/test` sends.
+    #[cfg_attr(feature = "openapi", oai(rename = "WebhookEventType"))]
     pub enum EventKind {
         PayoutCreated = "payout.created",
         PayoutPaid = "payout.paid",
@@ -148,11 +139,7 @@ states! {
 
     // A webhook delivery: `pending` while attempts remain, then `delivered`
     // or `failed`.
-    #[cfg_attr(
-        feature = "openapi",
-        derive(poem_openapi::Enum),
-        oai(rename = "WebhookDeliveryStatus", rename_all = "snake_case")
-    )]
+    #[cfg_attr(feature = "openapi", oai(rename = "WebhookDeliveryStatus"))]
     pub enum DeliveryStatus {
         Pending = "pending",
         Delivered = "delivered",
@@ -171,7 +158,6 @@ states! {
     }
 
     // Why money is held back from available (operator API).
-    #[cfg_attr(feature = "openapi", derive(poem_openapi::Enum), oai(rename_all = "snake_case"))]
     pub enum HoldReason {
         Dispute = "dispute",
         Review = "review",
@@ -180,7 +166,6 @@ states! {
 
     // A hold's lifecycle: `open` until released (money back to available)
     // or captured (money gone for good).
-    #[cfg_attr(feature = "openapi", derive(poem_openapi::Enum), oai(rename_all = "snake_case"))]
     pub enum HoldStatus {
         Open = "open",
         Released = "released",
@@ -188,7 +173,6 @@ states! {
     }
 
     // Why money is taken from available (operator API).
-    #[cfg_attr(feature = "openapi", derive(poem_openapi::Enum), oai(rename_all = "snake_case"))]
     pub enum DebitReason {
         Refund = "refund",
         Adjustment = "adjustment",

@@ -15,6 +15,11 @@ pub struct Model {
     #[sea_orm(column_type = "Text", nullable)]
     pub description: Option<String>,
     pub is_active: bool,
+    /// The version pin as the client wrote it (a date `YYYY-MM-DD`), not an
+    /// `ApiVersion`: the pin is echoed as given, in the endpoint and in each
+    /// payload's `apiVersion` (a date between versions, such as
+    /// `2026-08-27`, stays the client's); `domain::api_version` resolves a
+    /// date to the version whose shapes apply.
     pub api_version: String,
     /// The signing secret (`whsec_…`), AES-256-GCM encrypted: it must be
     /// recovered to sign, and is never shown again after creation.

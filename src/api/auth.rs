@@ -11,7 +11,7 @@
 use entity::organization;
 use poem::{Endpoint, Request, Response};
 
-use super::{error::error_response, spec::OPERATOR_BASE};
+use super::{error::error_response, paths::OPERATOR_BASE};
 use crate::service::{orgs, App};
 
 /// The authenticated caller of this request.

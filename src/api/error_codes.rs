@@ -1,7 +1,9 @@
 //! One entry per error code: its HTTP status, `type`, an example message,
-//! what it means, what to do and whether to retry. The status of every
-//! error response, the `/docs/errors/{code}` pages, the contract's error
-//! table and the spec's error examples are all generated from this list.
+//! what it means, what to do, whether to retry and whether only the
+//! operator API answers with it. The status of every error response, the
+//! `/docs/errors/{code}` pages, the error tables of `docs/contract.md` and
+//! `docs/operator.md` and the spec's error examples are all generated from
+//! this list.
 //!
 //! A new code is one entry here, plus the error variant that carries it
 //! (in `crate::error::Error`, or `api::error::ApiError` for a transport
@@ -20,6 +22,9 @@ pub struct ErrorCode {
     pub action: &'static str,
     /// Whether the same request may succeed if sent again unchanged.
     pub retry: &'static str,
+    /// Only the operator API answers with it: the public document does not
+    /// show it, and `docs/operator.md` lists it.
+    pub operator_only: bool,
 }
 
 const NO: &str = "No: the same request fails the same way. Fix it first.";
@@ -43,6 +48,7 @@ error_codes! {
         meaning: "The request body is not JSON, is not a JSON object, or could not be read.",
         action: "Send one JSON object as the body, with Content-Type: application/json.",
         retry: NO,
+        operator_only: false,
     };
     VALIDATION_ERROR = ErrorCode {
         code: "validation_error",
@@ -55,6 +61,7 @@ error_codes! {
         action: "Correct the fields listed in `details`; the operation's schema in /openapi.json \
                  gives every rule.",
         retry: NO,
+        operator_only: false,
     };
     UNAUTHORIZED = ErrorCode {
         code: "unauthorized",
@@ -65,6 +72,7 @@ error_codes! {
         action: "Send the organization's secret key (ck_live_… or ck_test_…) in the x-api-key \
                  header. Keys are shown once, when created; create a new one if it is lost.",
         retry: "No: not with the same key.",
+        operator_only: false,
     };
     NOT_FOUND = ErrorCode {
         code: "not_found",
@@ -75,6 +83,7 @@ error_codes! {
                   organization's resources are not visible).",
         action: "Check the path, the id and the API key's organization.",
         retry: NO,
+        operator_only: false,
     };
     METHOD_NOT_ALLOWED = ErrorCode {
         code: "method_not_allowed",
@@ -84,6 +93,7 @@ error_codes! {
         meaning: "The path exists but does not accept this HTTP method.",
         action: "Use one of the methods the Allow response header lists.",
         retry: NO,
+        operator_only: false,
     };
     PAYLOAD_TOO_LARGE = ErrorCode {
         code: "payload_too_large",
@@ -93,6 +103,7 @@ error_codes! {
         meaning: "The request body is over the service's size cap.",
         action: "Send a smaller body; no operation needs a large one.",
         retry: NO,
+        operator_only: false,
     };
     UNSUPPORTED_MEDIA_TYPE = ErrorCode {
         code: "unsupported_media_type",
@@ -102,6 +113,7 @@ error_codes! {
         meaning: "The body was not sent as application/json.",
         action: "Set Content-Type: application/json and send a JSON body.",
         retry: NO,
+        operator_only: false,
     };
     PAYOUT_ACCOUNT_REQUIRED = ErrorCode {
         code: "payout_account_required",
@@ -111,6 +123,7 @@ error_codes! {
         meaning: "The organization has no payout account yet.",
         action: "Complete payout verification (POST /payouts/verification) first.",
         retry: "Only after the payout account exists.",
+        operator_only: false,
     };
     PAYOUT_ACCOUNT_NOT_VERIFIED = ErrorCode {
         code: "payout_account_not_verified",
@@ -122,6 +135,7 @@ error_codes! {
         action: "Check GET /payouts/account. A pending account is verified by the provider \
                  shortly; a restricted or disabled one needs the provider's review.",
         retry: "Yes, once the account's status is verified.",
+        operator_only: false,
     };
     NO_DEFAULT_BANK_ACCOUNT = ErrorCode {
         code: "no_default_bank_account",
@@ -131,6 +145,7 @@ error_codes! {
         meaning: "The payout account has no active default bank account to send money to.",
         action: "Add one with POST /payouts/bank-accounts and setDefault: true.",
         retry: "Only after a default bank account is added.",
+        operator_only: false,
     };
     PAYOUT_NOT_CANCELABLE = ErrorCode {
         code: "payout_not_cancelable",
@@ -144,6 +159,7 @@ error_codes! {
         action: "Check GET /payouts/{id}. A payout the provider has settles to paid or failed \
                  on its own; a failed one gives its amount back.",
         retry: NO,
+        operator_only: false,
     };
     BANK_ACCOUNT_IS_DEFAULT = ErrorCode {
         code: "bank_account_is_default",
@@ -155,6 +171,7 @@ error_codes! {
         action: "Make another bank account the default (POST /payouts/bank-accounts/{id}/default, \
                  or add one with setDefault: true), then delete this one.",
         retry: "Only after another bank account is the default.",
+        operator_only: false,
     };
     BANK_ACCOUNT_IN_USE = ErrorCode {
         code: "bank_account_in_use",
@@ -166,6 +183,7 @@ error_codes! {
         action: "Wait until those payouts are paid, failed or canceled (GET /payouts?status=pending \
                  and status=in_transit), then delete it.",
         retry: "Yes, once its payouts have settled.",
+        operator_only: false,
     };
     INSUFFICIENT_BALANCE = ErrorCode {
         code: "insufficient_balance",
@@ -176,6 +194,7 @@ error_codes! {
         action: "Request at most the available amount (GET /balance), or wait for more funds \
                  to become available.",
         retry: "Only once the available balance covers the amount.",
+        operator_only: false,
     };
     IDEMPOTENCY_KEY_MISMATCH = ErrorCode {
         code: "idempotency_key_mismatch",
@@ -186,6 +205,7 @@ error_codes! {
         action: "Use a new Idempotency-Key for a new request; reuse a key only to repeat the \
                  very same request.",
         retry: "No: not with this key. Send the request with a new key.",
+        operator_only: false,
     };
     IDEMPOTENCY_IN_PROGRESS = ErrorCode {
         code: "idempotency_in_progress",
@@ -196,6 +216,7 @@ error_codes! {
         action: "Wait, then repeat the same request with the same key: it returns the first \
                  request's answer.",
         retry: "Yes, after a short wait, with the same key and body.",
+        operator_only: false,
     };
     EXTERNAL_ID_CONFLICT = ErrorCode {
         code: "external_id_conflict",
@@ -208,6 +229,7 @@ error_codes! {
         action: "Send the original amount to get the existing one back, or use the externalId \
                  of the payment you mean.",
         retry: "No: not with this externalId and these values.",
+        operator_only: true,
     };
     HOLD_ALREADY_RESOLVED = ErrorCode {
         code: "hold_already_resolved",
@@ -219,6 +241,7 @@ error_codes! {
                   a captured one, returns it unchanged.",
         action: "Read the hold's status; nothing more can be done with it.",
         retry: NO,
+        operator_only: true,
     };
     RATE_LIMITED = ErrorCode {
         code: "rate_limited",
@@ -228,6 +251,7 @@ error_codes! {
         meaning: "Too many requests in a short time.",
         action: "Slow down.",
         retry: "Yes, after the number of seconds in the Retry-After header.",
+        operator_only: false,
     };
     REQUEST_HEADER_FIELDS_TOO_LARGE = ErrorCode {
         code: "request_header_fields_too_large",
@@ -238,6 +262,7 @@ error_codes! {
         action: "Send fewer or smaller headers; the API needs only x-api-key, Content-Type \
                  and Idempotency-Key.",
         retry: NO,
+        operator_only: false,
     };
     REQUEST_TIMEOUT = ErrorCode {
         code: "request_timeout",
@@ -247,6 +272,7 @@ error_codes! {
         meaning: "The request body did not arrive in time.",
         action: "Send the whole body promptly; check the network between you and the service.",
         retry: "Yes, with the same Idempotency-Key.",
+        operator_only: false,
     };
     INVALID_SIGNATURE = ErrorCode {
         code: "invalid_signature",
@@ -258,6 +284,7 @@ error_codes! {
         action: "Sign the exact raw body with the provider's webhook secret \
                  (Stripe-Signature: t=<unix time>,v1=<hex HMAC-SHA256 of \"t.body\">).",
         retry: "Only with a valid, fresh signature.",
+        operator_only: false,
     };
     INVALID_API_VERSION = ErrorCode {
         code: "invalid_api_version",
@@ -271,6 +298,7 @@ error_codes! {
                  organization's pinned version. A date between two versions gets the earlier \
                  one.",
         retry: NO,
+        operator_only: false,
     };
     PROVIDER_ERROR = ErrorCode {
         code: "provider_error",
@@ -281,6 +309,7 @@ error_codes! {
         action: "Read the message for the provider's reason. A refusal needs the request \
                  changed; an outage passes.",
         retry: "Yes, with backoff, using the same Idempotency-Key so it is applied once.",
+        operator_only: false,
     };
     PROVIDER_NOT_CONFIGURED = ErrorCode {
         code: "provider_not_configured",
@@ -294,6 +323,7 @@ error_codes! {
         action: "Ask the operator to configure the provider (PAYOUTS_PROVIDER=stripe with \
                  STRIPE_SECRET_KEY and STRIPE_WEBHOOK_SECRET).",
         retry: "Only once the operator has configured the provider.",
+        operator_only: false,
     };
     SERVICE_UNAVAILABLE = ErrorCode {
         code: "service_unavailable",
@@ -304,6 +334,7 @@ error_codes! {
                   many identity documents are being fetched at once). Nothing was changed.",
         action: "Wait the number of seconds in the Retry-After header.",
         retry: "Yes, with the same Idempotency-Key.",
+        operator_only: false,
     };
     INTERNAL_ERROR = ErrorCode {
         code: "internal_error",
@@ -314,12 +345,9 @@ error_codes! {
                   with the response's x-request-id.",
         action: "Report the x-request-id to the operator if it persists.",
         retry: "Yes, with backoff, using the same Idempotency-Key so it is applied once.",
+        operator_only: false,
     };
 }
-
-/// Codes only the operator API answers with: the public document does not
-/// show them.
-pub const OPERATOR_ONLY: &[&str] = &[EXTERNAL_ID_CONFLICT.code, HOLD_ALREADY_RESOLVED.code];
 
 pub fn by_code(code: &str) -> Option<&'static ErrorCode> {
     ALL.iter().find(|c| c.code == code)

@@ -1,7 +1,7 @@
 //! `GET /docs/errors/{code}`: the page every envelope's `doc_url` points to,
 //! one per code the service can return: what it means, what to do, and
-//! whether to retry. The pages and the contract's error table are generated
-//! from `api::error_codes`.
+//! whether to retry. The pages and the error tables of `docs/contract.md`
+//! and `docs/operator.md` are generated from `api::error_codes`.
 use poem::{handler, web::Path, IntoResponse, Response};
 
 use super::{
@@ -30,10 +30,21 @@ pub fn page(entry: &ErrorCode) -> String {
 /// `errors:end` markers), generated from the same source as the pages so the
 /// two cannot drift; `tests/error_docs.rs` compares them.
 pub fn markdown_table() -> String {
+    table(error_codes::ALL.iter())
+}
+
+/// The table of `docs/operator.md`'s "Errors only this API returns" (its
+/// `operator-errors:begin`/`end` markers): the codes only the operator API
+/// answers with, from the same source.
+pub fn operator_markdown_table() -> String {
+    table(error_codes::ALL.iter().filter(|entry| entry.operator_only))
+}
+
+fn table<'a>(entries: impl Iterator<Item = &'a ErrorCode>) -> String {
     let mut table = String::from(
         "| HTTP | type | code | what it means | retry? |\n| --- | --- | --- | --- | --- |\n",
     );
-    for entry in error_codes::ALL {
+    for entry in entries {
         let ErrorCode { code, kind, .. } = entry;
         let [meaning, retry] =
             [entry.meaning, entry.retry].map(|text| escape(text).replace('|', "\\|"));

@@ -5,7 +5,7 @@ use poem::{http::Method, Body, Endpoint, Request, Response};
 
 use poem::http::StatusCode;
 
-use super::{error::error_response, limits::read_capped, spec::API_BASE, wire::IdempotencyKey};
+use super::{error::error_response, limits::read_capped, paths::API_BASE, wire::IdempotencyKey};
 use crate::{
     crypto,
     service::{idempotency, App},
@@ -40,6 +40,14 @@ fn should_store(status: StatusCode) -> bool {
             status,
             StatusCode::PAYMENT_REQUIRED | StatusCode::NOT_FOUND | StatusCode::CONFLICT
         )
+}
+
+/// The status a stored answer is replayed with; one that is not an HTTP
+/// status is an unreadable row (500), never replayed as 200.
+fn stored_status(status: u16) -> Result<StatusCode, crate::error::Error> {
+    StatusCode::from_u16(status).map_err(|_| {
+        crate::error::Error::internal(format!("stored idempotent answer: status {status}"))
+    })
 }
 
 pub async fn handle<E: Endpoint>(next: E, mut req: Request, app: &App) -> Response {
@@ -97,10 +105,12 @@ pub async fn handle<E: Endpoint>(next: E, mut req: Request, app: &App) -> Respon
                 },
                 None => body,
             };
+            let status = match stored_status(status) {
+                Ok(status) => status,
+                Err(err) => return error_response(err),
+            };
             let mut response = Response::builder()
-                .status(
-                    poem::http::StatusCode::from_u16(status).unwrap_or(poem::http::StatusCode::OK),
-                )
+                .status(status)
                 .content_type("application/json; charset=utf-8")
                 .header("idempotent-replayed", "true")
                 .body(body);
@@ -134,6 +144,15 @@ pub async fn handle<E: Endpoint>(next: E, mut req: Request, app: &App) -> Respon
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_stored_status_that_is_no_status_is_an_error() {
+        assert_eq!(stored_status(201).unwrap(), StatusCode::CREATED);
+        assert_eq!(stored_status(409).unwrap(), StatusCode::CONFLICT);
+        for unreadable in [0, 42, 1000, u16::MAX] {
+            assert!(stored_status(unreadable).is_err(), "{unreadable}");
+        }
+    }
 
     #[test]
     fn what_is_stored() {

@@ -6,6 +6,7 @@ pub mod error_docs;
 pub mod idempotency;
 pub mod limits;
 pub mod operator;
+pub mod paths;
 pub mod rate_limit;
 pub mod resources;
 pub mod route_table;
@@ -23,7 +24,8 @@ use tracing::Instrument;
 
 use crate::service::App;
 
-pub use spec::{api_service, operator_service, API_BASE, OPERATOR_BASE};
+pub use paths::{API_BASE, OPERATOR_BASE};
+pub use spec::{api_service, operator_service};
 
 /// The OpenAPI document as committed in `openapi.yaml`.
 pub fn spec_yaml() -> String {

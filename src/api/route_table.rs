@@ -1,7 +1,7 @@
 //! The service's paths, from the spec, for answers given before routing or
 //! without a matched route: `Allow` on 405 and the route label of metrics
 //! (a 429 is answered before the router runs).
-use super::spec::API_BASE;
+use super::paths::API_BASE;
 
 pub struct RouteTable(Vec<Row>);
 

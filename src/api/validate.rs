@@ -24,7 +24,7 @@ use crate::error::{Error, FieldError};
 
 pub struct ValidJson<T>(pub T);
 
-fn is_json_content_type(content_type: &str) -> bool {
+pub fn is_json_content_type(content_type: &str) -> bool {
     let essence = content_type.split(';').next().unwrap_or_default().trim();
     essence.eq_ignore_ascii_case("application/json")
         || essence.to_ascii_lowercase().ends_with("+json") && essence.starts_with("application/")
@@ -191,8 +191,34 @@ impl SchemaCheck {
                 return errors.push(FieldError::new(field, message));
             };
             if let Some(item_schema) = &schema.items {
+                // Texts outside an enum are named together, on the array.
+                let allowed = self
+                    .resolve(item_schema)
+                    .map(|s| &s.enum_items)
+                    .filter(|allowed| !allowed.is_empty());
+                let unknown = |item: &Value| {
+                    item.is_string() && allowed.is_some_and(|allowed| !allowed.contains(item))
+                };
+                if let Some(allowed) = allowed {
+                    let named: Vec<&str> = items
+                        .iter()
+                        .filter(|item| unknown(item))
+                        .filter_map(Value::as_str)
+                        .collect();
+                    if !named.is_empty() {
+                        let allowed: Vec<&str> = allowed.iter().filter_map(Value::as_str).collect();
+                        let message = format!(
+                            "has values not allowed here: {}; allowed: {}",
+                            named.join(", "),
+                            allowed.join(", ")
+                        );
+                        errors.push(FieldError::new(field, message));
+                    }
+                }
                 for (index, item) in items.iter().enumerate() {
-                    self.walk(item_schema, item, &format!("{field}[{index}]"), errors);
+                    if !unknown(item) {
+                        self.walk(item_schema, item, &format!("{field}[{index}]"), errors);
+                    }
                 }
             }
         } else if let Some(message) = scalar_error(schema, value) {
@@ -264,126 +290,13 @@ fn scalar_error(schema: &MetaSchema, value: &Value) -> Option<String> {
     }
 }
 
-/// A raw body (provider webhooks: the signature covers the exact bytes).
-pub struct RawJson(pub Vec<u8>);
-
-impl Payload for RawJson {
-    const CONTENT_TYPE: &'static str = "application/json";
-
-    fn check_content_type(content_type: &str) -> bool {
-        is_json_content_type(content_type)
-    }
-
-    fn schema_ref() -> MetaSchemaRef {
-        let mut schema = MetaSchema::new("object");
-        schema.example = Some(super::resources::provider_webhooks::provider_event_example());
-        MetaSchemaRef::Inline(Box::new(schema))
-    }
-}
-
-impl ParsePayload for RawJson {
-    const IS_REQUIRED: bool = true;
-
-    async fn from_request(_request: &Request, body: &mut RequestBody) -> poem::Result<Self> {
-        Ok(Self(read_body(body).await?))
-    }
-}
-
-impl_apirequest_for_payload!(RawJson);
-
+/// Each bad field of `value` as `T`'s schema sees it: (dotted path, message).
+/// For the resources' tests of their request rules.
 #[cfg(test)]
-mod tests {
-    use super::*;
-    use crate::api::resources::{
-        bank_accounts::BankAccountCreateRequest, payout_account::VerificationRequest,
-        payouts::PayoutCreateRequest,
-    };
-    use serde_json::json;
-
-    fn errors<T: Type + 'static>(value: Value) -> Vec<(String, String)> {
-        SchemaCheck::of::<T>()
-            .check(&value)
-            .into_iter()
-            .map(|e| (e.field, e.message))
-            .collect()
-    }
-
-    #[test]
-    fn amount_rules() {
-        assert!(errors::<PayoutCreateRequest>(json!({"amount": 1000})).is_empty());
-        assert_eq!(
-            errors::<PayoutCreateRequest>(json!({"amount": 999})),
-            vec![("amount".into(), "must be at least 1000".into())]
-        );
-        assert_eq!(errors::<PayoutCreateRequest>(json!({}))[0].1, "is required");
-        assert_eq!(
-            errors::<PayoutCreateRequest>(json!({"amount": 1000, "description": null})),
-            vec![(
-                "description".into(),
-                "must not be null (omit it instead)".into()
-            )]
-        );
-        assert_eq!(
-            errors::<PayoutCreateRequest>(json!({"amount": 1000, "description": "a\u{0}"}))[0].1,
-            "must not contain NUL characters"
-        );
-        assert_eq!(
-            errors::<PayoutCreateRequest>(json!({"amount": "1000"}))[0].1,
-            "must be an integer, not a string"
-        );
-        assert_eq!(
-            errors::<PayoutCreateRequest>(json!({"amount": 1000.5}))[0].0,
-            "amount"
-        );
-        let long = "x".repeat(501);
-        assert_eq!(
-            errors::<PayoutCreateRequest>(json!({"amount": 1000, "description": long})),
-            vec![(
-                "description".into(),
-                "must be at most 500 characters long".into()
-            )]
-        );
-        assert_eq!(
-            errors::<PayoutCreateRequest>(json!({"amount": 1000, "description": 5}))[0].1,
-            "must be a string, not a number"
-        );
-    }
-
-    #[test]
-    fn blank_text_is_refused_whatever_the_whitespace() {
-        let body = |name: &str| json!({"accountNumber": "1", "accountHolderName": name});
-        assert!(errors::<BankAccountCreateRequest>(body(" Ada ")).is_empty());
-        for blank in [" ", "\u{85}", "\u{a0}\u{3000}", "\t\u{2028}"] {
-            assert_eq!(
-                errors::<BankAccountCreateRequest>(body(blank))[0].0,
-                "accountHolderName",
-                "{blank:?}"
-            );
-        }
-    }
-
-    #[test]
-    fn nested_fields_are_named_by_path_and_all_reported() {
-        let found = errors::<VerificationRequest>(json!({
-            "email": "not-an-email",
-            "businessType": "robot",
-            "businessUrl": "https://example.com",
-            "documentUrl": "https://example.com/id.pdf",
-            "bank": {"accountNumber": "", "accountHolderName": "A\u{0}"},
-            "individual": {"firstName": "A", "lastName": "B", "phone": "1", "dateOfBirth": "1990-13-01",
-                           "address": {"line1": "x", "city": "y", "postalCode": "1", "country": "usa"}}
-        }));
-        let fields: Vec<&str> = found.iter().map(|(f, _)| f.as_str()).collect();
-        assert_eq!(
-            fields,
-            [
-                "email",
-                "businessType",
-                "bank.accountNumber",
-                "bank.accountHolderName",
-                "individual.dateOfBirth",
-                "individual.address.country"
-            ]
-        );
-    }
+pub(crate) fn field_errors<T: Type + 'static>(value: &Value) -> Vec<(String, String)> {
+    SchemaCheck::of::<T>()
+        .check(value)
+        .into_iter()
+        .map(|e| (e.field, e.message))
+        .collect()
 }

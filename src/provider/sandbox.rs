@@ -1,3 +1,7 @@
+//! The sandbox provider.
+//!
+//! One piece: the provider's answers and the events it later delivers are one simulated account's, driven by the same test numbers and faults.
+//!
 //! The sandbox provider: answers at once with provider ids, then delivers
 //! signed events (Stripe's scheme) to this service's own webhook endpoint
 //! after a delay, through the durable job queue, like a real provider would.

@@ -5,9 +5,9 @@
 //! This module knows nothing of the application: a job's context (what its
 //! `run` gets) is whatever the registry's owner hands in, so adding a job
 //! kind never touches this file. A job that can never run (its payload does
-//! not parse, or no runner is registered for its kind) is logged and marked
-//! dead, and reported to the caller to count: never retried forever, never
-//! dropped.
+//! not parse, no runner is registered for its kind, or its run found what it
+//! needs unreadable: `Outcome::Dead`) is logged and marked dead, and
+//! reported to the caller to count: never retried forever, never dropped.
 mod store;
 
 use std::{collections::HashMap, future::Future, pin::Pin, time::Duration};
@@ -37,6 +37,9 @@ pub enum Outcome {
     Done,
     /// Try again after a backoff; the reason is kept in `last_error`.
     Retry(String),
+    /// It can never succeed (what it works on is unreadable): marked dead
+    /// like a payload that does not parse.
+    Dead(String),
 }
 
 /// How due jobs are claimed and retried.
@@ -117,7 +120,15 @@ impl<Ctx: Sync + 'static> Registry<Ctx> {
                 Some(runner) => runner(ctx, &job.payload, job.attempts)
                     .map_err(|e| format!("payload is not a {}: {e}", job.kind)),
             };
-            let recorded = match started {
+            let running = match started {
+                Err(reason) => Err(reason),
+                Ok(running) => match running.await {
+                    Outcome::Done => Ok(None),
+                    Outcome::Retry(error) => Ok(Some(error)),
+                    Outcome::Dead(reason) => Err(reason),
+                },
+            };
+            let recorded = match running {
                 Err(reason) => {
                     // The payload is not logged: it may hold what logs must not.
                     tracing::error!(job = %job.id, kind = %job.kind, %reason, "job is dead: it can never run");
@@ -129,18 +140,16 @@ impl<Ctx: Sync + 'static> Registry<Ctx> {
                     });
                     marked
                 }
-                Ok(running) => match running.await {
-                    Outcome::Done => {
-                        ran.done += 1;
-                        store::finish(db, &job.id, owner, clock.now()).await
-                    }
-                    Outcome::Retry(error) => {
-                        ran.retried += 1;
-                        tracing::debug!(job = %job.id, kind = %job.kind, %error, "job will be retried");
-                        let now = clock.now();
-                        store::retry_later(db, &job, owner, &error, now, settings.retry_base).await
-                    }
-                },
+                Ok(None) => {
+                    ran.done += 1;
+                    store::finish(db, &job.id, owner, clock.now()).await
+                }
+                Ok(Some(error)) => {
+                    ran.retried += 1;
+                    tracing::debug!(job = %job.id, kind = %job.kind, %error, "job will be retried");
+                    let now = clock.now();
+                    store::retry_later(db, &job, owner, &error, now, settings.retry_base).await
+                }
             };
             if let Err(err) = recorded {
                 tracing::warn!(job = %job.id, error = %err, "could not record job result");

@@ -67,10 +67,11 @@ pub async fn claim(
             return Err(Error::IdempotencyKeyMismatch);
         }
         if let (Some(status), Some(body)) = (existing.response_status, existing.response_body) {
-            return Ok(Claim::Replay {
-                status: status as u16,
-                body,
-            });
+            // `as u16` would wrap a corrupt 65736 into 200.
+            let status = u16::try_from(status).map_err(|_| {
+                Error::internal(format!("stored idempotent answer: status {status}"))
+            })?;
+            return Ok(Claim::Replay { status, body });
         }
         if existing.locked_until > now {
             return Err(Error::IdempotencyInProgress);

@@ -35,6 +35,10 @@ use crate::{
     provider::{registry::Providers, sandbox::SandboxProvider, PayoutProvider},
 };
 
+/// The longest description (payouts, credits, debits, holds, webhook
+/// endpoints): one limit, read by the schema and by the service.
+pub const MAX_DESCRIPTION_CHARS: usize = 500;
+
 pub struct AppInner {
     /// For anything that may write.
     pub db: DatabaseConnection,

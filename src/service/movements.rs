@@ -5,6 +5,7 @@
 //! values is a conflict.
 use sea_orm::{DatabaseTransaction, DbErr};
 
+use super::MAX_DESCRIPTION_CHARS;
 use crate::{
     db,
     error::{Error, Result},
@@ -15,7 +16,6 @@ use crate::{
 /// Largest amount one movement may carry (10^15 cents: far from overflowing
 /// a balance, large enough for any bulk credit).
 pub const MAX_AMOUNT: i64 = 1_000_000_000_000_000;
-pub const MAX_DESCRIPTION_CHARS: usize = 500;
 
 /// Whether a request made the movement or found the one made before.
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -33,7 +33,6 @@ use crate::{
 
 pub const MIN_AMOUNT: i64 = 1000;
 pub const MAX_AMOUNT: i64 = 100_000_000_000;
-pub const MAX_DESCRIPTION_CHARS: usize = 500;
 
 /// Requests a payout of `amount` cents to the default bank account, in three
 /// steps: check eligibility, reserve (one transaction), submit. With an

@@ -45,6 +45,10 @@ pub async fn handle(
     apply(app, provider.name(), &event).await
 }
 
+/// The longest text of a provider event stored (its type, a failure's code
+/// and message); the spec's `ProviderEvent` says it in characters.
+pub const MAX_TEXT_BYTES: usize = 1000;
+
 /// Every text of the event is looked up or stored: refuse what an engine
 /// cannot store (PostgreSQL refuses NUL) before any query, so both engines
 /// answer the same. Field names are those of the Stripe-shaped body.
@@ -82,10 +86,10 @@ fn check_storable(event: &ProviderEvent) -> Result<()> {
         }
     }
     for (field, value) in texts {
-        if value.is_some_and(|v| v.contains('\0') || v.len() > 1000) {
+        if value.is_some_and(|v| v.contains('\0') || v.len() > MAX_TEXT_BYTES) {
             return Err(Error::field(
                 field,
-                "must be text without NUL, at most 1000 bytes",
+                format!("must be text without NUL, at most {MAX_TEXT_BYTES} bytes"),
             ));
         }
     }

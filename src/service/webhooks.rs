@@ -30,6 +30,7 @@ use super::{page::Page, App};
 use crate::{
     db,
     document::{self, DocumentError},
+    domain::api_version,
     error::{Error, Result},
     ids,
     queue::{self, Job, Outcome},
@@ -45,7 +46,6 @@ pub const SUBSCRIBABLE: [EventKind; 4] = [
 ];
 
 pub const MAX_URL_CHARS: usize = 2048;
-pub const MAX_DESCRIPTION_CHARS: usize = 500;
 /// Retries stop this long after a delivery's first attempt.
 pub const RETRY_WINDOW: Duration = Duration::from_secs(3 * 24 * 3600);
 /// An endpoint whose every attempt failed for this long is disabled.
@@ -86,7 +86,7 @@ pub fn retry_delay(attempt: i32) -> Duration {
 /// What a new endpoint is made of.
 pub struct NewEndpoint {
     pub url: String,
-    pub events: Vec<String>,
+    pub events: Vec<EventKind>,
     pub description: Option<String>,
     pub api_version: Option<String>,
 }
@@ -96,7 +96,7 @@ pub struct NewEndpoint {
 #[derive(Default)]
 pub struct EndpointChanges {
     pub url: Option<String>,
-    pub events: Option<Vec<String>>,
+    pub events: Option<Vec<EventKind>>,
     pub description: Option<Option<String>>,
     pub is_active: Option<bool>,
     pub api_version: Option<String>,
@@ -108,20 +108,38 @@ pub struct Created {
     pub secret: String,
 }
 
-/// The event names an endpoint receives.
-pub fn events_of(endpoint: &webhook_endpoint::Model) -> Vec<String> {
-    serde_json::from_str(&endpoint.events).unwrap_or_default()
+/// The events an endpoint receives. A row whose list cannot be read is an
+/// error, not an endpoint subscribed to nothing.
+pub fn events_of(endpoint: &webhook_endpoint::Model) -> Result<Vec<EventKind>> {
+    let unreadable = |e: &dyn std::fmt::Display| {
+        Error::internal(format!(
+            "webhook endpoint {}: unreadable events: {e}",
+            endpoint.id
+        ))
+    };
+    let names: Vec<String> = serde_json::from_str(&endpoint.events).map_err(|e| unreadable(&e))?;
+    names
+        .iter()
+        .map(|name| name.parse().map_err(|e: String| unreadable(&e)))
+        .collect()
 }
 
-/// Only the payout events; every other name is refused, by name.
-fn check_events(names: &[String]) -> Result<Vec<String>> {
-    let allowed: Vec<&str> = SUBSCRIBABLE.iter().map(|k| k.as_str()).collect();
-    let unknown: Vec<&str> = names
+/// How an endpoint's events are stored: a JSON array of their names.
+fn stored_events(events: &[EventKind]) -> Result<String> {
+    let names: Vec<&str> = events.iter().map(|kind| kind.as_str()).collect();
+    serde_json::to_string(&names).map_err(Error::internal)
+}
+
+/// Only the payout events (`webhook.test` is refused, by name); at least
+/// one; each once, in the order given.
+fn check_events(events: &[EventKind]) -> Result<Vec<EventKind>> {
+    let unknown: Vec<&str> = events
         .iter()
-        .map(String::as_str)
-        .filter(|name| !allowed.contains(name))
+        .filter(|kind| !SUBSCRIBABLE.contains(kind))
+        .map(|kind| kind.as_str())
         .collect();
     if !unknown.is_empty() {
+        let allowed: Vec<&str> = SUBSCRIBABLE.iter().map(|k| k.as_str()).collect();
         return Err(Error::field(
             "events",
             format!(
@@ -131,13 +149,13 @@ fn check_events(names: &[String]) -> Result<Vec<String>> {
             ),
         ));
     }
-    if names.is_empty() {
+    if events.is_empty() {
         return Err(Error::field("events", "must name at least one event"));
     }
-    let mut unique: Vec<String> = Vec::new();
-    for name in names {
-        if !unique.contains(name) {
-            unique.push(name.clone());
+    let mut unique: Vec<EventKind> = Vec::new();
+    for kind in events {
+        if !unique.contains(kind) {
+            unique.push(*kind);
         }
     }
     Ok(unique)
@@ -186,13 +204,15 @@ pub async fn create(app: &App, org_id: &str, new: NewEndpoint) -> Result<Created
     // Not pinned here: the organization's pin, as Commet resolves it.
     let api_version = match new.api_version {
         Some(pinned) => pinned,
-        None => organization::Entity::find_by_id(org_id)
-            .one(&app.db)
-            .await?
-            .ok_or_else(|| Error::NotFound("no such organization".into()))?
-            .api_version
-            .as_str()
-            .to_string(),
+        None => {
+            let org = organization::Entity::find_by_id(org_id)
+                .one(&app.db)
+                .await?
+                .ok_or_else(|| Error::NotFound("no such organization".into()))?;
+            api_version::for_webhook_endpoint(None, Some(org.api_version))
+                .as_str()
+                .to_string()
+        }
     };
     let secret = new_secret();
     let now = Utc::now();
@@ -200,7 +220,7 @@ pub async fn create(app: &App, org_id: &str, new: NewEndpoint) -> Result<Created
         id: ids::new_id("wh"),
         organization_id: org_id.to_string(),
         url: new.url,
-        events: serde_json::to_string(&events).map_err(Error::internal)?,
+        events: stored_events(&events)?,
         description: new.description,
         is_active: true,
         api_version,
@@ -275,7 +295,7 @@ pub async fn update(
 ) -> Result<webhook_endpoint::Model> {
     let current = find(&app.db, org_id, id).await?;
     let events = match &changes.events {
-        Some(names) => Some(check_events(names)?),
+        Some(kinds) => Some(check_events(kinds)?),
         None => None,
     };
     if let Some(url) = &changes.url {
@@ -286,7 +306,7 @@ pub async fn update(
         row.url = Set(url);
     }
     if let Some(events) = events {
-        row.events = Set(serde_json::to_string(&events).map_err(Error::internal)?);
+        row.events = Set(stored_events(&events)?);
     }
     if let Some(description) = changes.description {
         row.description = Set(description);
@@ -330,10 +350,7 @@ pub(super) async fn fan_out<C: ConnectionTrait>(
         .await?;
     let mut jobs = Vec::new();
     for endpoint in endpoints {
-        if !events_of(&endpoint)
-            .iter()
-            .any(|name| name == event.event.as_str())
-        {
+        if !events_of(&endpoint)?.contains(&event.event) {
             continue;
         }
         let delivery = new_delivery(event, &endpoint.id);
@@ -365,10 +382,15 @@ fn new_delivery(event: &webhook_event::Model, endpoint_id: &str) -> webhook_deli
     }
 }
 
-/// The body POSTed for `event` to an endpoint pinned to `api_version`.
-pub fn body(event: &webhook_event::Model, org: &organization::Model, api_version: &str) -> String {
-    let data: Value = serde_json::from_str(&event.data).unwrap_or(Value::Null);
-    json!({
+/// The body POSTed for `event` to an endpoint pinned to `api_version`. An
+/// event whose stored data cannot be read is an error, never sent as null.
+pub fn body(
+    event: &webhook_event::Model,
+    org: &organization::Model,
+    api_version: &str,
+) -> Result<String> {
+    let data = event_data(event)?;
+    Ok(json!({
         "id": event.id,
         "event": event.event.as_str(),
         "timestamp": wire_time(event.created_at),
@@ -377,7 +399,13 @@ pub fn body(event: &webhook_event::Model, org: &organization::Model, api_version
         "apiVersion": api_version,
         "data": data,
     })
-    .to_string()
+    .to_string())
+}
+
+/// An event's `data` as stored (JSON text).
+pub fn event_data(event: &webhook_event::Model) -> Result<Value> {
+    serde_json::from_str(&event.data)
+        .map_err(|e| Error::internal(format!("event {}: unreadable data: {e}", event.id)))
 }
 
 /// The headers that sign `body`: Commet's (hex HMAC-SHA256 of the body with
@@ -505,6 +533,9 @@ pub enum Attempted {
     Failed,
     /// Not this attempt's turn (already made, or the delivery is over).
     Skipped,
+    /// Never sendable: what it is made of cannot be read (given up, with
+    /// the reason).
+    Unsendable(String),
 }
 
 /// Makes attempt number `attempt` of a delivery and records it, with the
@@ -548,7 +579,17 @@ async fn attempt(app: &App, delivery_id: &str, attempt: i32, manual: bool) -> Re
         .cipher
         .decrypt(&endpoint.secret_encrypted)
         .map_err(|e| Error::internal(format!("webhook secret: {e}")))?;
-    let body = body(&event, &org, &endpoint.api_version);
+    let body = match body(&event, &org, &endpoint.api_version) {
+        Ok(body) => body,
+        Err(err) => {
+            give_up(&app.db, &delivery, "the event cannot be read").await?;
+            let reason = match err {
+                Error::Internal(detail) => detail,
+                other => other.to_string(),
+            };
+            return Ok(Attempted::Unsendable(reason));
+        }
+    };
     let headers = signature_headers(&secret, &event.id, event.event.as_str(), &body, Utc::now())?;
     let sent = post(app, &delivery.id, &endpoint.url, body, headers).await;
     record_attempt(app, &delivery, &endpoint, attempt, &sent).await
@@ -711,9 +752,19 @@ impl Job for DeliverWebhook {
 
     async fn run(self, app: &App, _attempt: i32) -> Outcome {
         match attempt(app, &self.delivery_id, self.attempt, false).await {
+            Ok(Attempted::Unsendable(reason)) => Outcome::Dead(reason),
             Ok(_) => Outcome::Done,
             Err(err) => Outcome::Retry(err.to_string()),
         }
+    }
+}
+
+/// An attempt asked through the API: one that can never be sent is the
+/// service's fault (500), not a failed delivery.
+fn sendable(attempted: Attempted) -> Result<Attempted> {
+    match attempted {
+        Attempted::Unsendable(reason) => Err(Error::internal(reason)),
+        other => Ok(other),
     }
 }
 
@@ -749,7 +800,7 @@ pub async fn send_test(app: &App, org_id: &str, id: &str) -> Result<TestResult> 
         .await?;
     txn.commit().await?;
     let outcome = if endpoint.is_active {
-        attempt(app, &delivery.id, 1, true).await?
+        sendable(attempt(app, &delivery.id, 1, true).await?)?
     } else {
         give_up(&app.db, &delivery, "the endpoint is disabled").await?;
         Attempted::Failed
@@ -856,7 +907,7 @@ pub async fn retry(
 ) -> Result<DeliveryView> {
     let endpoint = find(&app.db, org_id, endpoint_id).await?;
     let delivery = find_delivery(&app.db, &endpoint, delivery_id).await?;
-    attempt(app, &delivery.id, delivery.attempts + 1, true).await?;
+    sendable(attempt(app, &delivery.id, delivery.attempts + 1, true).await?)?;
     let delivery = find_delivery(&app.db, &endpoint, delivery_id).await?;
     view(&app.db, delivery).await
 }
@@ -884,19 +935,75 @@ mod tests {
 
     #[test]
     fn events_are_checked_by_name() {
-        let names = |list: &[&str]| list.iter().map(|s| s.to_string()).collect::<Vec<_>>();
+        use EventKind::*;
         assert_eq!(
-            check_events(&names(&["payout.paid", "payout.paid", "payout.created"])).unwrap(),
-            names(&["payout.paid", "payout.created"])
+            check_events(&[PayoutPaid, PayoutPaid, PayoutCreated]).unwrap(),
+            [PayoutPaid, PayoutCreated]
         );
-        let err =
-            check_events(&names(&["payout.paid", "invoice.created", "webhook.test"])).unwrap_err();
+        let err = check_events(&[PayoutPaid, WebhookTest]).unwrap_err();
         assert_eq!(err.details().unwrap()[0].field, "events");
-        assert!(
-            err.to_string().contains("invoice.created, webhook.test"),
-            "{err}"
-        );
+        assert!(err.to_string().contains("webhook.test"), "{err}");
         assert!(check_events(&[]).is_err());
+    }
+
+    fn endpoint(events: &str) -> webhook_endpoint::Model {
+        webhook_endpoint::Model {
+            id: "wh_1".into(),
+            organization_id: "org_1".into(),
+            url: "https://example.com/hooks".into(),
+            events: events.into(),
+            description: None,
+            is_active: true,
+            api_version: "2026-07-11".into(),
+            secret_encrypted: String::new(),
+            disabled_reason: None,
+            failing_since: None,
+            created_at: Utc::now(),
+            updated_at: Utc::now(),
+        }
+    }
+
+    #[test]
+    fn stored_events_read_back_and_unreadable_ones_are_an_error() {
+        use EventKind::*;
+        let stored = stored_events(&[PayoutPaid, PayoutFailed]).unwrap();
+        assert_eq!(stored, r#"["payout.paid","payout.failed"]"#);
+        assert_eq!(
+            events_of(&endpoint(&stored)).unwrap(),
+            [PayoutPaid, PayoutFailed]
+        );
+        for unreadable in ["", "not json", r#"["payout.paid","invoice.created"]"#, "{}"] {
+            let err = events_of(&endpoint(unreadable)).unwrap_err();
+            assert!(matches!(err, Error::Internal(_)), "{unreadable:?}: {err}");
+        }
+    }
+
+    #[test]
+    fn an_event_with_unreadable_data_has_no_body() {
+        let org = organization::Model {
+            id: "org_1".into(),
+            name: "Org".into(),
+            mode: entity::states::OrgMode::Sandbox,
+            country: "US".into(),
+            currency: "usd".into(),
+            provider: None,
+            created_at: Utc::now(),
+            api_version: crate::domain::api_version::DEFAULT,
+        };
+        let mut event = webhook_event::Model {
+            id: "whev_1".into(),
+            organization_id: org.id.clone(),
+            event: EventKind::PayoutPaid,
+            data: r#"{"payoutId":"po_1"}"#.into(),
+            created_at: Utc::now(),
+        };
+        let sent: Value = serde_json::from_str(&body(&event, &org, "2026-07-11").unwrap()).unwrap();
+        assert_eq!(sent["data"]["payoutId"], "po_1");
+        event.data = "{truncated".into();
+        assert!(matches!(
+            body(&event, &org, "2026-07-11"),
+            Err(Error::Internal(_))
+        ));
     }
 
     #[test]

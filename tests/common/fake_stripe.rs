@@ -1,3 +1,7 @@
+//! A fake Stripe for the tests.
+//!
+//! One piece: one server's state (accounts, transfers, payouts, idempotency, faults) that every handler reads and writes.
+//!
 //! A fake Stripe for the tests: a local HTTP server that keeps accounts,
 //! bank accounts, transfers and payouts, answers in Stripe's shapes (objects
 //! and `{"error": {type, code, param, message}}` errors, from Stripe's API

@@ -1,8 +1,10 @@
+//! Test harness.
+//!
+//! One piece: `TestApp` and its request helpers, which every integration test uses; the binary, logs and recording provider helpers are beside it.
+//!
 //! Test harness: starts the whole service on a free loopback port against a
 //! fresh database (SQLite by default; PostgreSQL when TEST_DATABASE_URL is
 //! set, one database per test) and drives it over HTTP.
-//!
-//! One piece: `TestApp` and its request helpers, which every integration test uses; the binary, logs and recording provider helpers are beside it.
 #![allow(dead_code)]
 
 pub mod binary;

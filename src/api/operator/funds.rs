@@ -21,11 +21,7 @@ use crate::{
         validate::ValidJson,
         wire::{example_time, Date, IdempotencyKey, NoNul, Success, Timestamp},
     },
-    service::{
-        credits, debits, holds,
-        movements::{Applied, MAX_DESCRIPTION_CHARS},
-        orgs,
-    },
+    service::{credits, debits, holds, movements::Applied, orgs, MAX_DESCRIPTION_CHARS},
 };
 
 /// The operator's id of the payment, refund or dispute: 1 to 255 printable

@@ -8,6 +8,8 @@ pub mod bank_accounts;
 pub mod payout_account;
 pub mod payouts;
 pub mod provider_webhooks;
+#[cfg(test)]
+mod schema_tests;
 pub mod webhooks;
 
 use entity::{organization, states::OrgMode};

@@ -14,7 +14,10 @@ use crate::{
         validate::ValidJson,
         wire::{example_time, IdempotencyKey, List, NoNul, Success, Timestamp},
     },
-    service::payouts::{self, ListFilter, MAX_DESCRIPTION_CHARS},
+    service::{
+        payouts::{self, ListFilter},
+        MAX_DESCRIPTION_CHARS,
+    },
 };
 
 #[derive(Object, Debug)]

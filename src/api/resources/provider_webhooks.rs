@@ -1,8 +1,10 @@
 //! Events from payout providers: signed, no API key, each applied once.
-use poem::Request;
+use poem::{Request, RequestBody};
 use poem_openapi::{
+    impl_apirequest_for_payload,
     param::{Header, Path},
-    payload::Json,
+    payload::{Json, ParsePayload, Payload},
+    registry::{MetaSchema, MetaSchemaRef},
     types::Example,
     ApiResponse, Object, OpenApi,
 };
@@ -10,7 +12,7 @@ use serde_json::{json, Value};
 
 use super::{app, Result, Tag};
 use crate::{
-    api::{validate::RawJson, wire::Success},
+    api::{validate, wire::Success},
     service::provider_events,
 };
 
@@ -82,6 +84,33 @@ pub fn provider_event_example() -> Value {
         }},
     })
 }
+
+/// A raw body (provider webhooks: the signature covers the exact bytes).
+pub struct RawJson(pub Vec<u8>);
+
+impl Payload for RawJson {
+    const CONTENT_TYPE: &'static str = "application/json";
+
+    fn check_content_type(content_type: &str) -> bool {
+        validate::is_json_content_type(content_type)
+    }
+
+    fn schema_ref() -> MetaSchemaRef {
+        let mut schema = MetaSchema::new("object");
+        schema.example = Some(provider_event_example());
+        MetaSchemaRef::Inline(Box::new(schema))
+    }
+}
+
+impl ParsePayload for RawJson {
+    const IS_REQUIRED: bool = true;
+
+    async fn from_request(_request: &Request, body: &mut RequestBody) -> poem::Result<Self> {
+        Ok(Self(validate::read_body(body).await?))
+    }
+}
+
+impl_apirequest_for_payload!(RawJson);
 
 impl Example for WebhookReceipt {
     fn example() -> Self {

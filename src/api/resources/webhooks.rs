@@ -6,12 +6,12 @@
 //! deliveries, and the organization's events.
 use entity::{
     organization,
-    states::{DeliveryStatus, EventKind},
+    states::{DeliveryStatus, EventKind, PayoutStatus},
     webhook_endpoint, webhook_event,
 };
 use poem::Request;
 use poem_openapi::{
-    param::{Path, Query},
+    param::{Header, Path, Query},
     payload::Json,
     types::{Example, MaybeUndefined},
     ApiResponse, Object, OpenApi,
@@ -21,13 +21,16 @@ use super::{app, livemode, ApiKeyAuth, Result, Tag};
 use crate::{
     api::{
         validate::ValidJson,
-        wire::{example_time, Date, FetchUrl, List, NoNul, Success, Timestamp},
+        wire::{
+            example_time, Date, FetchUrl, IdempotencyKey, List, NoNul, SubscribableEvent, Success,
+            Timestamp,
+        },
     },
+    error::Error,
     service::{
         events,
-        webhooks::{
-            self, DeliveryView, EndpointChanges, NewEndpoint, MAX_DESCRIPTION_CHARS, MAX_URL_CHARS,
-        },
+        webhooks::{self, DeliveryView, EndpointChanges, NewEndpoint, MAX_URL_CHARS},
+        MAX_DESCRIPTION_CHARS,
     },
 };
 
@@ -42,7 +45,7 @@ pub struct WebhookCreateRequest {
     /// The events to receive: `payout.created`, `payout.paid`,
     /// `payout.failed`, `payout.available`.
     #[oai(validator(min_items = 1, max_items = 16))]
-    pub events: Vec<String>,
+    pub events: Vec<SubscribableEvent>,
     pub description: Option<NoNul<MAX_DESCRIPTION_CHARS>>,
     /// The API version (a date) the payloads follow; default `2026-07-11`.
     pub api_version: Option<Date>,
@@ -55,7 +58,7 @@ pub struct WebhookUpdateRequest {
     /// As in `WebhookCreateRequest`.
     pub url: Option<FetchUrl<MAX_URL_CHARS>>,
     #[oai(validator(min_items = 1, max_items = 16))]
-    pub events: Option<Vec<String>>,
+    pub events: Option<Vec<SubscribableEvent>>,
     #[oai(nullable)]
     pub description: MaybeUndefined<NoNul<MAX_DESCRIPTION_CHARS>>,
     /// `false` stops deliveries; `true` turns a disabled endpoint back on.
@@ -71,7 +74,7 @@ pub struct Webhook {
     pub livemode: bool,
     pub id: String,
     pub url: String,
-    pub events: Vec<String>,
+    pub events: Vec<SubscribableEvent>,
     #[oai(nullable)]
     pub description: Option<String>,
     pub is_active: bool,
@@ -83,20 +86,35 @@ pub struct Webhook {
     pub created_at: Timestamp,
 }
 
+/// An endpoint's events as stored (an unreadable list is an error).
+fn events_of(row: &webhook_endpoint::Model) -> std::result::Result<Vec<SubscribableEvent>, Error> {
+    Ok(webhooks::events_of(row)?
+        .into_iter()
+        .map(SubscribableEvent)
+        .collect())
+}
+
+fn kinds(events: Vec<SubscribableEvent>) -> Vec<EventKind> {
+    events.into_iter().map(|event| event.0).collect()
+}
+
 impl Webhook {
-    fn view(org: &organization::Model, row: &webhook_endpoint::Model) -> Self {
-        Self {
+    fn view(
+        org: &organization::Model,
+        row: &webhook_endpoint::Model,
+    ) -> std::result::Result<Self, Error> {
+        Ok(Self {
             object: "webhook".into(),
             livemode: livemode(org),
             id: row.id.clone(),
             url: row.url.clone(),
-            events: webhooks::events_of(row),
+            events: events_of(row)?,
             description: row.description.clone(),
             is_active: row.is_active,
             disabled_reason: row.disabled_reason.clone(),
             api_version: row.api_version.clone(),
             created_at: row.created_at.into(),
-        }
+        })
     }
 }
 
@@ -109,7 +127,7 @@ pub struct WebhookCreated {
     pub livemode: bool,
     pub id: String,
     pub url: String,
-    pub events: Vec<String>,
+    pub events: Vec<SubscribableEvent>,
     #[oai(nullable)]
     pub description: Option<String>,
     pub is_active: bool,
@@ -168,7 +186,7 @@ pub struct WebhookDelivery {
     pub id: String,
     pub webhook_id: String,
     pub event_id: String,
-    pub event: String,
+    pub event: EventKind,
     pub status: DeliveryStatus,
     pub attempt_count: i32,
     /// When the next attempt is due; null once delivered or failed.
@@ -189,7 +207,7 @@ impl WebhookDelivery {
             id: row.id,
             webhook_id: row.endpoint_id,
             event_id: row.event_id,
-            event: view.event.as_str().into(),
+            event: view.event,
             status: row.status,
             attempt_count: row.attempts,
             next_attempt_at: row.next_attempt_at.map(Into::into),
@@ -219,21 +237,24 @@ pub struct Event {
     pub livemode: bool,
     /// `whev_…`, the same in every delivery of it.
     pub id: String,
-    pub event: String,
+    pub event: EventKind,
     pub timestamp: Timestamp,
     pub data: serde_json::Value,
 }
 
 impl Event {
-    fn view(org: &organization::Model, row: webhook_event::Model) -> Self {
-        Self {
+    fn view(
+        org: &organization::Model,
+        row: webhook_event::Model,
+    ) -> std::result::Result<Self, Error> {
+        Ok(Self {
             object: "event".into(),
             livemode: livemode(org),
+            data: webhooks::event_data(&row)?,
             id: row.id,
-            event: row.event.as_str().into(),
+            event: row.event,
             timestamp: row.created_at.into(),
-            data: serde_json::from_str(&row.data).unwrap_or_default(),
-        }
+        })
     }
 }
 
@@ -288,7 +309,7 @@ enum EventListResponse {
 fn changes(body: WebhookUpdateRequest) -> EndpointChanges {
     EndpointChanges {
         url: body.url.map(FetchUrl::into_inner),
-        events: body.events,
+        events: body.events.map(kinds),
         description: match body.description {
             MaybeUndefined::Undefined => None,
             MaybeUndefined::Null => Some(None),
@@ -317,12 +338,13 @@ impl Api {
         &self,
         req: &Request,
         auth: ApiKeyAuth,
+        #[oai(name = "Idempotency-Key")] _idempotency_key: Header<Option<IdempotencyKey>>,
         body: ValidJson<WebhookCreateRequest>,
     ) -> Result<WebhookCreatedResponse> {
         let body = body.0;
         let new = NewEndpoint {
             url: body.url.into_inner(),
-            events: body.events,
+            events: kinds(body.events),
             description: body.description.map(NoNul::into_inner),
             api_version: body.api_version.map(|d| d.0.format("%Y-%m-%d").to_string()),
         };
@@ -334,7 +356,7 @@ impl Api {
                 livemode: livemode(&auth.0),
                 id: row.id.clone(),
                 url: row.url.clone(),
-                events: webhooks::events_of(row),
+                events: events_of(row)?,
                 description: row.description.clone(),
                 is_active: row.is_active,
                 api_version: row.api_version.clone(),
@@ -367,11 +389,11 @@ impl Api {
         let limit = limit.0.unwrap_or(20) as u64;
         let page =
             webhooks::list(&app(req)?.read_db, &auth.0.id, limit, cursor.0.as_deref()).await?;
-        Ok(WebhookListResponse::Ok(Json(List::from_page(
+        Ok(WebhookListResponse::Ok(Json(List::try_from_page(
             page,
             |row| row.id.clone(),
             |row| Webhook::view(&auth.0, &row),
-        ))))
+        )?)))
     }
 
     /// Get a webhook endpoint
@@ -390,7 +412,7 @@ impl Api {
         let row = webhooks::find(&app(req)?.read_db, &auth.0.id, &id.0).await?;
         Ok(WebhookResponse::Ok(Json(Success::new(Webhook::view(
             &auth.0, &row,
-        )))))
+        )?))))
     }
 
     /// Update a webhook endpoint
@@ -412,7 +434,7 @@ impl Api {
         let row = webhooks::update(app(req)?, &auth.0.id, &id.0, changes(body.0)).await?;
         Ok(WebhookResponse::Ok(Json(Success::new(Webhook::view(
             &auth.0, &row,
-        )))))
+        )?))))
     }
 
     /// Update a webhook endpoint (PUT)
@@ -434,7 +456,7 @@ impl Api {
         let row = webhooks::update(app(req)?, &auth.0.id, &id.0, changes(body.0)).await?;
         Ok(WebhookResponse::Ok(Json(Success::new(Webhook::view(
             &auth.0, &row,
-        )))))
+        )?))))
     }
 
     /// Delete a webhook endpoint
@@ -478,6 +500,7 @@ impl Api {
         req: &Request,
         auth: ApiKeyAuth,
         id: Path<String>,
+        #[oai(name = "Idempotency-Key")] _idempotency_key: Header<Option<IdempotencyKey>>,
     ) -> Result<WebhookTestResponse> {
         let result = webhooks::send_test(app(req)?, &auth.0.id, &id.0).await?;
         Ok(WebhookTestResponse::Ok(Json(Success::new(
@@ -545,6 +568,7 @@ impl Api {
         auth: ApiKeyAuth,
         id: Path<String>,
         #[oai(name = "deliveryId")] delivery_id: Path<String>,
+        #[oai(name = "Idempotency-Key")] _idempotency_key: Header<Option<IdempotencyKey>>,
     ) -> Result<DeliveryResponse> {
         let view = webhooks::retry(app(req)?, &auth.0.id, &id.0, &delivery_id.0).await?;
         Ok(DeliveryResponse::Ok(Json(Success::new(
@@ -574,11 +598,11 @@ impl Api {
     ) -> Result<EventListResponse> {
         let limit = limit.0.unwrap_or(20) as u64;
         let page = events::list(&app(req)?.read_db, &auth.0.id, limit, cursor.0.as_deref()).await?;
-        Ok(EventListResponse::Ok(Json(List::from_page(
+        Ok(EventListResponse::Ok(Json(List::try_from_page(
             page,
             |row| row.id.clone(),
             |row| Event::view(&auth.0, row),
-        ))))
+        )?)))
     }
 }
 
@@ -586,7 +610,10 @@ impl Example for WebhookCreateRequest {
     fn example() -> Self {
         Self {
             url: EXAMPLE_URL.into(),
-            events: vec!["payout.created".into(), "payout.paid".into()],
+            events: vec![
+                SubscribableEvent(EventKind::PayoutCreated),
+                SubscribableEvent(EventKind::PayoutPaid),
+            ],
             description: Some("Payout notifications".into()),
             api_version: None,
         }
@@ -598,9 +625,9 @@ impl Example for WebhookUpdateRequest {
         Self {
             url: None,
             events: Some(vec![
-                "payout.paid".into(),
-                "payout.failed".into(),
-                "payout.available".into(),
+                SubscribableEvent(EventKind::PayoutPaid),
+                SubscribableEvent(EventKind::PayoutFailed),
+                SubscribableEvent(EventKind::PayoutAvailable),
             ]),
             description: MaybeUndefined::Undefined,
             is_active: Some(true),
@@ -616,7 +643,10 @@ impl Example for Webhook {
             livemode: false,
             id: "wh_3Jd8Kq2Xr7TzL1mVc4Hy9Dgb".into(),
             url: EXAMPLE_URL.into(),
-            events: vec!["payout.created".into(), "payout.paid".into()],
+            events: vec![
+                SubscribableEvent(EventKind::PayoutCreated),
+                SubscribableEvent(EventKind::PayoutPaid),
+            ],
             description: Some("Payout notifications".into()),
             is_active: true,
             disabled_reason: None,
@@ -687,7 +717,7 @@ impl Example for WebhookDelivery {
             id: "whdl_7Hc2Lm9Qw4Rt6Yx1Zb8Nv3Ks".into(),
             webhook_id: Webhook::example().id,
             event_id: Event::example().id,
-            event: EventKind::PayoutCreated.as_str().into(),
+            event: EventKind::PayoutCreated,
             status: DeliveryStatus::Delivered,
             attempt_count: 1,
             next_attempt_at: None,
@@ -704,11 +734,11 @@ impl Example for Event {
             object: "event".into(),
             livemode: false,
             id: "whev_4Tq9Zr2Mx8Kc1Lp6Wd3Hn7Vb".into(),
-            event: EventKind::PayoutCreated.as_str().into(),
+            event: EventKind::PayoutCreated,
             timestamp: example_time(10, 10),
             data: serde_json::json!({
                 "payoutId": "po_5bWn8Kq2Xr7TzL1mVc4Hy9Dg", "amount": 2500, "fee": 0,
-                "netAmount": 2500, "currency": "usd", "status": "pending",
+                "netAmount": 2500, "currency": "usd", "status": PayoutStatus::Pending.as_str(),
                 "destinationBank": {"bankName": "STRIPE TEST BANK", "last4": "6789"},
                 "createdAt": "2026-06-12T10:10:00.000Z"
             }),

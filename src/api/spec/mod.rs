@@ -21,15 +21,14 @@ use entity::states::ApiVersion;
 use poem_openapi::{OpenApiService, ServerObject};
 use serde_norway::{Mapping, Value};
 
-use super::{error_codes, operator, resources, versions, wire};
+use super::{
+    error_codes, operator,
+    paths::{API_BASE, OPERATOR_BASE},
+    resources, versions, wire,
+};
 use crate::domain::api_version;
 
 mod redocly;
-
-/// Where the operations are mounted: the spec's server URL.
-pub const API_BASE: &str = "/api/v1";
-/// Where the operator API's operations are mounted (its own document).
-pub const OPERATOR_BASE: &str = "/operator/v1";
 
 pub fn operator_service() -> OpenApiService<operator::Apis, ()> {
     OpenApiService::new(
@@ -338,7 +337,6 @@ pub fn document_for(version: ApiVersion) -> Document {
     add_links(&mut doc, LINKS);
     require_by_business_type(&mut doc);
     describe_provider_event(&mut doc);
-    name_webhook_events(&mut doc);
     add_error_examples(&mut doc, false);
     redocly::apply(&mut doc);
     versions::render_document(version, &mut doc);
@@ -442,10 +440,11 @@ fn describe_provider_event(doc: &mut Value) {
     use crate::domain::{account_status::AccountStatus, payout_status::PayoutStatus};
     use serde_json::json;
     // What `service::provider_events` stores: ids of printable ASCII (`ids::is_external_id`),
-    // texts without NUL of at most 1000 bytes (250 characters of up to 4 bytes).
+    // texts without NUL of at most `MAX_TEXT_BYTES` (characters of up to 4 bytes).
     let external_id =
         json!({"type": "string", "minLength": 1, "maxLength": 255, "pattern": "^[!-~]+$"});
-    let text = json!({"type": "string", "maxLength": 250, "pattern": "^[^\\u0000]*$"});
+    let max_chars = crate::service::provider_events::MAX_TEXT_BYTES / 4;
+    let text = json!({"type": "string", "maxLength": max_chars, "pattern": "^[^\\u0000]*$"});
     let object_event = |word: &str, statuses: Vec<&str>| {
         json!({
             "type": "object",
@@ -519,30 +518,11 @@ fn describe_provider_event(doc: &mut Value) {
         serde_norway::from_str("$ref: '#/components/schemas/ProviderEvent'").expect("a reference");
 }
 
-/// The events an endpoint can subscribe to, as an enum of each request's
-/// `events` items (the service checks the same list, and names the ones it
-/// refuses).
-fn name_webhook_events(doc: &mut Value) {
-    let names: Vec<Value> = crate::service::webhooks::SUBSCRIBABLE
-        .iter()
-        .map(|kind| Value::from(kind.as_str()))
-        .collect();
-    for schema in ["WebhookCreateRequest", "WebhookUpdateRequest"] {
-        let items = doc["components"]["schemas"][schema]["properties"]["events"]
-            .get_mut("items")
-            .and_then(Value::as_mapping_mut)
-            .unwrap_or_else(|| panic!("{schema}.events has items"));
-        items.insert("enum".into(), Value::Sequence(names.clone()));
-    }
-}
-
 /// Every error response shows, as examples, the envelope of each code that
 /// answers with its status (from `api::error_codes`); each envelope is
 /// written once, in `components/examples`, and referenced.
 fn add_error_examples(doc: &mut Value, operator: bool) {
-    let shown = |entry: &&error_codes::ErrorCode| {
-        operator || !error_codes::OPERATOR_ONLY.contains(&entry.code)
-    };
+    let shown = |entry: &&error_codes::ErrorCode| operator || !entry.operator_only;
     use poem_openapi::types::ToJSON;
     let mut used = Vec::new();
     let responses = doc["paths"]

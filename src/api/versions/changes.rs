@@ -1,3 +1,7 @@
+//! What each API version changed on the wire.
+//!
+//! One piece: each change's body edit and document edit sit side by side so the two cannot disagree, and one test renders them all.
+//!
 //! What each version changed on the wire, one `Change` per difference: how
 //! an answer in the previous version's shape becomes the next version's
 //! (`body`), and the same edit to the published document (`document`), side

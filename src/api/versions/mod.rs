@@ -81,7 +81,7 @@ pub async fn handle<E: Endpoint>(next: E, mut req: Request) -> Response {
         Err(err) => return with_header(error_response(err), api_version::DEFAULT),
     };
     req.extensions_mut().insert(Requested(requested));
-    let is_api = req.uri().path().starts_with(super::API_BASE);
+    let is_api = req.uri().path().starts_with(super::paths::API_BASE);
     // Boxed: the rest of the stack's future is large, and a debug build
     // would otherwise grow this layer's frame by all of it.
     let response = Box::pin(next.get_response(req)).await;

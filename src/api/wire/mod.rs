@@ -1,12 +1,14 @@
 //! What every resource's wire shapes share: the success envelope (the error
 //! envelope is `api::error`'s; its examples are here beside this one), dates,
-//! text types and the `Idempotency-Key` header.
+//! text types, the events an endpoint subscribes to and the
+//! `Idempotency-Key` header.
 //!
 //! `Success` and `List` are the oldest API version's shapes. Handlers answer
 //! with them whatever the caller's version: `api::versions` renders every
 //! answer for the request's `Commet-Version` (the resource itself, `{object:
 //! "list", …}`), so a new route needs nothing to serve every version.
 mod dates;
+mod events;
 pub mod idempotency_key;
 mod text;
 
@@ -16,6 +18,7 @@ use poem_openapi::{
 };
 
 pub use dates::{Date, Timestamp};
+pub use events::SubscribableEvent;
 pub use idempotency_key::IdempotencyKey;
 pub use text::{FetchUrl, HttpUrl, NoNul, NonBlank};
 
@@ -68,17 +71,34 @@ impl<T: ParseFromJSON + ToJSON> List<T> {
         cursor_of: impl Fn(&M) -> String,
         render: impl Fn(M) -> T,
     ) -> Self {
+        let rendered: Result<Self, std::convert::Infallible> =
+            Self::try_from_page(page, cursor_of, |item| Ok(render(item)));
+        match rendered {
+            Ok(list) => list,
+        }
+    }
+
+    /// `from_page` for a view that can fail (a stored value it cannot read).
+    pub fn try_from_page<M, E>(
+        page: crate::service::page::Page<M>,
+        cursor_of: impl Fn(&M) -> String,
+        render: impl Fn(M) -> Result<T, E>,
+    ) -> Result<Self, E> {
         let next_cursor = if page.has_more {
             page.items.last().map(&cursor_of)
         } else {
             None
         };
-        Self {
+        Ok(Self {
             success: true,
-            data: page.items.into_iter().map(render).collect(),
+            data: page
+                .items
+                .into_iter()
+                .map(render)
+                .collect::<Result<_, E>>()?,
             has_more: page.has_more,
             next_cursor,
-        }
+        })
     }
 }
 
