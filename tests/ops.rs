@@ -1,5 +1,6 @@
 //! Operations: health, readiness, metrics, logs, configuration errors and
 //! graceful shutdown of the real binary.
+//! One piece: what an operator sees of a running service, most of it through the real binary.
 mod common;
 
 use std::{

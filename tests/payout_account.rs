@@ -1,5 +1,6 @@
-//! The payout account: verification and its provider events, identity
-//! documents (checked by their bytes, network failures answered with one
+//! The payout account: verification and its provider events.
+//! One piece: the verification resource's tests, sharing its document servers and provider doubles.
+//! Covers identity documents (checked by their bytes, network failures answered with one
 //! message, a bound on documents in flight, public URLs only), and one
 //! provider account per organization however many verifications race
 //! (checked against a provider that records every call).
