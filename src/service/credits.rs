@@ -3,18 +3,18 @@
 //! The CLI's `payouts balance credit` and the operator API both come here.
 use chrono::{DateTime, Utc};
 use entity::{credit, organization};
-use sea_orm::{ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter};
+use sea_orm::{ColumnTrait, ConnectionTrait, DatabaseTransaction, DbErr, EntityTrait, QueryFilter};
 
 use super::{
     events,
     ledger::{self, get_balance, lock_balance, post},
-    movements::{check, made_or_found, same_or_conflict, Applied, WriteError},
+    movements::{check, make_once, Applied, Movement},
 };
 use crate::{
     db,
     domain::ledger::{self as postings, credit as credit_posting},
     error::{Error, Result},
-    group_commit::Writer,
+    group_commit::{BoxFuture, Writer},
     ids,
     queue::{self, Job, Outcome},
 };
@@ -32,16 +32,25 @@ pub struct NewCredit {
     pub pending: bool,
 }
 
-async fn find_by_external<C: ConnectionTrait>(
-    conn: &C,
-    org_id: &str,
-    external_id: &str,
-) -> std::result::Result<Option<credit::Model>, sea_orm::DbErr> {
-    credit::Entity::find()
-        .filter(credit::Column::OrganizationId.eq(org_id))
-        .filter(credit::Column::ExternalId.eq(external_id))
-        .one(conn)
-        .await
+impl Movement for credit::Model {
+    const KIND: &'static str = "credit";
+
+    fn find_by_external<'a>(
+        txn: &'a DatabaseTransaction,
+        org_id: &'a str,
+        external_id: &'a str,
+    ) -> BoxFuture<'a, std::result::Result<Option<Self>, DbErr>> {
+        Box::pin(
+            credit::Entity::find()
+                .filter(credit::Column::OrganizationId.eq(org_id))
+                .filter(credit::Column::ExternalId.eq(external_id))
+                .one(txn),
+        )
+    }
+
+    fn describe(&self) -> String {
+        format!("of {}", self.amount)
+    }
 }
 
 /// Credits `new.amount` to `org` unless a credit with its `external_id`
@@ -57,65 +66,46 @@ pub async fn create(
     new: NewCredit,
 ) -> Result<Applied<credit::Model>> {
     check(&new.external_id, new.amount, new.description.as_deref())?;
-    let attempt = {
-        let org = org.clone();
-        let new = new.clone();
-        writer
-            .write(move |txn| {
-                Box::pin(async move {
-                    if let Some(existing) = find_by_external(txn, &org.id, &new.external_id).await?
-                    {
-                        return Ok(Applied::Existing(existing));
-                    }
-                    let pending = new.pending || new.release_at.is_some();
-                    let transaction_id = ledger::post_with(
-                        txn,
-                        &org.id,
-                        &org.currency,
-                        &credit_posting(new.amount, pending),
-                        None,
-                        Some(&new.external_id),
-                    )
-                    .await?;
-                    let row = credit::Model {
-                        id: ids::new_id("cr"),
-                        organization_id: org.id.clone(),
-                        external_id: new.external_id.clone(),
-                        amount: new.amount,
-                        currency: org.currency.clone(),
-                        description: new.description.clone(),
-                        available_on: new.release_at.map(|at| at.date_naive()),
-                        transaction_id: transaction_id.clone(),
-                        created_at: Utc::now(),
-                    };
-                    credit::Entity::insert(credit::ActiveModel::from(row.clone()))
-                        .exec_without_returning(txn)
-                        .await?;
-                    if let Some(at) = new.release_at {
-                        let job = ReleaseFunds::new(&org.id, new.amount);
-                        queue::enqueue(txn, &format!("release_{transaction_id}"), &job, at).await?;
-                    }
-                    if !pending {
-                        events::record_funds_available(txn, &org.id).await?;
-                    }
-                    Ok::<_, WriteError>(Applied::Created(row))
-                })
-            })
-            .await
-    };
     let (org_id, external_id) = (org.id.clone(), new.external_id.clone());
-    let found = match made_or_found(writer, "credit", attempt, move |txn| {
-        Box::pin(async move { find_by_external(txn, &org_id, &external_id).await })
+    let same = |found: &credit::Model| found.amount == new.amount;
+    let (org, new) = (org.clone(), new.clone());
+    make_once(writer, &org_id, &external_id, same, move |txn| {
+        Box::pin(async move {
+            let pending = new.pending || new.release_at.is_some();
+            let transaction_id = ledger::post_with(
+                txn,
+                &org.id,
+                &org.currency,
+                &credit_posting(new.amount, pending),
+                None,
+                Some(&new.external_id),
+            )
+            .await?;
+            let row = credit::Model {
+                id: ids::new_id("cr"),
+                organization_id: org.id.clone(),
+                external_id: new.external_id.clone(),
+                amount: new.amount,
+                currency: org.currency.clone(),
+                description: new.description.clone(),
+                available_on: new.release_at.map(|at| at.date_naive()),
+                transaction_id: transaction_id.clone(),
+                created_at: Utc::now(),
+            };
+            credit::Entity::insert(credit::ActiveModel::from(row.clone()))
+                .exec_without_returning(txn)
+                .await?;
+            if let Some(at) = new.release_at {
+                let job = ReleaseFunds::new(&org.id, new.amount);
+                queue::enqueue(txn, &format!("release_{transaction_id}"), &job, at).await?;
+            }
+            if !pending {
+                events::record_funds_available(txn, &org.id).await?;
+            }
+            Ok(row)
+        })
     })
-    .await?
-    {
-        Applied::Created(row) => return Ok(Applied::Created(row)),
-        Applied::Existing(row) => row,
-    };
-    let same = found.amount == new.amount;
-    same_or_conflict(found, "credit", &new.external_id, same, |c| {
-        format!("of {}", c.amount)
-    })
+    .await
 }
 
 /// Moves pending funds to available: `amount`, or all of them. Releasing

@@ -9,17 +9,18 @@ use entity::{
     states::{HoldReason, HoldStatus},
 };
 use sea_orm::{
-    ActiveValue::Set, ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QuerySelect,
+    ActiveValue::Set, ColumnTrait, ConnectionTrait, DatabaseTransaction, DbErr, EntityTrait,
+    QueryFilter, QuerySelect,
 };
 
 use super::{
     events, ledger,
-    movements::{check, made_or_found, same_or_conflict, Applied, WriteError},
+    movements::{check, make_once, Applied, Movement},
 };
 use crate::{
     domain::ledger::{hold as hold_posting, hold_capture, hold_release},
     error::{Error, Result},
-    group_commit::Writer,
+    group_commit::{BoxFuture, Writer},
     ids,
 };
 
@@ -30,16 +31,25 @@ pub struct NewHold {
     pub reason: HoldReason,
 }
 
-async fn find_by_external<C: ConnectionTrait>(
-    conn: &C,
-    org_id: &str,
-    external_id: &str,
-) -> std::result::Result<Option<hold::Model>, sea_orm::DbErr> {
-    hold::Entity::find()
-        .filter(hold::Column::OrganizationId.eq(org_id))
-        .filter(hold::Column::ExternalId.eq(external_id))
-        .one(conn)
-        .await
+impl Movement for hold::Model {
+    const KIND: &'static str = "hold";
+
+    fn find_by_external<'a>(
+        txn: &'a DatabaseTransaction,
+        org_id: &'a str,
+        external_id: &'a str,
+    ) -> BoxFuture<'a, std::result::Result<Option<Self>, DbErr>> {
+        Box::pin(
+            hold::Entity::find()
+                .filter(hold::Column::OrganizationId.eq(org_id))
+                .filter(hold::Column::ExternalId.eq(external_id))
+                .one(txn),
+        )
+    }
+
+    fn describe(&self) -> String {
+        format!("of {} ({})", self.amount, self.reason)
+    }
 }
 
 /// Holds `new.amount` of `org`'s available balance unless a hold with its
@@ -52,59 +62,40 @@ pub async fn create(
     new: NewHold,
 ) -> Result<Applied<hold::Model>> {
     check(&new.external_id, new.amount, None)?;
-    let attempt = {
-        let org = org.clone();
-        let new = new.clone();
-        writer
-            .write(move |txn| {
-                Box::pin(async move {
-                    if let Some(existing) = find_by_external(txn, &org.id, &new.external_id).await?
-                    {
-                        return Ok(Applied::Existing(existing));
-                    }
-                    let transaction_id = ledger::post_with(
-                        txn,
-                        &org.id,
-                        &org.currency,
-                        &hold_posting(new.amount),
-                        None,
-                        Some(&new.external_id),
-                    )
-                    .await?;
-                    let row = hold::Model {
-                        id: ids::new_id("hold"),
-                        organization_id: org.id.clone(),
-                        external_id: new.external_id.clone(),
-                        amount: new.amount,
-                        currency: org.currency.clone(),
-                        reason: new.reason,
-                        status: HoldStatus::Open,
-                        transaction_id,
-                        resolution_transaction_id: None,
-                        created_at: Utc::now(),
-                        resolved_at: None,
-                    };
-                    hold::Entity::insert(hold::ActiveModel::from(row.clone()))
-                        .exec_without_returning(txn)
-                        .await?;
-                    Ok::<_, WriteError>(Applied::Created(row))
-                })
-            })
-            .await
-    };
     let (org_id, external_id) = (org.id.clone(), new.external_id.clone());
-    let found = match made_or_found(writer, "hold", attempt, move |txn| {
-        Box::pin(async move { find_by_external(txn, &org_id, &external_id).await })
+    let same = |found: &hold::Model| found.amount == new.amount && found.reason == new.reason;
+    let (org, new) = (org.clone(), new.clone());
+    make_once(writer, &org_id, &external_id, same, move |txn| {
+        Box::pin(async move {
+            let transaction_id = ledger::post_with(
+                txn,
+                &org.id,
+                &org.currency,
+                &hold_posting(new.amount),
+                None,
+                Some(&new.external_id),
+            )
+            .await?;
+            let row = hold::Model {
+                id: ids::new_id("hold"),
+                organization_id: org.id.clone(),
+                external_id: new.external_id.clone(),
+                amount: new.amount,
+                currency: org.currency.clone(),
+                reason: new.reason,
+                status: HoldStatus::Open,
+                transaction_id,
+                resolution_transaction_id: None,
+                created_at: Utc::now(),
+                resolved_at: None,
+            };
+            hold::Entity::insert(hold::ActiveModel::from(row.clone()))
+                .exec_without_returning(txn)
+                .await?;
+            Ok(row)
+        })
     })
-    .await?
-    {
-        Applied::Created(row) => return Ok(Applied::Created(row)),
-        Applied::Existing(row) => row,
-    };
-    let same = found.amount == new.amount && found.reason == new.reason;
-    same_or_conflict(found, "hold", &new.external_id, same, |h| {
-        format!("of {} ({})", h.amount, h.reason)
-    })
+    .await
 }
 
 /// The hold `hold_id` of `org_id` (another organization's is not found).

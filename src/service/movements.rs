@@ -67,35 +67,80 @@ impl WriteError {
     }
 }
 
-/// The movement a write made (`Created`), or the one already under its
-/// external id (`Existing`): made before, or by the concurrent request that
-/// won the race for it (the unique index refused ours), read back by `find`.
-pub(super) async fn made_or_found<M, F>(
+/// A kind of movement as stored: how a repeat finds the first one, and how
+/// a conflicting repeat is told what that one was.
+pub(super) trait Movement: Send + 'static {
+    /// "credit", "debit", "hold": for messages.
+    const KIND: &'static str;
+
+    fn find_by_external<'a>(
+        txn: &'a DatabaseTransaction,
+        org_id: &'a str,
+        external_id: &'a str,
+    ) -> BoxFuture<'a, std::result::Result<Option<Self>, DbErr>>
+    where
+        Self: Sized;
+
+    /// What the first movement under an external id was ("of 500 (refund)").
+    fn describe(&self) -> String;
+}
+
+/// Makes a movement once per `external_id` of `org_id`: `make` runs in a
+/// write transaction unless one exists already. A repeat (made before, or
+/// by the concurrent request that won the race for the unique index) is
+/// `Existing` when `same` says it is the same request, and a conflict
+/// otherwise.
+pub(super) async fn make_once<M, Make>(
     writer: &Writer,
-    what: &str,
-    attempt: std::result::Result<Applied<M>, WriteError>,
-    find: F,
+    org_id: &str,
+    external_id: &str,
+    same: impl FnOnce(&M) -> bool,
+    make: Make,
 ) -> Result<Applied<M>>
 where
-    M: Send + 'static,
-    F: for<'a> FnOnce(
-            &'a DatabaseTransaction,
-        ) -> BoxFuture<'a, std::result::Result<Option<M>, DbErr>>
+    M: Movement,
+    Make: for<'a> FnOnce(&'a DatabaseTransaction) -> BoxFuture<'a, std::result::Result<M, WriteError>>
         + Send
         + 'static,
 {
-    match attempt {
-        Ok(applied) => Ok(applied),
+    let key = (org_id.to_owned(), external_id.to_owned());
+    let attempt = {
+        let (org_id, external_id) = key.clone();
+        writer
+            .write(move |txn| {
+                Box::pin(async move {
+                    if let Some(existing) = M::find_by_external(txn, &org_id, &external_id).await? {
+                        return Ok(Applied::Existing(existing));
+                    }
+                    Ok::<_, WriteError>(Applied::Created(make(txn).await?))
+                })
+            })
+            .await
+    };
+    let existing = match attempt {
+        Ok(Applied::Created(row)) => return Ok(Applied::Created(row)),
+        Ok(Applied::Existing(row)) => row,
         Err(err) => {
             err.lost_race()?;
+            let (org_id, external_id) = key;
             writer
-                .write(find)
-                .await?
-                .map(Applied::Existing)
-                .ok_or_else(|| {
-                    Error::internal(format!("a {what}'s external id raced but is absent"))
+                .write(move |txn| {
+                    Box::pin(async move { M::find_by_external(txn, &org_id, &external_id).await })
                 })
+                .await?
+                .ok_or_else(|| {
+                    Error::internal(format!("a {}'s external id raced but is absent", M::KIND))
+                })?
         }
+    };
+    if same(&existing) {
+        Ok(Applied::Existing(existing))
+    } else {
+        Err(Error::ExternalIdConflict(format!(
+            "externalId {external_id} was already used for a {} {}",
+            M::KIND,
+            existing.describe()
+        )))
     }
 }
 
@@ -127,23 +172,5 @@ pub(super) fn check(external_id: &str, amount: i64, description: Option<&str>) -
         Ok(())
     } else {
         Err(Error::Validation(errors))
-    }
-}
-
-/// The existing movement answers a repeat only when it is the same request.
-pub(super) fn same_or_conflict<T>(
-    existing: T,
-    what: &str,
-    external_id: &str,
-    same: bool,
-    differs: impl FnOnce(&T) -> String,
-) -> Result<Applied<T>> {
-    if same {
-        Ok(Applied::Existing(existing))
-    } else {
-        Err(Error::ExternalIdConflict(format!(
-            "externalId {external_id} was already used for a {what} {}",
-            differs(&existing)
-        )))
     }
 }
