@@ -111,6 +111,8 @@ contract: $(ST_STAMP)
 	@echo "== contract: schemathesis $(ST_VERSION) =="
 	@# The verdict's own checks first (made-up reports): a missing report or a warning must fail.
 	@cd scripts && python3 -m unittest -q test_contract_verdict 2>&1 | tail -1
+	@# The run's settings, with the pinned schemathesis: its default warnings on, no 401/403 for valid cases.
+	@cd scripts && ../$(VENV)/bin/python -m unittest -q test_contract_config 2>&1 | tail -1
 	CONTRACT_API_VERSIONS="$(DEFAULT_API_VERSION) $(API_VERSIONS)" \
 	  scripts/contract.sh target/debug/payouts $(VENV)/bin/st target/contract/junit.xml \
 	  $(CONTRACT_OPTS) 2>&1 | tee $(TEST_LOGS)/contract.log
