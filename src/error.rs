@@ -33,6 +33,10 @@ pub enum Error {
     Validation(Vec<FieldError>),
     #[error("{0}")]
     NotFound(String),
+    /// A list's `cursor` names no object of this organization's (the
+    /// object's kind inside): not found, and the cursor is to blame.
+    #[error("no such {0} (cursor)")]
+    UnknownCursor(&'static str),
     #[error("the organization has no payout account yet; complete payout verification first")]
     PayoutAccountRequired,
     #[error("the payout account is not verified (status: {0})")]
@@ -96,6 +100,15 @@ impl Error {
 
     pub fn internal(err: impl std::fmt::Display) -> Self {
         Self::Internal(err.to_string())
+    }
+
+    /// The lookup of a list's cursor failed: its not-found is the
+    /// cursor's (`UnknownCursor`); any other error passes unchanged.
+    pub fn for_cursor(self, kind: &'static str) -> Self {
+        match self {
+            Error::NotFound(_) => Error::UnknownCursor(kind),
+            other => other,
+        }
     }
 
     pub fn details(&self) -> Option<&[FieldError]> {

@@ -60,10 +60,10 @@ async fn nul_and_undecodable_bytes_never_reach_the_database() {
     // undecodable) or well-formed, on both engines alike.
     for query in ["?cursor=%00", "?cursor=txn_%00", "?cursor=%ff%fe"] {
         let reply = get_raw(&app, &format!("/balance/transactions{query}"), &org.key).await;
-        assert_error(&reply, 404, "not_found", None);
+        assert_error(&reply, 404, "not_found", Some("cursor"));
     }
     let reply = get_raw(&app, "/balance/transactions?cursor=txn_unknown", &org.key).await;
-    assert_error(&reply, 404, "not_found", None);
+    assert_error(&reply, 404, "not_found", Some("cursor"));
 
     // Headers: bytes beyond ASCII in the key or the Idempotency-Key.
     let response = app
@@ -305,7 +305,8 @@ impl Published {
 /// later is walked without anyone listing it. Each path parameter in turn
 /// gets NUL, an overlong NUL and undecodable bytes (the others real ids),
 /// and each string query parameter NUL and undecodable bytes: a path names
-/// nothing (404 `not_found`); a cursor was never issued (404); any other
+/// nothing (404 `not_found`); a cursor was never issued (404, `param`
+/// `cursor`); any other
 /// parameter is refused naming it. Never a 500, the same on both engines,
 /// and nothing changes.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -454,6 +455,7 @@ async fn nul_and_undecodable_bytes_in_every_documented_parameter_are_refused_ali
                         if name == "cursor" {
                             assert_eq!(status, 404, "{case}");
                             assert_eq!(body["error"]["code"], "not_found", "{case}");
+                            assert_eq!(body["error"]["param"], "cursor", "{case}");
                         } else {
                             assert!([400, 422].contains(&status), "{case}");
                             assert_eq!(body["error"]["param"], name, "{case}");

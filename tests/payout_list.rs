@@ -240,6 +240,13 @@ async fn another_organizations_payouts_and_cursors_are_not_seen() {
             "{cursor}: {}",
             reply.body
         );
+        // The cursor is to blame, and the message says so.
+        assert_eq!(reply.body["error"]["param"], "cursor", "{}", reply.body);
+        assert_eq!(
+            reply.body["error"]["message"], "no such payout (cursor)",
+            "{}",
+            reply.body
+        );
     }
     app.stop().await;
 }

@@ -86,7 +86,7 @@ impl ApiError {
             ApiError::InvalidApiVersion { .. } => &c::INVALID_API_VERSION,
             ApiError::Service(err) => match err {
                 Error::Validation(_) => &c::VALIDATION_ERROR,
-                Error::NotFound(_) => &c::NOT_FOUND,
+                Error::NotFound(_) | Error::UnknownCursor(_) => &c::NOT_FOUND,
                 Error::PayoutAccountRequired => &c::PAYOUT_ACCOUNT_REQUIRED,
                 Error::PayoutAccountNotVerified(_) => &c::PAYOUT_ACCOUNT_NOT_VERIFIED,
                 Error::NoDefaultBankAccount => &c::NO_DEFAULT_BANK_ACCOUNT,
@@ -119,6 +119,7 @@ impl ApiError {
     fn param(&self) -> Option<String> {
         match self {
             ApiError::InvalidApiVersion { param, .. } => Some(param.to_string()),
+            ApiError::Service(Error::UnknownCursor(_)) => Some("cursor".to_string()),
             _ => self
                 .details()
                 .and_then(|d| d.first())

@@ -80,8 +80,10 @@ error_codes! {
         kind: "not_found_error",
         example: "no such payout",
         meaning: "No such route, or no such resource in this organization (another \
-                  organization's resources are not visible).",
-        action: "Check the path, the id and the API key's organization.",
+                  organization's resources are not visible). When a list's `cursor` names \
+                  nothing, `param` is `cursor`.",
+        action: "Check the path, the id and the API key's organization; for a cursor, \
+                 pass a `nextCursor` this organization's list returned.",
         retry: NO,
         operator_only: false,
     };

@@ -7,6 +7,7 @@ fn samples() -> Vec<ApiError> {
     let service = vec![
         Error::Validation(Vec::new()),
         Error::NotFound(String::new()),
+        Error::UnknownCursor(""),
         Error::PayoutAccountRequired,
         Error::PayoutAccountNotVerified(String::new()),
         Error::NoDefaultBankAccount,
@@ -62,6 +63,7 @@ fn samples() -> Vec<ApiError> {
             ApiError::Service(service) => match service {
                 Error::Validation(_)
                 | Error::NotFound(_)
+                | Error::UnknownCursor(_)
                 | Error::PayoutAccountRequired
                 | Error::PayoutAccountNotVerified(_)
                 | Error::NoDefaultBankAccount

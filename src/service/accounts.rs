@@ -381,10 +381,7 @@ pub async fn list_bank_accounts(
     if let Some(cursor) = cursor {
         let after = find_bank(conn, org_id, cursor)
             .await
-            .map_err(|err| match err {
-                Error::NotFound(_) => Error::NotFound("no such bank account (cursor)".into()),
-                other => other,
-            })?;
+            .map_err(|e| e.for_cursor("bank account"))?;
         query = query.filter(page::after(
             bank_account::Column::CreatedAt,
             bank_account::Column::Id,

@@ -86,7 +86,7 @@ pub async fn page(
     if let Some(cursor) = cursor {
         let after = find_in(conn, org_id, cursor)
             .await
-            .map_err(|_| Error::NotFound("no such API key (cursor)".into()))?;
+            .map_err(|e| e.for_cursor("API key"))?;
         query = query.filter(
             Condition::any()
                 .add(api_key::Column::CreatedAt.lt(after.created_at))

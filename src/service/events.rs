@@ -132,15 +132,15 @@ pub async fn list<C: ConnectionTrait>(
         .order_by_desc(webhook_event::Column::Id)
         .limit(limit + 1);
     if let Some(cursor) = cursor {
-        let not_found = || crate::error::Error::NotFound("no such event (cursor)".into());
+        let unknown = crate::error::Error::UnknownCursor("event");
         if !ids::is_own_id("whev", cursor) {
-            return Err(not_found());
+            return Err(unknown);
         }
         let after = webhook_event::Entity::find_by_id(cursor)
             .filter(webhook_event::Column::OrganizationId.eq(org_id))
             .one(conn)
             .await?
-            .ok_or_else(not_found)?;
+            .ok_or(unknown)?;
         query = query.filter(
             Condition::any()
                 .add(webhook_event::Column::CreatedAt.lt(after.created_at))

@@ -69,14 +69,14 @@ pub async fn transactions(
         // before the query: PostgreSQL refuses NUL in text). The spec cannot
         // state the form, so it is not a 422 on schema-valid input.
         if !crate::ids::is_own_id("txn", cursor) {
-            return Err(Error::NotFound("no such transaction (cursor)".into()));
+            return Err(Error::UnknownCursor("transaction"));
         }
         let after = ledger_transaction::Entity::find_by_id(cursor)
             .filter(ledger_transaction::Column::OrganizationId.eq(org_id))
             .one(conn)
             .await?
             // Like any id of another organization's: not found.
-            .ok_or_else(|| Error::NotFound("no such transaction (cursor)".into()))?;
+            .ok_or(Error::UnknownCursor("transaction"))?;
         query = query.filter(page::after(
             ledger_transaction::Column::CreatedAt,
             ledger_transaction::Column::Id,

@@ -184,7 +184,7 @@ pub async fn list(
     if let Some(cursor) = cursor {
         let after = overview(conn, cursor)
             .await
-            .map_err(|_| crate::error::Error::NotFound("no such organization (cursor)".into()))?
+            .map_err(|e| e.for_cursor("organization"))?
             .organization;
         query = query.filter(
             Condition::any()

@@ -865,10 +865,9 @@ pub async fn list(
         query = query.filter(payout::Column::CreatedAt.lt(clamp(to)));
     }
     if let Some(cursor) = cursor {
-        let after = find(conn, org_id, cursor).await.map_err(|err| match err {
-            Error::NotFound(_) => Error::NotFound("no such payout (cursor)".into()),
-            other => other,
-        })?;
+        let after = find(conn, org_id, cursor)
+            .await
+            .map_err(|e| e.for_cursor("payout"))?;
         query = query.filter(page::after(
             payout::Column::CreatedAt,
             payout::Column::Id,

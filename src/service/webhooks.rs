@@ -271,7 +271,7 @@ pub async fn list(
     if let Some(cursor) = cursor {
         let after = find(conn, org_id, cursor)
             .await
-            .map_err(|_| Error::NotFound("no such webhook endpoint (cursor)".into()))?;
+            .map_err(|e| e.for_cursor("webhook endpoint"))?;
         query = query.filter(
             Condition::any()
                 .add(webhook_endpoint::Column::CreatedAt.lt(after.created_at))
@@ -875,7 +875,7 @@ pub async fn deliveries(
     if let Some(cursor) = cursor {
         let after = find_delivery(conn, &endpoint, cursor)
             .await
-            .map_err(|_| Error::NotFound("no such webhook delivery (cursor)".into()))?;
+            .map_err(|e| e.for_cursor("webhook delivery"))?;
         query = query.filter(
             Condition::any()
                 .add(webhook_delivery::Column::CreatedAt.lt(after.created_at))
