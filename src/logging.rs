@@ -20,15 +20,16 @@ impl std::str::FromStr for LogFormat {
     }
 }
 
-/// Reads and checks `PAYOUTS_LOG` and `PAYOUTS_LOG_FORMAT`.
-pub fn from_env() -> anyhow::Result<(LogFormat, EnvFilter)> {
+/// Reads and checks `PAYOUTS_LOG` and `PAYOUTS_LOG_FORMAT`; without
+/// `PAYOUTS_LOG`, the filter is `default`.
+pub fn from_env(default: &str) -> anyhow::Result<(LogFormat, EnvFilter)> {
     let format = std::env::var("PAYOUTS_LOG_FORMAT")
         .unwrap_or_default()
         .parse()?;
     let filter = match std::env::var("PAYOUTS_LOG") {
         Ok(spec) if !spec.trim().is_empty() => EnvFilter::try_new(&spec)
             .map_err(|e| anyhow::anyhow!("PAYOUTS_LOG={spec:?} is not a valid filter: {e}"))?,
-        _ => EnvFilter::new("info"),
+        _ => EnvFilter::new(default),
     };
     Ok((format, filter))
 }

@@ -172,8 +172,13 @@ fn balance_json(balance: &entity::balance::Model) -> serde_json::Value {
 #[tokio::main]
 async fn main() {
     let cli = Cli::parse();
-    // Logs go to stderr: stdout is for the commands' JSON.
-    let logging = payouts::logging::from_env()
+    // Logs go to stderr: stdout is for the commands' JSON. A one-shot
+    // command says only what went wrong (no migration chatter).
+    let default = match cli.command {
+        Command::Serve { .. } => "info",
+        _ => "warn",
+    };
+    let logging = payouts::logging::from_env(default)
         .and_then(|(format, filter)| payouts::logging::init(format, filter, std::io::stderr));
     if let Err(err) = logging {
         eprintln!("error: {err:#}");

@@ -473,3 +473,34 @@ async fn sigterm_lets_the_in_flight_request_finish_and_exits_zero() {
     assert_eq!(status.code(), Some(0));
     std::fs::remove_dir_all(dir).ok();
 }
+
+/// A one-shot command prints its JSON on stdout and, unless asked with
+/// `PAYOUTS_LOG`, logs only warnings: no migration chatter on stderr.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_one_shot_command_logs_only_warnings_unless_asked() {
+    let dir = temp_dir("cli-logs");
+    let database = format!("sqlite://{}?mode=rwc", dir.join("p.db").display());
+    let run = move |log: Option<&'static str>| {
+        let mut command = Binary::new()
+            .env("DATABASE_URL", &database)
+            .env("PAYOUTS_ENCRYPTION_KEY", "ab".repeat(32))
+            .command();
+        command.env_remove("PAYOUTS_LOG");
+        if let Some(level) = log {
+            command.env("PAYOUTS_LOG", level);
+        }
+        command.args(["org", "create", "--name", "Quiet"]);
+        command.output().expect("the payouts binary runs")
+    };
+    let (default, asked) = tokio::task::spawn_blocking(move || (run(None), run(Some("info"))))
+        .await
+        .unwrap();
+    for output in [&default, &asked] {
+        assert!(output.status.success(), "{output:?}");
+        let printed: Value = serde_json::from_slice(&output.stdout).unwrap();
+        assert!(printed["apiKey"].is_string(), "{printed}");
+    }
+    assert_eq!(String::from_utf8_lossy(&default.stderr), "");
+    let stderr = String::from_utf8_lossy(&asked.stderr);
+    assert!(stderr.contains("INFO"), "{stderr}");
+}
