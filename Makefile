@@ -117,11 +117,12 @@ contract: $(ST_STAMP)
 	  scripts/contract.sh target/debug/payouts $(VENV)/bin/st target/contract/junit.xml \
 	  $(CONTRACT_OPTS) 2>&1 | tee $(TEST_LOGS)/contract.log
 
-# The README's quickstart, run as written against the release binary
-# (scripts/readme-flow.sh); its result line goes to its own log.
+# The README's copy-paste blocks (quickstart, operator API, API versions),
+# run as written against the release binary (scripts/readme-flow.sh); their
+# result lines go to their own log.
 readme-flow: release
 	@mkdir -p $(TEST_LOGS)
-	@echo "== the README's quickstart =="
+	@echo "== the README's blocks =="
 	scripts/readme-flow.sh 2>&1 | tee $(TEST_LOGS)/readme-flow.log
 
 # Redocly's recommended rules over every committed document (openapi.yaml
