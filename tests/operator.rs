@@ -3,7 +3,8 @@
 //! One piece: the operator API's tests, sharing its bearer-token client and ledger export helpers.
 //!
 //! The operator API (`/operator/v1`), black-box over HTTP on both engines:
-//! credits once per `externalId` (also under 20 concurrent requests), holds
+//! credits, debits and holds once per `externalId` (also under concurrent
+//! requests), holds
 //! and debits that may leave `available` negative, payouts refused until it
 //! covers them, the ledger export, organizations and keys, and credentials
 //! that never cross between the operator API and the organizations' API.
@@ -158,6 +159,53 @@ async fn the_same_external_id_with_another_amount_is_409() {
     assert_eq!(credit(&app, &second_org, 6000, "pay_1").await.status, 201);
     assert_eq!(amounts(&app.balance(&org).await), (5000, 0));
     assert_eq!(amounts(&app.balance(&second_org).await), (6000, 0));
+    app.stop().await;
+}
+
+/// Debits and holds are once per `externalId` as credits are: ten raced
+/// requests make one (answered to all), a later repeat finds it, and the
+/// same id with another amount is 409. The money moves once.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn debits_and_holds_raced_or_repeated_under_one_external_id_move_money_once() {
+    let app = spawn().await;
+    let org = app.org().await;
+    assert_eq!(credit(&app, &org, 10_000, "pay_once").await.status, 201);
+    for (kind, body, other, after) in [
+        (
+            "debits",
+            json!({"amount": 1500, "externalId": "re_once", "reason": "refund"}),
+            json!({"amount": 1600, "externalId": "re_once", "reason": "refund"}),
+            (8500, 0),
+        ),
+        (
+            "holds",
+            json!({"amount": 2000, "externalId": "dp_once", "reason": "dispute"}),
+            json!({"amount": 2100, "externalId": "dp_once", "reason": "dispute"}),
+            (6500, 2000),
+        ),
+    ] {
+        let path = format!("/organizations/{}/{kind}", org.id);
+        let replies = join_all((0..10).map(|_| op_post(&app, &path, body.clone()))).await;
+        let mut ids = std::collections::HashSet::new();
+        let mut created = 0;
+        for reply in &replies {
+            assert!(
+                [200, 201].contains(&reply.status.as_u16()),
+                "{kind}: {}",
+                reply.body
+            );
+            created += usize::from(reply.status == 201);
+            ids.insert(reply.data()["id"].as_str().unwrap().to_string());
+        }
+        assert_eq!((created, ids.len()), (1, 1), "{kind}: one, answered to all");
+        let again = op_post(&app, &path, body).await;
+        assert_eq!(again.status, 200, "{kind}: {}", again.body);
+        assert!(ids.contains(again.data()["id"].as_str().unwrap()), "{kind}");
+        let conflict = op_post(&app, &path, other).await;
+        assert_eq!(conflict.status, 409, "{kind}: {}", conflict.body);
+        assert_eq!(conflict.error_code(), "external_id_conflict", "{kind}");
+        assert_eq!(amounts(&app.balance(&org).await), after, "{kind}");
+    }
     app.stop().await;
 }
 
