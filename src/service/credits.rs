@@ -3,7 +3,7 @@
 //! The CLI's `payouts balance credit` and the operator API both come here.
 use chrono::{DateTime, Utc};
 use entity::{credit, organization};
-use sea_orm::{ColumnTrait, ConnectionTrait, DatabaseTransaction, DbErr, EntityTrait, QueryFilter};
+use sea_orm::{ConnectionTrait, EntityTrait};
 
 use super::{
     events,
@@ -14,7 +14,7 @@ use crate::{
     db,
     domain::ledger::{self as postings, credit as credit_posting},
     error::{Error, Result},
-    group_commit::{BoxFuture, Writer},
+    group_commit::Writer,
     ids,
     queue::{self, Job, Outcome},
 };
@@ -35,18 +35,9 @@ pub struct NewCredit {
 impl Movement for credit::Model {
     const KIND: &'static str = "credit";
 
-    fn find_by_external<'a>(
-        txn: &'a DatabaseTransaction,
-        org_id: &'a str,
-        external_id: &'a str,
-    ) -> BoxFuture<'a, std::result::Result<Option<Self>, DbErr>> {
-        Box::pin(
-            credit::Entity::find()
-                .filter(credit::Column::OrganizationId.eq(org_id))
-                .filter(credit::Column::ExternalId.eq(external_id))
-                .one(txn),
-        )
-    }
+    type Entity = credit::Entity;
+    const ORGANIZATION_ID: credit::Column = credit::Column::OrganizationId;
+    const EXTERNAL_ID: credit::Column = credit::Column::ExternalId;
 
     fn describe(&self) -> String {
         format!("of {}", self.amount)

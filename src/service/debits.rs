@@ -4,18 +4,13 @@
 //! available covers it.
 use chrono::Utc;
 use entity::{debit, organization, states::DebitReason};
-use sea_orm::{ColumnTrait, DatabaseTransaction, DbErr, EntityTrait, QueryFilter};
+use sea_orm::EntityTrait;
 
 use super::{
     ledger,
     movements::{check, make_once, Applied, Movement},
 };
-use crate::{
-    domain::ledger::debit as debit_posting,
-    error::Result,
-    group_commit::{BoxFuture, Writer},
-    ids,
-};
+use crate::{domain::ledger::debit as debit_posting, error::Result, group_commit::Writer, ids};
 
 #[derive(Debug, Clone)]
 pub struct NewDebit {
@@ -28,18 +23,9 @@ pub struct NewDebit {
 impl Movement for debit::Model {
     const KIND: &'static str = "debit";
 
-    fn find_by_external<'a>(
-        txn: &'a DatabaseTransaction,
-        org_id: &'a str,
-        external_id: &'a str,
-    ) -> BoxFuture<'a, std::result::Result<Option<Self>, DbErr>> {
-        Box::pin(
-            debit::Entity::find()
-                .filter(debit::Column::OrganizationId.eq(org_id))
-                .filter(debit::Column::ExternalId.eq(external_id))
-                .one(txn),
-        )
-    }
+    type Entity = debit::Entity;
+    const ORGANIZATION_ID: debit::Column = debit::Column::OrganizationId;
+    const EXTERNAL_ID: debit::Column = debit::Column::ExternalId;
 
     fn describe(&self) -> String {
         format!("of {} ({})", self.amount, self.reason)

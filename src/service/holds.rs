@@ -9,8 +9,7 @@ use entity::{
     states::{HoldReason, HoldStatus},
 };
 use sea_orm::{
-    ActiveValue::Set, ColumnTrait, ConnectionTrait, DatabaseTransaction, DbErr, EntityTrait,
-    QueryFilter, QuerySelect,
+    ActiveValue::Set, ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QuerySelect,
 };
 
 use super::{
@@ -20,7 +19,7 @@ use super::{
 use crate::{
     domain::ledger::{hold as hold_posting, hold_capture, hold_release},
     error::{Error, Result},
-    group_commit::{BoxFuture, Writer},
+    group_commit::Writer,
     ids,
 };
 
@@ -34,18 +33,9 @@ pub struct NewHold {
 impl Movement for hold::Model {
     const KIND: &'static str = "hold";
 
-    fn find_by_external<'a>(
-        txn: &'a DatabaseTransaction,
-        org_id: &'a str,
-        external_id: &'a str,
-    ) -> BoxFuture<'a, std::result::Result<Option<Self>, DbErr>> {
-        Box::pin(
-            hold::Entity::find()
-                .filter(hold::Column::OrganizationId.eq(org_id))
-                .filter(hold::Column::ExternalId.eq(external_id))
-                .one(txn),
-        )
-    }
+    type Entity = hold::Entity;
+    const ORGANIZATION_ID: hold::Column = hold::Column::OrganizationId;
+    const EXTERNAL_ID: hold::Column = hold::Column::ExternalId;
 
     fn describe(&self) -> String {
         format!("of {} ({})", self.amount, self.reason)

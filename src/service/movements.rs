@@ -3,7 +3,7 @@
 //! kind for ever, so a retried or concurrent repeat finds the first one
 //! instead of moving the money twice, and the same `externalId` with other
 //! values is a conflict.
-use sea_orm::{DatabaseTransaction, DbErr};
+use sea_orm::{ColumnTrait, DatabaseTransaction, DbErr, EntityTrait, QueryFilter};
 
 use super::MAX_DESCRIPTION_CHARS;
 use crate::{
@@ -67,22 +67,31 @@ impl WriteError {
     }
 }
 
-/// A kind of movement as stored: how a repeat finds the first one, and how
-/// a conflicting repeat is told what that one was.
-pub(super) trait Movement: Send + 'static {
+/// A kind of movement as stored: its table, the two columns that name it
+/// (unique together), and how a conflicting repeat is told what the first
+/// one was.
+pub(super) trait Movement: sea_orm::FromQueryResult + Sized + Send + Sync + 'static {
     /// "credit", "debit", "hold": for messages.
     const KIND: &'static str;
-
-    fn find_by_external<'a>(
-        txn: &'a DatabaseTransaction,
-        org_id: &'a str,
-        external_id: &'a str,
-    ) -> BoxFuture<'a, std::result::Result<Option<Self>, DbErr>>
-    where
-        Self: Sized;
+    type Entity: EntityTrait<Model = Self>;
+    const ORGANIZATION_ID: <Self::Entity as EntityTrait>::Column;
+    const EXTERNAL_ID: <Self::Entity as EntityTrait>::Column;
 
     /// What the first movement under an external id was ("of 500 (refund)").
     fn describe(&self) -> String;
+}
+
+/// The movement of kind `M` that `org_id` made under `external_id`, if any.
+async fn find_by_external<M: Movement>(
+    txn: &DatabaseTransaction,
+    org_id: &str,
+    external_id: &str,
+) -> std::result::Result<Option<M>, DbErr> {
+    M::Entity::find()
+        .filter(M::ORGANIZATION_ID.eq(org_id))
+        .filter(M::EXTERNAL_ID.eq(external_id))
+        .one(txn)
+        .await
 }
 
 /// Makes a movement once per `external_id` of `org_id`: `make` runs in a
@@ -109,7 +118,9 @@ where
         writer
             .write(move |txn| {
                 Box::pin(async move {
-                    if let Some(existing) = M::find_by_external(txn, &org_id, &external_id).await? {
+                    if let Some(existing) =
+                        find_by_external::<M>(txn, &org_id, &external_id).await?
+                    {
                         return Ok(Applied::Existing(existing));
                     }
                     Ok::<_, WriteError>(Applied::Created(make(txn).await?))
@@ -125,7 +136,7 @@ where
             let (org_id, external_id) = key;
             writer
                 .write(move |txn| {
-                    Box::pin(async move { M::find_by_external(txn, &org_id, &external_id).await })
+                    Box::pin(async move { find_by_external::<M>(txn, &org_id, &external_id).await })
                 })
                 .await?
                 .ok_or_else(|| {
