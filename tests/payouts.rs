@@ -56,6 +56,61 @@ async fn concurrent_payouts_never_overspend() {
     app.stop().await;
 }
 
+/// Payouts of the whole balance race while the winner's money comes back
+/// at once (a credit after each success), so `available` flips between 0
+/// and 1000. A refused payout must be judged on the balance that refused
+/// it: on PostgreSQL a credit committed between the refusal and a second
+/// look made the refusal look impossible, a 500 `posting … refused` where
+/// the client is owed a 402 (or the payout).
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn payouts_refused_while_money_comes_back_are_insufficient_balance() {
+    let app = TestApp::spawn_with(|c| c.sandbox_delay = std::time::Duration::from_secs(3600)).await;
+    let org = app.verified_org(GOOD_ACCOUNT).await;
+    app.credit(&org, 1000).await;
+    let model = payouts::service::orgs::find(app.db(), &org.id)
+        .await
+        .unwrap()
+        .unwrap();
+    let racers = (0..8).map(|_| {
+        let (service, model) = (app.app().clone(), model.clone());
+        tokio::spawn(async move {
+            let (mut made, mut refused) = (0, 0);
+            for _ in 0..40 {
+                match payouts::service::payouts::create(&service, &model, 1000, None, None).await {
+                    Ok(_) => {
+                        made += 1;
+                        payouts::service::funds::credit(&service.db, &model, 1000, false, None)
+                            .await
+                            .unwrap();
+                    }
+                    Err(payouts::error::Error::InsufficientBalance {
+                        requested: 1000,
+                        available,
+                    }) if available < 1000 => refused += 1,
+                    Err(other) => panic!("a payout of the whole balance: {other:?}"),
+                }
+            }
+            (made, refused)
+        })
+    });
+    let (mut made, mut refused) = (0, 0);
+    for racer in join_all(racers).await {
+        let (m, r) = racer.unwrap();
+        (made, refused) = (made + m, refused + r);
+    }
+    assert_eq!(made + refused, 8 * 40);
+    assert!(
+        made > 0 && refused > 0,
+        "made {made}, refused {refused}: no race"
+    );
+    let balance = app.balance(&org).await;
+    assert_eq!(
+        (balance["available"].as_i64(), balance["inPayout"].as_i64()),
+        (Some(1000), Some(made * 1000))
+    );
+    app.stop().await;
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn the_same_key_twenty_times_at_once_makes_one_payout() {
     let app = TestApp::spawn_with(|c| c.sandbox_delay = std::time::Duration::from_secs(3600)).await;

@@ -72,42 +72,22 @@ pub async fn post_with<C: ConnectionTrait>(
         return Err(Error::internal(format!("unbalanced posting {posting:?}")));
     }
     let now = Utc::now();
-    // All legs in one conditional update of the running balances: refused
-    // atomically if an account that must stay non-negative would go below
-    // zero, so two concurrent withdrawals cannot both spend the same cents.
-    let mut update = balance::Entity::update_many()
-        .col_expr(balance::Column::UpdatedAt, Expr::value(now))
-        .filter(balance::Column::OrganizationId.eq(organization_id))
-        .filter(balance::Column::Currency.eq(currency));
-    for account in Account::ALL {
-        let amount: i64 = posting
-            .legs
-            .iter()
-            .filter(|(a, _)| *a == account)
-            .map(|(_, v)| v)
-            .sum();
-        if amount == 0 {
-            continue;
+    let update = || conditional_update(organization_id, currency, posting, now);
+    if update().exec(conn).await?.rows_affected != 1 {
+        // Refused, but by a balance that may have changed since: on
+        // PostgreSQL (read committed) a credit can commit between the
+        // refusal and a second look. So the verdict is taken on the row
+        // locked: short there, the posting is refused with what is there;
+        // otherwise the row is ours and the update applies.
+        let current = lock_balance(conn, organization_id).await?;
+        if let Some(refusal) = shortfall(posting, &current) {
+            return Err(refusal);
         }
-        let col = column(account);
-        update = update.col_expr(col, Expr::col(col).add(amount));
-        if amount < 0 && guarded(account, posting) {
-            update = update.filter(col.gte(-amount));
+        if update().exec(conn).await?.rows_affected != 1 {
+            return Err(Error::internal(format!(
+                "posting {posting:?} refused for {organization_id} on a balance that allows it"
+            )));
         }
-    }
-    if update.exec(conn).await?.rows_affected != 1 {
-        let current = get_balance(conn, organization_id).await?;
-        let withdrawal = posting
-            .legs
-            .iter()
-            .find(|(a, v)| *a == Account::Available && *v < 0);
-        return Err(match withdrawal {
-            Some(&(_, amount)) if current.available < -amount => Error::InsufficientBalance {
-                requested: -amount,
-                available: current.available,
-            },
-            _ => Error::internal(format!("posting {posting:?} refused for {organization_id}")),
-        });
     }
     let transaction_id = ids::new_id("txn");
     let total = posting
@@ -147,6 +127,77 @@ pub async fn post_with<C: ConnectionTrait>(
     Ok(transaction_id)
 }
 
+/// All legs of `posting` in one conditional update of the running
+/// balances: refused atomically (no row updated) if an account that must
+/// stay non-negative would go below zero, so two concurrent withdrawals
+/// cannot both spend the same cents.
+fn conditional_update(
+    organization_id: &str,
+    currency: &str,
+    posting: &Posting,
+    now: chrono::DateTime<Utc>,
+) -> sea_orm::UpdateMany<balance::Entity> {
+    let mut update = balance::Entity::update_many()
+        .col_expr(balance::Column::UpdatedAt, Expr::value(now))
+        .filter(balance::Column::OrganizationId.eq(organization_id))
+        .filter(balance::Column::Currency.eq(currency));
+    for (account, amount) in net_legs(posting) {
+        let col = column(account);
+        update = update.col_expr(col, Expr::col(col).add(amount));
+        if amount < 0 && guarded(account, posting) {
+            update = update.filter(col.gte(-amount));
+        }
+    }
+    update
+}
+
+/// The posting's net amount per account, zero sums left out.
+fn net_legs(posting: &Posting) -> impl Iterator<Item = (Account, i64)> + '_ {
+    Account::ALL.into_iter().filter_map(|account| {
+        let amount: i64 = posting
+            .legs
+            .iter()
+            .filter(|(a, _)| *a == account)
+            .map(|(_, v)| v)
+            .sum();
+        (amount != 0).then_some((account, amount))
+    })
+}
+
+/// Why `balance` cannot take `posting`, if it cannot: too little available
+/// is the client's `InsufficientBalance`; any other guarded account going
+/// negative is a bug.
+fn shortfall(posting: &Posting, balance: &balance::Model) -> Option<Error> {
+    net_legs(posting).find_map(|(account, amount)| {
+        let has = amount_in(balance, account);
+        if amount >= 0 || !guarded(account, posting) || has >= -amount {
+            return None;
+        }
+        Some(match account {
+            Account::Available => Error::InsufficientBalance {
+                requested: -amount,
+                available: has,
+            },
+            _ => Error::internal(format!(
+                "posting {posting:?} would leave {account:?} negative for {}",
+                balance.organization_id
+            )),
+        })
+    })
+}
+
+fn amount_in(balance: &balance::Model, account: Account) -> i64 {
+    match account {
+        Account::Available => balance.available,
+        Account::Pending => balance.pending,
+        Account::InPayout => balance.in_payout,
+        Account::PaidOut => balance.paid_out,
+        Account::Fees => balance.fees,
+        Account::External => balance.external,
+        Account::Held => balance.held,
+    }
+}
+
 /// The balance row, locked until the transaction ends (PostgreSQL
 /// `FOR UPDATE`; SQLite's write transactions are serialized already), for a
 /// decision that reads the balance before it writes.
@@ -169,4 +220,55 @@ pub async fn get_balance<C: ConnectionTrait>(
         .one(conn)
         .await?
         .ok_or_else(|| Error::internal(format!("no balance row for {organization_id}")))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::domain::{ledger, payout_status::PayoutStatus};
+
+    fn balance(available: i64, in_payout: i64) -> balance::Model {
+        balance::Model {
+            organization_id: "org_1".into(),
+            currency: "usd".into(),
+            available,
+            pending: 0,
+            in_payout,
+            held: 0,
+            paid_out: 0,
+            fees: 0,
+            external: -(available + in_payout),
+            updated_at: Utc::now(),
+        }
+    }
+
+    #[test]
+    fn a_payout_short_of_available_is_insufficient_balance_with_what_is_there() {
+        let refusal = shortfall(&ledger::payout_reserve(1000), &balance(999, 0));
+        assert!(matches!(
+            refusal,
+            Some(Error::InsufficientBalance {
+                requested: 1000,
+                available: 999
+            })
+        ));
+        assert!(shortfall(&ledger::payout_reserve(1000), &balance(1000, 0)).is_none());
+    }
+
+    #[test]
+    fn debits_and_holds_may_overdraw_available() {
+        assert!(shortfall(&ledger::debit(1000), &balance(0, 0)).is_none());
+        assert!(shortfall(&ledger::hold(1000), &balance(-5, 0)).is_none());
+    }
+
+    #[test]
+    fn a_reservation_that_is_not_there_is_a_bug_not_a_client_error() {
+        let back = ledger::payout_transition(PayoutStatus::Pending, PayoutStatus::Failed, 1000, 0)
+            .unwrap();
+        assert!(matches!(
+            shortfall(&back, &balance(0, 999)),
+            Some(Error::Internal(_))
+        ));
+        assert!(shortfall(&back, &balance(0, 1000)).is_none());
+    }
 }
