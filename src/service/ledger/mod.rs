@@ -187,15 +187,8 @@ fn shortfall(posting: &Posting, balance: &balance::Model) -> Option<Error> {
 }
 
 fn amount_in(balance: &balance::Model, account: Account) -> i64 {
-    match account {
-        Account::Available => balance.available,
-        Account::Pending => balance.pending,
-        Account::InPayout => balance.in_payout,
-        Account::PaidOut => balance.paid_out,
-        Account::Fees => balance.fees,
-        Account::External => balance.external,
-        Account::Held => balance.held,
-    }
+    // Every account column is a BIGINT, so the value is an i64.
+    sea_orm::ModelTrait::get(balance, column(account)).unwrap::<i64>()
 }
 
 /// The balance row, locked until the transaction ends (PostgreSQL
@@ -270,5 +263,31 @@ mod tests {
             Some(Error::Internal(_))
         ));
         assert!(shortfall(&back, &balance(0, 1000)).is_none());
+    }
+
+    #[test]
+    fn each_account_reads_its_own_column() {
+        let row = balance::Model {
+            pending: 2,
+            held: 3,
+            paid_out: 4,
+            fees: 5,
+            external: 6,
+            ..balance(7, 8)
+        };
+        let read: Vec<i64> = Account::ALL.iter().map(|a| amount_in(&row, *a)).collect();
+        let expected: Vec<i64> = Account::ALL
+            .iter()
+            .map(|a| match a {
+                Account::Available => 7,
+                Account::Pending => 2,
+                Account::InPayout => 8,
+                Account::PaidOut => 4,
+                Account::Fees => 5,
+                Account::External => 6,
+                Account::Held => 3,
+            })
+            .collect();
+        assert_eq!(read, expected);
     }
 }
