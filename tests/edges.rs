@@ -263,17 +263,9 @@ async fn two_api_keys_authenticate_as_neither() {
 }
 
 /// The operator token the walk below uses.
-const OPERATOR_TOKEN: &str = "op_test_0123456789abcdefghijklmnopqrstuvwxyzABCD";
-
 /// A service that knows `OPERATOR_TOKEN`.
 async fn spawn_with_operator_token() -> TestApp {
-    TestApp::spawn_with(|c| {
-        c.operator_token_hashes = payouts::crypto::operator_token::parse(
-            &payouts::crypto::operator_token::hash_entry(OPERATOR_TOKEN),
-        )
-        .unwrap()
-    })
-    .await
+    TestApp::spawn_with(|c| operator_tokens(c, &[])).await
 }
 
 /// One API as published: its served document, where it is mounted and the
@@ -567,12 +559,7 @@ async fn a_stripe_signed_event_holding_nul_is_refused_naming_the_field() {
 async fn two_operator_tokens_authenticate_as_neither() {
     let other = payouts::crypto::operator_token::generate();
     let app = TestApp::spawn_with(|c| {
-        c.operator_token_hashes = payouts::crypto::operator_token::parse(&format!(
-            "{},{}",
-            payouts::crypto::operator_token::hash_entry(OPERATOR_TOKEN),
-            payouts::crypto::operator_token::hash_entry(&other)
-        ))
-        .unwrap()
+        operator_tokens(c, &[&payouts::crypto::operator_token::hash_entry(&other)])
     })
     .await;
     let (good, second) = (

@@ -21,7 +21,6 @@ use payouts::service::{ledger, orgs};
 use serde_json::{json, Value};
 use tokio::task::JoinHandle;
 
-const TOKEN: &str = "op_test_0123456789abcdefghijklmnopqrstuvwxyzABCD";
 /// The sandbox fails a payout to this account (`no_account`).
 const FAILING_ACCOUNT: &str = "000111111116";
 /// Writers paying out to the good account; each other kind has one.
@@ -65,7 +64,7 @@ async fn post_payout(client: &reqwest::Client, base: &str, key: &str, amount: i6
 async fn operator(client: &reqwest::Client, base: &str, path: &str, body: Value) -> Reply {
     let response = client
         .post(format!("{base}/operator/v1{path}"))
-        .bearer_auth(TOKEN)
+        .bearer_auth(OPERATOR_TOKEN)
         .json(&body)
         .send()
         .await
@@ -215,10 +214,7 @@ async fn verify_reads_one_snapshot_while_every_kind_of_movement_happens() {
     // The test runs the jobs (sandbox events included) on its own task,
     // moving the clock as it goes, so settlement runs during the traffic.
     let app = TestApp::spawn_manual_jobs(|c| {
-        c.operator_token_hashes = payouts::crypto::operator_token::parse(
-            &payouts::crypto::operator_token::hash_entry(TOKEN),
-        )
-        .unwrap();
+        operator_tokens(c, &[]);
         c.fees = payouts::domain::fees::FeeSchedule {
             fixed_cents: 25,
             basis_points: 25,

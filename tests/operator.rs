@@ -11,23 +11,15 @@
 //! Every test ends with `ledger verify` clean (`TestApp::stop`).
 mod common;
 
-use common::{Org, Reply, TestApp, GOOD_ACCOUNT};
+use common::{operator_tokens, Org, Reply, TestApp, GOOD_ACCOUNT, OPERATOR_TOKEN};
 use futures_util::future::join_all;
 use reqwest::Method;
 use serde_json::{json, Value};
 
-const TOKEN: &str = "op_test_0123456789abcdefghijklmnopqrstuvwxyzABCD";
-
+/// A service that knows `OPERATOR_TOKEN` by its hash and another token in clear.
 async fn spawn() -> TestApp {
-    TestApp::spawn_with(|c| {
-        c.operator_token_hashes = payouts::crypto::operator_token::parse(&format!(
-            "{},{}",
-            payouts::crypto::operator_token::hash_entry(TOKEN),
-            payouts::crypto::operator_token::generate()
-        ))
-        .unwrap()
-    })
-    .await
+    TestApp::spawn_with(|c| operator_tokens(c, &[&payouts::crypto::operator_token::generate()]))
+        .await
 }
 
 /// A request to the operator API with `headers` (name, value).
@@ -55,7 +47,7 @@ fn bearer(token: &str) -> String {
 }
 
 async fn op_post(app: &TestApp, path: &str, body: Value) -> Reply {
-    let auth = bearer(TOKEN);
+    let auth = bearer(OPERATOR_TOKEN);
     call(
         app,
         Method::POST,
@@ -67,7 +59,7 @@ async fn op_post(app: &TestApp, path: &str, body: Value) -> Reply {
 }
 
 async fn op_get(app: &TestApp, path: &str) -> Reply {
-    let auth = bearer(TOKEN);
+    let auth = bearer(OPERATOR_TOKEN);
     call(app, Method::GET, path, &[("authorization", &auth)], None).await
 }
 
@@ -88,7 +80,7 @@ async fn export(app: &TestApp, query: &str) -> Vec<Value> {
             "{}/operator/v1/ledger/transactions{query}",
             app.base
         ))
-        .header("authorization", bearer(TOKEN))
+        .header("authorization", bearer(OPERATOR_TOKEN))
         .send()
         .await
         .unwrap();
@@ -320,7 +312,7 @@ async fn a_capture_takes_the_held_money_out_for_good() {
     let csv = app
         .client
         .get(format!("{}/operator/v1/ledger/transactions", app.base))
-        .header("authorization", bearer(TOKEN))
+        .header("authorization", bearer(OPERATOR_TOKEN))
         .header("accept", "text/csv")
         .send()
         .await
@@ -484,7 +476,7 @@ async fn operator_and_organization_credentials_never_cross() {
     let app = spawn().await;
     let org = app.org().await;
     let as_bearer = bearer(&org.key);
-    let token_bearer = bearer(TOKEN);
+    let token_bearer = bearer(OPERATOR_TOKEN);
 
     // Every operator operation refuses an organization's key, however sent.
     let operator_ops = operations(&payouts::api::spec::operator_document().json);
@@ -522,7 +514,7 @@ async fn operator_and_organization_credentials_never_cross() {
         walked += 1;
         for headers in [
             vec![("authorization", token_bearer.as_str())],
-            vec![("x-api-key", TOKEN)],
+            vec![("x-api-key", OPERATOR_TOKEN)],
         ] {
             let mut request = app
                 .client

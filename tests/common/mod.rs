@@ -173,6 +173,18 @@ pub fn manual_jobs(config: &mut Config) {
     config.clock = payouts::clock::Clock::manual(chrono::Utc::now());
 }
 
+/// The operator token of the tests that drive the operator API.
+pub const OPERATOR_TOKEN: &str = "op_test_0123456789abcdefghijklmnopqrstuvwxyzABCD";
+
+/// Makes the service know `OPERATOR_TOKEN` (by its hash) and `others`,
+/// entries as `PAYOUTS_OPERATOR_TOKENS` takes them (a token or its hash).
+pub fn operator_tokens(config: &mut Config, others: &[&str]) {
+    use payouts::crypto::operator_token;
+    let mut entries = vec![operator_token::hash_entry(OPERATOR_TOKEN)];
+    entries.extend(others.iter().map(|entry| entry.to_string()));
+    config.operator_token_hashes = operator_token::parse(&entries.join(",")).unwrap();
+}
+
 /// A loopback port nobody listens on right now (for a real binary to bind).
 pub fn free_port() -> u16 {
     std::net::TcpListener::bind("127.0.0.1:0")
