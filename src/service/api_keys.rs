@@ -77,7 +77,7 @@ pub async fn page(
     limit: u64,
     cursor: Option<&str>,
 ) -> Result<crate::service::page::Page<api_key::Model>> {
-    use sea_orm::{sea_query::Expr, Condition, ExprTrait, QuerySelect};
+    use sea_orm::QuerySelect;
     let mut query = api_key::Entity::find()
         .filter(api_key::Column::OrganizationId.eq(org_id))
         .order_by_desc(api_key::Column::CreatedAt)
@@ -87,15 +87,12 @@ pub async fn page(
         let after = find_in(conn, org_id, cursor)
             .await
             .map_err(|e| e.for_cursor("API key"))?;
-        query = query.filter(
-            Condition::any()
-                .add(api_key::Column::CreatedAt.lt(after.created_at))
-                .add(
-                    Expr::col(api_key::Column::CreatedAt)
-                        .eq(after.created_at)
-                        .and(Expr::col(api_key::Column::Id).lt(after.id)),
-                ),
-        );
+        query = query.filter(super::page::after(
+            api_key::Column::CreatedAt,
+            api_key::Column::Id,
+            after.created_at,
+            after.id,
+        ));
     }
     Ok(crate::service::page::Page::from_overfetch(
         query.all(conn).await?,

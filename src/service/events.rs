@@ -9,10 +9,7 @@ use entity::{
     states::{EventKind, PayoutStatus},
     webhook_event,
 };
-use sea_orm::{
-    sea_query::Expr, ColumnTrait, Condition, ConnectionTrait, EntityTrait, ExprTrait, QueryFilter,
-    QueryOrder, QuerySelect,
-};
+use sea_orm::{ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QueryOrder, QuerySelect};
 use serde_json::{json, Value};
 
 use super::{
@@ -141,15 +138,12 @@ pub async fn list<C: ConnectionTrait>(
             .one(conn)
             .await?
             .ok_or(unknown)?;
-        query = query.filter(
-            Condition::any()
-                .add(webhook_event::Column::CreatedAt.lt(after.created_at))
-                .add(
-                    Expr::col(webhook_event::Column::CreatedAt)
-                        .eq(after.created_at)
-                        .and(Expr::col(webhook_event::Column::Id).lt(after.id)),
-                ),
-        );
+        query = query.filter(super::page::after(
+            webhook_event::Column::CreatedAt,
+            webhook_event::Column::Id,
+            after.created_at,
+            after.id,
+        ));
     }
     Ok(Page::from_overfetch(query.all(conn).await?, limit))
 }

@@ -176,7 +176,7 @@ pub async fn list(
     limit: u64,
     cursor: Option<&str>,
 ) -> Result<super::page::Page<Overview>> {
-    use sea_orm::{sea_query::Expr, Condition, ExprTrait, QueryOrder, QuerySelect};
+    use sea_orm::{QueryOrder, QuerySelect};
     let mut query = organization::Entity::find()
         .order_by_desc(organization::Column::CreatedAt)
         .order_by_desc(organization::Column::Id)
@@ -186,15 +186,12 @@ pub async fn list(
             .await
             .map_err(|e| e.for_cursor("organization"))?
             .organization;
-        query = query.filter(
-            Condition::any()
-                .add(organization::Column::CreatedAt.lt(after.created_at))
-                .add(
-                    Expr::col(organization::Column::CreatedAt)
-                        .eq(after.created_at)
-                        .and(Expr::col(organization::Column::Id).lt(after.id)),
-                ),
-        );
+        query = query.filter(super::page::after(
+            organization::Column::CreatedAt,
+            organization::Column::Id,
+            after.created_at,
+            after.id,
+        ));
     }
     let page = super::page::Page::from_overfetch(query.all(conn).await?, limit);
     let mut items = Vec::with_capacity(page.items.len());

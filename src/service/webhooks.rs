@@ -19,8 +19,8 @@ use entity::{
 };
 use rand::{Rng, RngCore};
 use sea_orm::{
-    sea_query::Expr, ActiveModelTrait, ActiveValue::Set, ColumnTrait, Condition, ConnectionTrait,
-    DatabaseConnection, EntityTrait, ExprTrait, QueryFilter, QueryOrder, QuerySelect,
+    sea_query::Expr, ActiveModelTrait, ActiveValue::Set, ColumnTrait, ConnectionTrait,
+    DatabaseConnection, EntityTrait, QueryFilter, QueryOrder, QuerySelect,
 };
 use serde::{Deserialize, Serialize};
 use serde_json::{json, Value};
@@ -272,15 +272,12 @@ pub async fn list(
         let after = find(conn, org_id, cursor)
             .await
             .map_err(|e| e.for_cursor("webhook endpoint"))?;
-        query = query.filter(
-            Condition::any()
-                .add(webhook_endpoint::Column::CreatedAt.lt(after.created_at))
-                .add(
-                    Expr::col(webhook_endpoint::Column::CreatedAt)
-                        .eq(after.created_at)
-                        .and(Expr::col(webhook_endpoint::Column::Id).lt(after.id)),
-                ),
-        );
+        query = query.filter(super::page::after(
+            webhook_endpoint::Column::CreatedAt,
+            webhook_endpoint::Column::Id,
+            after.created_at,
+            after.id,
+        ));
     }
     Ok(Page::from_overfetch(query.all(conn).await?, limit))
 }
@@ -876,15 +873,12 @@ pub async fn deliveries(
         let after = find_delivery(conn, &endpoint, cursor)
             .await
             .map_err(|e| e.for_cursor("webhook delivery"))?;
-        query = query.filter(
-            Condition::any()
-                .add(webhook_delivery::Column::CreatedAt.lt(after.created_at))
-                .add(
-                    Expr::col(webhook_delivery::Column::CreatedAt)
-                        .eq(after.created_at)
-                        .and(Expr::col(webhook_delivery::Column::Id).lt(after.id)),
-                ),
-        );
+        query = query.filter(super::page::after(
+            webhook_delivery::Column::CreatedAt,
+            webhook_delivery::Column::Id,
+            after.created_at,
+            after.id,
+        ));
     }
     let page = Page::from_overfetch(query.all(conn).await?, limit);
     let mut items = Vec::with_capacity(page.items.len());
