@@ -131,4 +131,11 @@ status=0
   --report junit,json --report-junit-path "$report" --report-json-path "$json" "$@" || status=$?
 runs+=("operator" "$report" "$json" "$status")
 # Warnings, phases and errors come from the JSON run reports, not the terminal.
-python3 scripts/contract_verdict.py "${runs[@]}"
+# On a failure the cause of a 500 is in the service's log (warnings and
+# errors, PAYOUTS_LOG=warn), not in schemathesis' report: show its end.
+python3 scripts/contract_verdict.py "${runs[@]}" || {
+  code=$?
+  echo "contract: the end of the service's log (warnings and errors):"
+  tail -n 60 "$work/serve.log"
+  exit "$code"
+}
